@@ -1,0 +1,129 @@
+"""Argument validation shared by cnnfast.reference and cnnfast.functional.
+
+Every public op validates its arguments in one place, before any work: a wrong type or dtype is a
+TypeError, a wrong value or shape a ValueError, a number beyond int64 an OverflowError, and every
+message names the argument and the numbers. Both the NumPy oracle and the C path call the same
+validators, so they refuse exactly the same inputs.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INT64_MAX = 2**63 - 1
+
+
+def data(x, name):
+    """`x` must be a NumPy array of float32 or float64; return it unchanged."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    return x
+
+
+def same_dtype(*named):
+    """named = (name, array, name, array, ...): all arrays must share one dtype."""
+    first_name, first = named[0], named[1]
+    for name, arr in zip(named[2::2], named[3::2]):
+        if arr.dtype != first.dtype:
+            raise TypeError(f"{name} has dtype {arr.dtype} but {first_name} has dtype {first.dtype}; "
+                            "both must have the same dtype")
+
+
+def ndim(x, name, allowed):
+    """x.ndim must be one of `allowed` (an int or a tuple of ints)."""
+    allowed = (allowed,) if isinstance(allowed, int) else tuple(allowed)
+    if x.ndim not in allowed:
+        want = " or ".join(str(a) for a in allowed)
+        raise ValueError(f"{name} must have {want} dimensions, got {x.ndim} (shape {x.shape})")
+
+
+def same_shape(name_a, a, name_b, b):
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} has shape {b.shape} but {name_a} has shape {a.shape}; they must match")
+
+
+def shape_is(x, name, shape):
+    shape = tuple(int(s) for s in shape)
+    if x.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {x.shape}")
+
+
+def integer(v, name, minimum=None):
+    """A Python or NumPy integer (not bool, not float) within int64 and >= minimum; returns int."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+    v = operator.index(v)
+    if v > INT64_MAX or v < -INT64_MAX - 1:
+        raise OverflowError(f"{name} = {v} does not fit in a 64-bit signed integer")
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
+
+
+def pair(v, name, minimum=None):
+    """An integer or a pair of integers -> (int, int), each checked by integer()."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an integer or a pair of integers, got {len(v)} values {v!r}")
+        return (integer(v[0], f"{name}[0]", minimum), integer(v[1], f"{name}[1]", minimum))
+    i = integer(v, name, minimum)
+    return (i, i)
+
+
+def real(v, name, minimum=None, maximum=None, finite=True):
+    """A real number (not bool) -> float, optionally finite and within [minimum, maximum]."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
+    f = float(v)
+    if finite and not np.isfinite(f):
+        raise ValueError(f"{name} must be finite, got {f}")
+    if minimum is not None and f < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {f}")
+    if maximum is not None and f > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {f}")
+    return f
+
+
+def boolean(v, name):
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(v).__name__} {v!r}")
+    return bool(v)
+
+
+def generator(rng, name="rng"):
+    """None -> a fresh numpy.random.Generator; a Generator is returned as is."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    return rng
+
+
+def axis(v, nd, name="axis"):
+    """A valid axis of an nd-dimensional array -> its non-negative index."""
+    a = integer(v, name)
+    if not -nd <= a < nd:
+        raise ValueError(f"{name} = {a} is out of range for an array of {nd} dimensions")
+    return a % nd
+
+
+def checked_product(values, what):
+    """Product of non-negative ints, raising OverflowError if it passes int64."""
+    p = 1
+    for v in values:
+        p *= int(v)
+        if p > INT64_MAX:
+            raise OverflowError(f"{what} has {p} or more elements, more than a 64-bit index can address")
+    return p
+
+
+def shape_tuple(shape, name):
+    """A shape given by the caller (tuple/list of non-negative ints) -> tuple of int."""
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of integers, got {type(shape).__name__}")
+    out = tuple(integer(s, f"{name}[{i}]", 0) for i, s in enumerate(shape))
+    checked_product(out, name)
+    return out

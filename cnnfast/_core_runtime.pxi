@@ -1,0 +1,23 @@
+# Runtime facts and controls: ISA and OpenMP.
+
+_ISA_NAMES = ("generic", "avx2", "avx512")
+
+
+def isa_detected():
+    """The best ISA this CPU supports: 'avx512', 'avx2' or 'generic'."""
+    return _ISA_NAMES[<int>cf_isa_detected()]
+
+
+def isa_current():
+    """The ISA the kernels use now."""
+    return _ISA_NAMES[<int>cf_isa_current()]
+
+
+def isa_set(name):
+    """Use the kernels of ISA `name` (clamped to what the CPU supports); for CNNFAST_ISA and tests."""
+    cdef int i = _ISA_NAMES.index(name)
+    cf_isa_set(<cf_isa>i)
+
+
+def have_openmp():
+    return bool(cf_have_openmp())

@@ -1,0 +1,4 @@
+"""The functional API in C: same names and signatures as cnnfast.reference.
+
+An op is here only once it runs in C; until then it is absent (use cnnfast.reference)."""
+__all__ = []
