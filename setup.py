@@ -45,7 +45,7 @@ def rel(pattern):
 
 
 def base_flags():
-    flags = ["-std=c11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+    flags = ["-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
     if DEBUG:
         flags += ["-O1", "-g", "-UNDEBUG", "-DCF_DEBUG=1"]
     else:
