@@ -2,4 +2,8 @@
 
 It is the specification and the test oracle: readable rather than fast. cnnfast (the C library)
 has the same functions with the same signatures and the same argument checks."""
-__all__ = []
+from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+
+__all__ = [
+    "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
+]
