@@ -161,8 +161,6 @@ def _conv_arrays(op, x, weight, bias):
     if bias is not None:
         _checks.ndim(bias, "bias", 1)
     nonempty_nchw(x.shape, "x")
-    if weight.shape[0] < 1:
-        raise ValueError(f"{op}: weight has zero output channels (shape {weight.shape})")
     if weight.shape[2] < 1 or weight.shape[3] < 1:
         raise ValueError(f"{op}: weight has a zero kernel size {weight.shape[2]}x{weight.shape[3]} "
                          f"(shape {weight.shape})")
@@ -205,6 +203,8 @@ def conv2d_args(x, weight, bias, stride, padding, dilation, groups):
     stride, dilation, groups = _conv_params(stride, dilation, groups)
     n, c, h, w = x.shape
     k, c_per_group, r, s = weight.shape
+    if k < 1:
+        raise ValueError(f"conv2d: weight has zero output channels (shape {weight.shape})")
     _divisible("conv2d", c, "x's channel count", groups)
     _divisible("conv2d", k, "weight.shape[0] (output channels)", groups)
     if c_per_group * groups != c:
@@ -242,6 +242,8 @@ def conv_transpose2d_args(x, weight, bias, stride, padding, output_padding, grou
     if k_weight != k:
         raise ValueError(f"conv_transpose2d: weight.shape[0] = {k_weight} must equal x's channel "
                          f"count {k} (x shape {x.shape})")
+    if c_per_group < 1:
+        raise ValueError(f"conv_transpose2d: weight has zero output channels (shape {weight.shape})")
     _divisible("conv_transpose2d", k, "x's channel count", groups)
     c = i64(c_per_group * groups, "the output channels weight.shape[1]*groups")
     vector(bias, "bias", c, "output channel")
@@ -252,13 +254,12 @@ def conv_transpose2d_args(x, weight, bias, stride, padding, output_padding, grou
             raise ValueError(f"conv_transpose2d: output_padding {axis} = {op_pad} must be smaller "
                              f"than either stride ({st}) or dilation ({dil})")
         span = i64((n_in - 1) * st, f"(input {axis} - 1)*stride")
-        padded = i64(span + dilated(kernel, dil, f"kernel {axis}") + op_pad,
-                     f"the padded output {axis}")
-        out = padded - 2 * pad
+        dk = dilated(kernel, dil, f"kernel {axis}")
+        out = i64(span + dk + op_pad, f"the padded output {axis}") - 2 * pad
         if out < 1:
             raise ValueError(f"conv_transpose2d: output {axis} would be {out} < 1: (input {n_in} - 1)"
-                             f"*stride {st} - 2*padding {pad} + dilated kernel + output_padding "
-                             f"{op_pad}")
+                             f"*stride {st} + kernel {kernel} dilated by {dil} ({dk}) + "
+                             f"output_padding {op_pad} - 2*padding {pad}")
         size.append(out)
     h, w = size
     check_allocation((n, c, h, w), x.dtype, "the output y")
@@ -457,6 +458,14 @@ BatchNormArgs = collections.namedtuple("BatchNormArgs", "c m training momentum e
 BatchNormArgs.__doc__ = """c channels; m values per channel (N*H*W); the normalised scalars."""
 
 
+def positive_eps(eps):
+    """batch norm's eps: a finite real > 0 (so that a constant channel stays finite)."""
+    eps = _checks.real(eps, "eps")
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return eps
+
+
 def _bn_input(x, name="x"):
     _checks.data(x, name)
     _checks.ndim(x, name, (2, 4))
@@ -484,9 +493,7 @@ def batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentu
         vector(v, name, c, "channel")
     training = _checks.boolean(training, "training")
     momentum = _checks.real(momentum, "momentum", 0.0, 1.0)
-    eps = _checks.real(eps, "eps")
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    eps = positive_eps(eps)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be arrays or both be None")
     if running_mean is None and not training:
@@ -520,3 +527,35 @@ def batch_norm_backward_args(dy, x, gamma, save_mean, save_invstd, training):
         vector(v, name, c, "channel")
     training = _checks.boolean(training, "training")
     return BatchNormArgs(c, m, training, None, None)
+
+
+def batch_norm_relu_backward_args(dy, y, x, gamma, save_mean, save_invstd, training):
+    """Validate batch_norm_relu_backward's arguments: those of batch_norm_backward plus y, the
+    fused forward's output (same shape and dtype as x), whose sign masks the gradient."""
+    _checks.data(y, "y")
+    a = batch_norm_backward_args(dy, x, gamma, save_mean, save_invstd, training)
+    _checks.same_dtype("x", x, "y", y)
+    _checks.same_shape("x", x, "y", y)
+    return a
+
+
+def fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var, eps):
+    """Validate fold_batch_norm's arguments -> (k, eps). weight is a conv2d weight
+    (K, C/groups, R, S) or a linear weight (K, in): axis 0 is the output channel that the batch
+    norm normalises. bias, gamma and beta may be None; the running statistics are required."""
+    _checks.data(weight, "weight")
+    _checks.ndim(weight, "weight", (2, 4))
+    k = weight.shape[0]
+    if k < 1:
+        raise ValueError(f"weight has zero output channels (shape {weight.shape})")
+    for name, v in (("bias", bias), ("gamma", gamma), ("beta", beta)):
+        optional_data(v, name)
+    _checks.data(running_mean, "running_mean")
+    _checks.data(running_var, "running_var")
+    same_dtype_present("weight", weight, "bias", bias, "gamma", gamma, "beta", beta,
+                       "running_mean", running_mean, "running_var", running_var)
+    for name, v in (("bias", bias), ("gamma", gamma), ("beta", beta),
+                    ("running_mean", running_mean), ("running_var", running_var)):
+        vector(v, name, k, "output channel of weight")
+    eps = positive_eps(eps)
+    return k, eps
