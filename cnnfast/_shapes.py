@@ -36,8 +36,10 @@ def i64(value, what):
 
 
 def check_allocation(shape, dtype, name):
-    """The array `name` of `shape` and `dtype` must be addressable with int64 byte offsets."""
-    _checks.checked_product((*shape, np.dtype(dtype).itemsize), f"{name} of shape {tuple(shape)}")
+    """The array `name` of `shape` and `dtype` must be addressable with int64 byte offsets, even
+    when a zero extent makes it empty (its strides still multiply the other extents, as NumPy's)."""
+    extents = [d for d in shape if d] + [np.dtype(dtype).itemsize]
+    _checks.checked_product(extents, f"{name} of shape {tuple(shape)}")
 
 
 def optional_data(x, name):
@@ -337,24 +339,22 @@ def _pooled_input(op, x):
     nonempty_nchw(x.shape, "x")
 
 
-def window_taps(size, out, kernel, stride, pad, dilation):
-    """Along one axis, for each output position i, the first and last kernel tap of its window
-    that read the input rather than padding: [(first, last), ...] (first > last: none does).
-    Tap t of window i reads input position i*stride - pad + t*dilation."""
-    spans = []
-    for i in range(out):
-        start = i * stride - pad
-        first = -(-max(0, -start) // dilation)
-        last = min(kernel - 1, (size - 1 - start) // dilation)
-        spans.append((first, last))
-    return spans
+def window_span(size, kernel, stride, pad, dilation, i):
+    """The first and last kernel tap of output i's window (along one axis) that read the input
+    rather than padding: tap t reads input position i*stride - pad + t*dilation. first > last
+    when no tap does."""
+    start = i * stride - pad
+    first = -(-max(0, -start) // dilation)
+    last = min(kernel - 1, (size - 1 - start) // dilation)
+    return first, last
 
 
 def pool_taps(size, out, kernel, stride, pad, dilation):
     """The kernel taps along one axis that read the input for some output, ascending: at most
     out*size of them however large the kernel, so a kernel of 2**31 costs nothing extra."""
     taps = set()
-    for first, last in window_taps(size, out, kernel, stride, pad, dilation):
+    for i in range(out):
+        first, last = window_span(size, kernel, stride, pad, dilation, i)
         taps.update(range(first, last + 1))
     return sorted(taps)
 
@@ -374,8 +374,18 @@ def tap_slices(size, out, stride, pad, dilation, taps):
 
 def _windows_touch_input(op, axis, size, out, kernel, stride, pad, dilation):
     """With dilation a window can fall entirely into the padding (its taps straddle the input);
-    such a window has no maximum to point at, so the parameters are refused."""
-    for i, (first, last) in enumerate(window_taps(size, out, kernel, stride, pad, dilation)):
+    such a window has no maximum to point at, so the parameters are refused.
+
+    Only a window that starts in the left padding can miss (the output-size rules make every other
+    window start inside the input), and only when dilation > size: otherwise its first tap past
+    the padding lands less than dilation <= size positions into the input. With dilation > size and
+    padding <= kernel/2 at most one window starts in the padding (kernel <= 2 means padding <= 1;
+    kernel >= 3 makes the dilated kernel longer than the padded input, so there is one output), so
+    the loop below runs at most once."""
+    if dilation <= size:
+        return
+    for i in range(min(out, -(-pad // stride))):
+        first, last = window_span(size, kernel, stride, pad, dilation, i)
         if first > last:
             raise ValueError(f"{op}: with kernel_size {axis} = {kernel}, dilation = {dilation}, "
                              f"padding = {pad} and stride = {stride}, window {i} of the output "

@@ -17,7 +17,9 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 
 def _taps(g):
     """(input rows, input columns, output rows, output columns) as slices, for every kernel tap
-    that reads the input for some output."""
+    that reads the input for some output. An empty batch has none (and its planes may be huge)."""
+    if g.n == 0:
+        return
     taps_h = _shapes.pool_taps(g.h, g.p, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h)
     taps_w = _shapes.pool_taps(g.w, g.q, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w)
     for _, rows, out_rows in _shapes.tap_slices(g.h, g.p, g.stride_h, g.pad_h, g.dilation_h,
@@ -69,7 +71,10 @@ def _divisor(size, out, kernel, stride, pad, count_include_pad):
 
 
 def _divisors(g):
-    """(P, Q) divisors: the product of the two axes' (windows are rectangles)."""
+    """(P, Q) divisors: the product of the two axes' (windows are rectangles); 1 for an empty
+    batch, whose planes may be huge."""
+    if g.n == 0:
+        return np.ones((1, 1))
     rows = _divisor(g.h, g.p, g.kernel_h, g.stride_h, g.pad_h, g.count_include_pad)
     cols = _divisor(g.w, g.q, g.kernel_w, g.stride_w, g.pad_w, g.count_include_pad)
     return rows[:, None] * cols[None, :]
