@@ -14,6 +14,12 @@ from .. import _shapes
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
 
+def _f64(a):
+    """`a` as a C-ordered float64 array (read only: it may be `a` itself), so that every sum runs
+    in the same order whatever the caller's memory layout."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 def _taps(g):
     """(a, b, image window, feature rectangle) for every kernel tap that reads the image."""
     for a, rows, out_rows in _shapes.tap_slices(g.h, g.p, g.stride_h, g.pad_top, g.dilation_h,
@@ -65,7 +71,7 @@ def _correlate_weight_grad(image, feature_grad, g):
 
 def _add_bias(y, bias):
     if bias is not None:
-        y += bias.astype(np.float64)[:, None, None]
+        y += _f64(bias)[:, None, None]
     return y
 
 
@@ -81,7 +87,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     or a pair; padding an int, a pair, 'valid' or 'same' (stride 1 only; an odd total padding
     puts the extra row/column at the bottom/right). Returns y (N, K, P, Q)."""
     g = _shapes.conv2d_args(x, weight, bias, stride, padding, dilation, groups)
-    y = _correlate(x.astype(np.float64), weight.astype(np.float64), g)
+    y = _correlate(_f64(x), _f64(weight), g)
     return _out(_add_bias(y, bias), x.dtype)
 
 
@@ -89,9 +95,9 @@ def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, ne
     """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
     g = _shapes.conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups,
                                      need_bias_grad)
-    dy64 = dy.astype(np.float64)
-    dx = _correlate_adjoint(dy64, weight.astype(np.float64), g)
-    dweight = _correlate_weight_grad(x.astype(np.float64), dy64, g)
+    dy64 = _f64(dy)
+    dx = _correlate_adjoint(dy64, _f64(weight), g)
+    dweight = _correlate_weight_grad(_f64(x), dy64, g)
     dbias = _out(dy64.sum(axis=(0, 2, 3)), x.dtype) if need_bias_grad else None
     return _out(dx, x.dtype), _out(dweight, x.dtype), dbias
 
@@ -105,7 +111,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     must be smaller than the stride or the dilation. Returns y (N, C_out, H_out, W_out)."""
     g = _shapes.conv_transpose2d_args(x, weight, bias, stride, padding, output_padding, groups,
                                       dilation)
-    y = _correlate_adjoint(x.astype(np.float64), weight.astype(np.float64), g)
+    y = _correlate_adjoint(_f64(x), _f64(weight), g)
     return _out(_add_bias(y, bias), x.dtype)
 
 
@@ -114,8 +120,8 @@ def conv_transpose2d_backward(dy, x, weight, stride=1, padding=0, output_padding
     """Gradients of conv_transpose2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
     g = _shapes.conv_transpose2d_backward_args(dy, x, weight, stride, padding, output_padding,
                                                groups, dilation, need_bias_grad)
-    dy64 = dy.astype(np.float64)
-    dx = _correlate(dy64, weight.astype(np.float64), g)
-    dweight = _correlate_weight_grad(dy64, x.astype(np.float64), g)
+    dy64 = _f64(dy)
+    dx = _correlate(dy64, _f64(weight), g)
+    dweight = _correlate_weight_grad(dy64, _f64(x), g)
     dbias = _out(dy64.sum(axis=(0, 2, 3)), x.dtype) if need_bias_grad else None
     return _out(dx, x.dtype), _out(dweight, x.dtype), dbias

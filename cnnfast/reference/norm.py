@@ -18,6 +18,12 @@ __all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_r
            "fold_batch_norm"]
 
 
+def _f64(a):
+    """`a` as a C-ordered float64 array (read only: it may be `a` itself), so that every sum runs
+    in the same order whatever the caller's memory layout."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 def _axes(x):
     """The axes a channel's statistics run over: all but axis 1."""
     return (0,) if x.ndim == 2 else (0, 2, 3)
@@ -30,14 +36,14 @@ def _per_channel(v, ndim):
 
 def _or(v, fill, c):
     """v in float64, or `fill` for every channel when v is None."""
-    return np.full(c, fill) if v is None else v.astype(np.float64)
+    return np.full(c, fill) if v is None else _f64(v)
 
 
 def _normalise(x, gamma, beta, running_mean, running_var, a):
     """batch_norm in float64 -> (y, mean, invstd); updates the running statistics in training."""
-    x64 = x.astype(np.float64)
+    x64 = _f64(x)
     if not a.training:
-        mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+        mean, var = _f64(running_mean), _f64(running_var)
     elif a.m == 0:
         mean, var = np.zeros(a.c), np.zeros(a.c)
     else:
@@ -45,8 +51,8 @@ def _normalise(x, gamma, beta, running_mean, running_var, a):
         var = ((x64 - _per_channel(mean, x.ndim)) ** 2).mean(axis=_axes(x))
         if running_mean is not None:
             unbiased_var = var * a.m / (a.m - 1)
-            running_mean[...] = (1 - a.momentum) * running_mean.astype(np.float64) + a.momentum * mean
-            running_var[...] = (1 - a.momentum) * running_var.astype(np.float64) + a.momentum * unbiased_var
+            running_mean[...] = (1 - a.momentum) * _f64(running_mean) + a.momentum * mean
+            running_var[...] = (1 - a.momentum) * _f64(running_var) + a.momentum * unbiased_var
     invstd = 1 / np.sqrt(var + a.eps)
     scale = _or(gamma, 1.0, a.c) * invstd
     y = (x64 - _per_channel(mean, x.ndim)) * _per_channel(scale, x.ndim)
@@ -56,9 +62,9 @@ def _normalise(x, gamma, beta, running_mean, running_var, a):
 
 def _normalise_backward(dy64, x, gamma, save_mean, save_invstd, a):
     """batch_norm_backward in float64 -> (dx, dgamma, dbeta)."""
-    mean = _per_channel(save_mean.astype(np.float64), x.ndim)
-    invstd = save_invstd.astype(np.float64)
-    xhat = (x.astype(np.float64) - mean) * _per_channel(invstd, x.ndim)
+    mean = _per_channel(_f64(save_mean), x.ndim)
+    invstd = _f64(save_invstd)
+    xhat = (_f64(x) - mean) * _per_channel(invstd, x.ndim)
     dbeta = dy64.sum(axis=_axes(x))
     dgamma = (dy64 * xhat).sum(axis=_axes(x))
     dxhat_scale = _per_channel(_or(gamma, 1.0, a.c) * invstd, x.ndim)
@@ -73,7 +79,8 @@ def _normalise_backward(dy64, x, gamma, save_mean, save_invstd, a):
 
 
 def _cast(dtype, *arrays):
-    return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+    """Fresh C-contiguous copies in `dtype` (eval's save_mean would otherwise be running_mean)."""
+    return tuple(np.array(a, dtype=dtype, order="C") for a in arrays)
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
@@ -92,7 +99,7 @@ def batch_norm_backward(dy, x, gamma, save_mean, save_invstd, training=True):
     training=True differentiates through the batch statistics; training=False treats them as
     constants (eval mode). dgamma and dbeta are returned even when gamma was None (as if 1)."""
     a = _shapes.batch_norm_backward_args(dy, x, gamma, save_mean, save_invstd, training)
-    return _cast(x.dtype, *_normalise_backward(dy.astype(np.float64), x, gamma, save_mean,
+    return _cast(x.dtype, *_normalise_backward(_f64(dy), x, gamma, save_mean,
                                                save_invstd, a))
 
 
@@ -108,7 +115,7 @@ def batch_norm_relu_backward(dy, y, x, gamma, save_mean, save_invstd, training=T
     """Gradients of batch_norm_relu -> (dx, dgamma, dbeta). y is batch_norm_relu's output: the
     gradient passes where y > 0 (as torch's ReLU backward) and then through batch_norm."""
     a = _shapes.batch_norm_relu_backward_args(dy, y, x, gamma, save_mean, save_invstd, training)
-    dy64 = np.where(y > 0, dy.astype(np.float64), 0.0)
+    dy64 = np.where(y > 0, _f64(dy), 0.0)
     return _cast(x.dtype, *_normalise_backward(dy64, x, gamma, save_mean, save_invstd, a))
 
 
@@ -117,7 +124,7 @@ def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps):
     batch_norm(conv(x, weight, bias)) == conv(x, folded weight, folded bias). weight's axis 0 is
     the output channel; bias, gamma, beta may be None; the returned bias is always an array."""
     k, eps = _shapes.fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var, eps)
-    scale = _or(gamma, 1.0, k) / np.sqrt(running_var.astype(np.float64) + eps)
-    folded_weight = weight.astype(np.float64) * scale.reshape((k,) + (1,) * (weight.ndim - 1))
-    folded_bias = (_or(bias, 0.0, k) - running_mean.astype(np.float64)) * scale + _or(beta, 0.0, k)
+    scale = _or(gamma, 1.0, k) / np.sqrt(_f64(running_var) + eps)
+    folded_weight = _f64(weight) * scale.reshape((k,) + (1,) * (weight.ndim - 1))
+    folded_bias = (_or(bias, 0.0, k) - _f64(running_mean)) * scale + _or(beta, 0.0, k)
     return _cast(weight.dtype, folded_weight, folded_bias)

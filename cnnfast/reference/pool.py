@@ -15,6 +15,12 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
            "global_avg_pool2d", "global_avg_pool2d_backward"]
 
 
+def _f64(a):
+    """`a` as a C-ordered float64 array (read only: it may be `a` itself), so that every sum runs
+    in the same order whatever the caller's memory layout."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 def _taps(g):
     """(input rows, input columns, output rows, output columns) as slices, for every kernel tap
     that reads the input for some output. An empty batch has none (and its planes may be huge)."""
@@ -37,7 +43,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     (the last NaN, as PyTorch). stride defaults to kernel_size; padding must be at most half the
     kernel; with ceil_mode the last window must start inside the input or its left padding."""
     g = _shapes.max_pool2d_args(x, kernel_size, stride, padding, dilation, ceil_mode)
-    x64 = x.astype(np.float64)
+    x64 = _f64(x)
     y = np.full(g.output_shape, -np.inf)
     indices = np.full(g.output_shape, -1, dtype=np.int64)
     for rows, cols, out_rows, out_cols in _taps(g):
@@ -57,7 +63,7 @@ def max_pool2d_backward(dy, indices, input_shape):
     n, c, h, w = _shapes.max_pool2d_backward_args(dy, indices, input_shape)
     plane = np.arange(n * c).reshape(n, c, 1, 1)
     position = (plane * (h * w) + indices).ravel()
-    dx = np.bincount(position, weights=dy.astype(np.float64).ravel(), minlength=n * c * h * w)
+    dx = np.bincount(position, weights=_f64(dy).ravel(), minlength=n * c * h * w)
     return np.ascontiguousarray(dx.reshape(n, c, h, w), dtype=dy.dtype)
 
 
@@ -85,7 +91,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     by its size, padding included or not (count_include_pad); the part of a ceil_mode window
     beyond the right/bottom padding never counts."""
     g = _shapes.avg_pool2d_args(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
-    x64 = x.astype(np.float64)
+    x64 = _f64(x)
     total = np.zeros(g.output_shape)
     for rows, cols, out_rows, out_cols in _taps(g):
         total[:, :, out_rows, out_cols] += x64[:, :, rows, cols]
@@ -97,7 +103,7 @@ def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ce
     """Gradient of avg_pool2d: each dy, divided by its window's divisor, spread over the window."""
     g = _shapes.avg_pool2d_backward_args(dy, input_shape, kernel_size, stride, padding, ceil_mode,
                                          count_include_pad)
-    share = dy.astype(np.float64) / _divisors(g)
+    share = _f64(dy) / _divisors(g)
     dx = np.zeros(g.input_shape)
     for rows, cols, out_rows, out_cols in _taps(g):
         dx[:, :, rows, cols] += share[:, :, out_rows, out_cols]
@@ -107,12 +113,12 @@ def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ce
 def global_avg_pool2d(x):
     """Mean over each H x W plane: (N, C, H, W) -> (N, C)."""
     _shapes.global_avg_pool2d_args(x)
-    return np.ascontiguousarray(x.astype(np.float64).mean(axis=(2, 3)), dtype=x.dtype)
+    return np.ascontiguousarray(_f64(x).mean(axis=(2, 3)), dtype=x.dtype)
 
 
 def global_avg_pool2d_backward(dy, input_shape):
     """Gradient of global_avg_pool2d: dy / (H*W) spread over each plane."""
     n, c, h, w = _shapes.global_avg_pool2d_backward_args(dy, input_shape)
     dx = np.empty((n, c, h, w))
-    dx[...] = (dy.astype(np.float64) / (h * w))[:, :, None, None]
+    dx[...] = (_f64(dy) / (h * w))[:, :, None, None]
     return np.ascontiguousarray(dx, dtype=dy.dtype)
