@@ -13,7 +13,8 @@ d = dilation, s = stride, dk = d*(k-1) + 1 the dilated kernel):
     pooling            out = (n + 2p - dk + (s - 1 if ceil_mode else 0)) // s + 1, and with
                        ceil_mode one less when the last window would start at or after n + p
                        (PyTorch's rule: every window starts inside the input or the left padding).
-Every out must be >= 1 (ValueError otherwise).
+Every out must be >= 1 (ValueError otherwise), and every position a window reads, counted from
+the start of the padding, must fit in int64 (OverflowError otherwise).
 """
 import collections
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ def pool_out_size(op, axis, size, kernel, stride, pad, dilation, ceil_mode):
     if out < 1:
         raise ValueError(f"{op}: output {axis} would be {out} < 1: input {axis} {size} + 2*padding "
                          f"{pad} is smaller than kernel_size {kernel} dilated by {dilation} ({dk})")
+    # a ceil_mode window may run past the padded input: its end must still be an int64
+    i64((out - 1) * stride + dk, f"the padded extent (output {axis} - 1)*stride + dilated kernel "
+                                 f"that the pooling windows cover")
     return out
 
 

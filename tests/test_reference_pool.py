@@ -430,3 +430,11 @@ def test_huge_kernel_with_half_padding_is_legal_and_cheap():
     np.testing.assert_array_equal(y[..., 0, 0], x.max(axis=(2, 3)))
     ya = ref.avg_pool2d(x, 2**31, stride=2**31, padding=2**30, count_include_pad=False)
     np.testing.assert_allclose(ya[..., 0, 0], x.mean(axis=(2, 3)), rtol=1e-14)
+
+
+def test_ceil_mode_window_past_int64_is_refused():
+    """(input 1 + 2*padding (2**62 - 1)) fits int64 and so does the kernel 2**63 - 2, but the
+    second ceil_mode window, one stride 2**62 - 1 further, ends beyond it."""
+    with pytest.raises(OverflowError, match=r"pooling windows"):
+        ref.max_pool2d(np.ones((1, 1, 1, 1)), (2**63 - 2, 1), stride=(2**62 - 1, 1),
+                       padding=(2**62 - 1, 0), ceil_mode=True)
