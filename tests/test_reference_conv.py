@@ -164,7 +164,7 @@ def test_backward_matches_finite_differences(transpose, shape_x, shape_w, params
     out_channels = shape_w[1] * params.get("groups", 1) if transpose else shape_w[0]
     x, w, b = make(shape_x, shape_w, out_channels, np.float64)
     forward, _ = OPS[transpose]
-    y, dy, dx, dw, db = run_ref(transpose, x, w, b, **params)
+    _, dy, dx, dw, db = run_ref(transpose, x, w, b, **params)
     numeric = numerical_grads(lambda x, w, b: forward(x, w, b, **params), [x, w, b], dy)
     for got, want in zip((dx, dw, db), numeric):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-3)

@@ -41,7 +41,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Returns (y, indices): indices int64, the flat position h*W + w of each maximum inside its
     input plane. Padding counts as -inf; ties go to the first position; a NaN in a window wins
     (the last NaN, as PyTorch). stride defaults to kernel_size; padding must be at most half the
-    kernel; with ceil_mode the last window must start inside the input or its left padding."""
+    kernel; with ceil_mode the last window must start inside the input or its left padding.
+    A dilated window whose taps all fall into the padding is refused (ValueError): it has no
+    maximum to point at (PyTorch returns -inf with an index outside the plane)."""
     g = _shapes.max_pool2d_args(x, kernel_size, stride, padding, dilation, ceil_mode)
     x64 = _f64(x)
     y = np.full(g.output_shape, -np.inf)
