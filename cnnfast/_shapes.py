@@ -493,8 +493,8 @@ def batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentu
 
     x is (N, C) or (N, C, H, W). gamma and beta may be None (scale 1, shift 0). running_mean and
     running_var are both arrays or both None; None is allowed only in training (nothing is then
-    updated); in training they are updated in place, so they must be writeable. All arrays share
-    x's dtype and are (C,). momentum in [0, 1] (weight of the new batch), eps > 0. Training needs
+    updated); in training they are updated in place, so they must be writeable and overlap
+    neither each other nor x, gamma, beta. All arrays share x's dtype and are (C,). momentum in [0, 1] (weight of the new batch), eps > 0. Training needs
     more than one value per channel (as PyTorch); an empty batch (no values) is allowed."""
     c, m = _bn_input(x)
     for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
@@ -516,8 +516,15 @@ def batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentu
         for name, v in (("running_mean", running_mean), ("running_var", running_var)):
             if not v.flags.writeable:
                 raise ValueError(f"{name} is updated in place in training, but it is read-only")
-        if np.may_share_memory(running_mean, running_var):
-            raise ValueError("running_mean and running_var share memory; they must be distinct")
+        # written in place: they must overlap neither each other nor anything the call reads
+        pairs = [("running_mean", running_mean, "running_var", running_var)]
+        pairs += [(stat_name, stat, name, v)
+                  for stat_name, stat in (("running_mean", running_mean), ("running_var", running_var))
+                  for name, v in (("x", x), ("gamma", gamma), ("beta", beta)) if v is not None]
+        for stat_name, stat, name, v in pairs:
+            if np.shares_memory(stat, v):
+                raise ValueError(f"{stat_name} shares memory with {name}; it is updated in place, "
+                                 "so they must be distinct arrays")
     if training and m == 1:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, got x of "
                          f"shape {x.shape}")

@@ -335,6 +335,7 @@ DY = np.ones_like(X)
 SM, SI = np.zeros(3), np.ones(3)
 RO = RM.copy()
 RO.flags.writeable = False
+X2 = X[:, :, 0, 0].copy()
 
 
 def bn(**kw):
@@ -371,7 +372,10 @@ BAD = [
     (bn(x=np.ones((1, 3))), ValueError, r"more than 1 value per channel"),
     (bn(x=np.ones((1, 3, 1, 1))), ValueError, r"more than 1 value per channel"),
     (bn(running_mean=RO), ValueError, r"running_mean is updated in place .* read-only"),
-    (lambda: ref.batch_norm(X, G, B, RV, RV, True), ValueError, r"share memory"),
+    (lambda: ref.batch_norm(X, G, B, RV, RV, True), ValueError, r"running_mean shares memory with running_var"),
+    (lambda: ref.batch_norm(X, G, B, G, RV.copy(), True), ValueError, r"running_mean shares memory with gamma"),
+    (lambda: ref.batch_norm(X2, G, B, RM.copy(), X2[1], True), ValueError,
+     r"running_var shares memory with x"),
     # scalars
     (bn(momentum=-0.1), ValueError, r"momentum must be >= 0"),
     (bn(momentum=1.5), ValueError, r"momentum must be <= 1"),
@@ -464,3 +468,15 @@ def test_any_arguments_give_a_result_or_a_clean_error(shape, wrong_length, train
     event("computed")
     assert y.shape == x.shape and grads[0].shape == x.shape
     assert np.isfinite(y).all() and all(np.isfinite(g).all() for g in grads)
+
+
+def test_running_statistics_may_interleave_in_one_buffer():
+    """Rows of one (2, C) buffer, or its even and odd entries, do not overlap: accepted."""
+    x, gamma, beta, rm, rv = make((4, 3), np.float64)
+    for stats in (np.stack([rm, rv]), np.stack([rm, rv], axis=1).ravel()):
+        views = (stats[0], stats[1]) if stats.ndim == 2 else (stats[0::2], stats[1::2])
+        ref.batch_norm(x, gamma, beta, *views, True)
+        want_rm, want_rv = rm.copy(), rv.copy()
+        ref.batch_norm(x, gamma, beta, want_rm, want_rv, True)
+        np.testing.assert_array_equal(views[0], want_rm)
+        np.testing.assert_array_equal(views[1], want_rv)
