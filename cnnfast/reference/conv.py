@@ -65,7 +65,7 @@ def _correlate_weight_grad(image, feature_grad, g):
     for a, b, window, rect in _taps(g):
         patch = _by_group(image[window], g.groups)                 # (N, G, C/G, pixels)
         grads = _by_group(feature_grad[rect], g.groups)            # (N, G, K/G, pixels)
-        dw[:, :, :, a, b] = np.einsum("ngkp,ngcp->gkc", grads, patch, optimize=True)
+        dw[:, :, :, a, b] = (grads @ np.swapaxes(patch, 2, 3)).sum(axis=0)  # (G, K/G, C/G)
     return dw.reshape(g.k, g.c // g.groups, g.r, g.s)
 
 
