@@ -8,6 +8,12 @@ from hypothesis import strategies as st
 
 from cnnfast import reference as ref
 
+try:  # optional: the comparisons with PyTorch skip without it
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
 DTYPES = [np.float32, np.float64]
 
 
@@ -336,7 +342,8 @@ def test_any_parameters_give_a_result_or_a_clean_error(size, n, kernel, stride, 
         return
     event("computed")
     assert dx.shape == dxa.shape == x.shape
-    if all(v is None or 0 <= v <= 64 for v in (kernel, stride, padding, dilation)) and y.size:
+    small = all(v is None or 0 <= v <= 64 for v in (kernel, stride, padding, dilation))
+    if HAVE_TORCH and small and y.size:
         check_max_pool(x, **params, dilation=dilation)
         check_avg_pool(x, **params)
 
