@@ -1,0 +1,315 @@
+/* pool2d.c -- max and average pooling over NCHW planes: the loops around the row kernels of
+ * kernels/pool.h and the OpenMP regions.
+ *
+ * Forward: one work item is one output row of one plane (so a batch of one plane still splits
+ * over the threads). For output row i the window rows a whose input row i*sh - ph + a*dh lies
+ * inside the input are visited in increasing order; each input row is applied to the output row
+ * in three parts: the left edge outputs (window partly in the left padding), the interior (one
+ * kernel call with all kw taps) and the right edge (partly right padding or past the input).
+ * Backward: one work item is one plane, whose gradient is zeroed and accumulated while it sits
+ * in cache. */
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "kernels/pool.h"
+
+/* Input elements a thread should get at least. */
+#define CF_POOL_GRAIN 16384
+
+/* The taps t of a window starting at `start` (stride d, k taps) that land in [0, size):
+ * [*first, *last] inclusive, as cnnfast._shapes.window_span; first > last when none does. */
+static inline void span(cf_int size, cf_int k, cf_int d, cf_int start, cf_int *first,
+                        cf_int *last) {
+    cf_int f = start < 0 ? (-start + d - 1) / d : 0;
+    cf_int l = (size - 1 - start) / d;
+    *first = f;
+    *last = l < k - 1 ? l : k - 1;
+}
+
+/* Outputs [*jl, *jr) of a row whose windows lie wholly inside the input columns. */
+static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw, cf_int dw,
+                            cf_int *jl, cf_int *jr) {
+    cf_int lo = (pw + sw - 1) / sw;
+    cf_int room = w - 1 + pw - (kw - 1) * dw; /* largest window start + pw that still fits */
+    cf_int hi = room < 0 ? 0 : room / sw + 1;
+    if (lo > q) lo = q;
+    if (hi > q) hi = q;
+    if (hi < lo) hi = lo;
+    *jl = lo;
+    *jr = hi;
+}
+
+/* ---- max_pool2d forward ---------------------------------------------------------------- */
+
+#define CF_MAXPOOL_FWD(T, ROW)                                                                 \
+    static void maxpool_fwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x,       \
+                                T *y, int64_t *ind, int nt) {                                   \
+        cf_int rows = g->n * g->c * g->p, jl, jr;                                               \
+        interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &jl, &jr);                             \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
+        for (cf_int r = 0; r < rows; r++) {                                                     \
+            cf_int plane = r / g->p, i = r % g->p, a0, a1;                                      \
+            const T *xp = x + plane * g->h * g->w;                                              \
+            T *yr = y + r * g->q;                                                               \
+            int64_t *ir = ind + r * g->q;                                                       \
+            cf_int top = i * g->sh - g->ph;                                                     \
+            span(g->h, g->kh, g->dh, top, &a0, &a1);                                            \
+            for (cf_int a = a0; a <= a1; a++) {                                                 \
+                cf_int row = top + a * g->dh, b0, b1;                                           \
+                const T *xr = xp + row * g->w;                                                  \
+                int init = a == a0;                                                             \
+                for (cf_int j = 0; j < g->q; j++) {                                             \
+                    if (j == jl) {                                                              \
+                        if (jr > jl)                                                            \
+                            k->ROW(xr, row * g->w, jl * g->sw - g->pw, g->sw, 0, g->kw, g->dw,  \
+                                   jr - jl, yr + jl, ir + jl, init);                            \
+                        j = jr;                                                                 \
+                        if (j >= g->q) break;                                                   \
+                    }                                                                           \
+                    cf_int start = j * g->sw - g->pw;                                           \
+                    span(g->w, g->kw, g->dw, start, &b0, &b1);                                  \
+                    k->ROW(xr, row * g->w, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j,      \
+                           init);                                                               \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+CF_MAXPOOL_FWD(float, f32_max_row)
+CF_MAXPOOL_FWD(double, f64_max_row)
+
+/* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
+int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
+                     int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads);
+    if (g->n == 0) return CF_OK;
+    if (dt == CF_F32)
+        maxpool_fwd_float(k, g, x, y, indices, nt);
+    else
+        maxpool_fwd_double(k, g, x, y, indices, nt);
+    return CF_OK;
+}
+
+/* ---- max_pool2d backward ---------------------------------------------------------------- */
+
+#define CF_MAXPOOL_BWD(T)                                                                      \
+    static int maxpool_bwd_##T(const cf_pool_kernels *k, cf_int nc, cf_int hw, cf_int pq,       \
+                               const T *dy, const int64_t *ind, T *dx, int nt) {                \
+        int bad = 0;                                                                            \
+        if (nc >= nt) {                                                                         \
+            _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
+            for (cf_int plane = 0; plane < nc; plane++) {                                       \
+                const T *d = dy + plane * pq;                                                   \
+                const int64_t *at = ind + plane * pq;                                           \
+                T *out = dx + plane * hw;                                                       \
+                if (!k->indices_inside(at, pq, hw)) {                                           \
+                    _Pragma("omp atomic write")                                                 \
+                    bad = 1;                                                                    \
+                    continue;                                                                   \
+                }                                                                               \
+                memset(out, 0, (size_t)hw * sizeof(T));                                         \
+                for (cf_int o = 0; o < pq; o++) out[at[o]] += d[o];                             \
+            }                                                                                   \
+            return bad;                                                                         \
+        }                                                                                       \
+        /* fewer planes than threads: each thread owns a slice of every plane's gradient */     \
+        if (!k->indices_inside(ind, nc * pq, hw)) return 1;                                     \
+        _Pragma("omp parallel num_threads(nt)")                                                 \
+        {                                                                                       \
+            cf_int lo, hi;                                                                      \
+            cf_partition(hw, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 16, &lo, &hi);           \
+            for (cf_int plane = 0; plane < nc && lo < hi; plane++) {                            \
+                const T *d = dy + plane * pq;                                                   \
+                const int64_t *at = ind + plane * pq;                                           \
+                T *out = dx + plane * hw;                                                       \
+                memset(out + lo, 0, (size_t)(hi - lo) * sizeof(T));                             \
+                for (cf_int o = 0; o < pq; o++)                                                 \
+                    if (at[o] >= lo && at[o] < hi) out[at[o]] += d[o];                          \
+            }                                                                                   \
+        }                                                                                       \
+        return 0;                                                                               \
+    }
+
+CF_MAXPOOL_BWD(float)
+CF_MAXPOOL_BWD(double)
+
+/* IN dy, indices (nc planes of pq); OUT dx (nc planes of hw). Each plane's indices are checked
+ * to lie in [0, hw) before that plane is written; CF_ERR_POOL_INDEX if one does not (dx is then
+ * incomplete and must be discarded). */
+int cf_maxpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, cf_int pq, const void *dy,
+                     const int64_t *indices, void *dx, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads), bad;
+    if (nc == 0) return CF_OK;
+    if (dt == CF_F32)
+        bad = maxpool_bwd_float(k, nc, hw, pq, dy, indices, dx, nt);
+    else
+        bad = maxpool_bwd_double(k, nc, hw, pq, dy, indices, dx, nt);
+    return bad ? CF_ERR_POOL_INDEX : CF_OK;
+}
+
+/* ---- avg_pool2d ------------------------------------------------------------------------- */
+
+/* What output (start) of one axis is divided by: the window clipped to the padded input
+ * [-pad, size + pad) with count_include_pad, else to the input (as the reference). */
+static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
+    cf_int end = start + k;
+    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
+    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
+}
+
+#define CF_AVGPOOL_FWD(T, ROW)                                                                 \
+    static void avgpool_fwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y, \
+                                int nt) {                                                       \
+        cf_int rows = g->n * g->c * g->p, jl, jr;                                               \
+        interior(g->w, g->q, g->kw, g->sw, g->pw, 1, &jl, &jr);                                 \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
+        for (cf_int r = 0; r < rows; r++) {                                                     \
+            cf_int plane = r / g->p, i = r % g->p, a0, a1;                                      \
+            const T *xp = x + plane * g->h * g->w;                                              \
+            T *yr = y + r * g->q;                                                               \
+            cf_int top = i * g->sh - g->ph;                                                     \
+            span(g->h, g->kh, 1, top, &a0, &a1);                                                \
+            for (cf_int a = a0; a <= a1; a++) {                                                 \
+                const T *xr = xp + (top + a) * g->w;                                            \
+                int init = a == a0;                                                             \
+                for (cf_int j = 0; j < g->q; j++) {                                             \
+                    cf_int b0, b1;                                                              \
+                    if (j == jl) {                                                              \
+                        if (jr > jl)                                                            \
+                            k->ROW(xr, jl * g->sw - g->pw, g->sw, 0, g->kw, jr - jl, yr + jl,   \
+                                   init);                                                       \
+                        j = jr;                                                                 \
+                        if (j >= g->q) break;                                                   \
+                    }                                                                           \
+                    cf_int start = j * g->sw - g->pw;                                           \
+                    span(g->w, g->kw, 1, start, &b0, &b1);                                      \
+                    k->ROW(xr, start, 0, b0, b1 + 1, 1, yr + j, init);                          \
+                }                                                                               \
+            }                                                                                   \
+            double rdiv = divisor(g->h, g->kh, g->ph, top, g->count_include_pad);               \
+            for (cf_int j = 0; j < g->q; j++)                                                   \
+                yr[j] = (T)((double)yr[j] /                                                     \
+                            (rdiv * divisor(g->w, g->kw, g->pw, j * g->sw - g->pw,              \
+                                            g->count_include_pad)));                            \
+        }                                                                                       \
+    }
+
+CF_AVGPOOL_FWD(float, f32_sum_row)
+CF_AVGPOOL_FWD(double, f64_sum_row)
+
+/* IN x (n, c, h, w); OUT y (n, c, p, q). Dilation is 1. */
+int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads);
+    if (g->n == 0) return CF_OK;
+    if (dt == CF_F32)
+        avgpool_fwd_float(k, g, x, y, nt);
+    else
+        avgpool_fwd_double(k, g, x, y, nt);
+    return CF_OK;
+}
+
+#define CF_AVGPOOL_BWD(T, SPREAD)                                                              \
+    static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,       \
+                               T *dx, int nt) {                                                 \
+        cf_int planes = g->n * g->c, jl, jr;                                                    \
+        int failed = 0;                                                                         \
+        interior(g->w, g->q, g->kw, g->sw, g->pw, 1, &jl, &jr);                                 \
+        _Pragma("omp parallel num_threads(nt)")                                                 \
+        {                                                                                       \
+            T *share = cf_malloc((size_t)g->q * sizeof(T));                                     \
+            if (share == NULL) {                                                                \
+                _Pragma("omp atomic write")                                                     \
+                failed = 1;                                                                     \
+            }                                                                                   \
+            _Pragma("omp for schedule(static)")                                                 \
+            for (cf_int plane = 0; plane < planes; plane++) {                                   \
+                if (share == NULL) continue;                                                    \
+                T *out = dx + plane * g->h * g->w;                                              \
+                memset(out, 0, (size_t)(g->h * g->w) * sizeof(T));                              \
+                for (cf_int i = 0; i < g->p; i++) {                                             \
+                    const T *d = dy + (plane * g->p + i) * g->q;                                \
+                    cf_int top = i * g->sh - g->ph, a0, a1;                                     \
+                    double rdiv = divisor(g->h, g->kh, g->ph, top, g->count_include_pad);       \
+                    for (cf_int j = 0; j < g->q; j++)                                           \
+                        share[j] = (T)((double)d[j] /                                           \
+                                       (rdiv * divisor(g->w, g->kw, g->pw, j * g->sw - g->pw,   \
+                                                       g->count_include_pad)));                 \
+                    span(g->h, g->kh, 1, top, &a0, &a1);                                        \
+                    for (cf_int a = a0; a <= a1; a++) {                                         \
+                        T *xr = out + (top + a) * g->w;                                         \
+                        for (cf_int j = 0; j < g->q; j++) {                                     \
+                            cf_int b0, b1;                                                      \
+                            if (j == jl) {                                                      \
+                                if (jr > jl)                                                    \
+                                    k->SPREAD(share + jl, jl * g->sw - g->pw, g->sw, 0, g->kw,  \
+                                              jr - jl, xr);                                     \
+                                j = jr;                                                         \
+                                if (j >= g->q) break;                                           \
+                            }                                                                   \
+                            cf_int start = j * g->sw - g->pw;                                   \
+                            span(g->w, g->kw, 1, start, &b0, &b1);                              \
+                            k->SPREAD(share + j, start, 0, b0, b1 + 1, 1, xr);                  \
+                        }                                                                       \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            cf_free(share);                                                                     \
+        }                                                                                       \
+        return failed;                                                                          \
+    }
+
+CF_AVGPOOL_BWD(float, f32_spread_row)
+CF_AVGPOOL_BWD(double, f64_spread_row)
+
+/* IN dy (n, c, p, q); OUT dx (n, c, h, w). Dilation is 1. */
+int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
+    if (g->n == 0) return CF_OK;
+    if (nt > g->n * g->c) nt = (int)(g->n * g->c);
+    if (dt == CF_F32)
+        failed = avgpool_bwd_float(k, g, dy, dx, nt);
+    else
+        failed = avgpool_bwd_double(k, g, dy, dx, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- global average pooling ------------------------------------------------------------- */
+
+/* IN x (nc planes of hw); OUT y (nc). */
+int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, void *y,
+                            int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    for (cf_int plane = 0; plane < nc; plane++) {
+        if (dt == CF_F32)
+            ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
+        else
+            ((double *)y)[plane] = k->f64_sum((const double *)x + plane * hw, hw) / (double)hw;
+    }
+    return CF_OK;
+}
+
+/* IN dy (nc); OUT dx (nc planes of hw), each plane filled with dy / hw. */
+int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, void *dx,
+                            int nthreads) {
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    for (cf_int plane = 0; plane < nc; plane++) {
+        if (dt == CF_F32) {
+            float v = (float)((double)((const float *)dy)[plane] / (double)hw);
+            float *out = (float *)dx + plane * hw;
+            for (cf_int e = 0; e < hw; e++) out[e] = v;
+        } else {
+            double v = ((const double *)dy)[plane] / (double)hw;
+            double *out = (double *)dx + plane * hw;
+            for (cf_int e = 0; e < hw; e++) out[e] = v;
+        }
+    }
+    return CF_OK;
+}

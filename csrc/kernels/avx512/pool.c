@@ -1,0 +1,253 @@
+/* avx512/pool.c -- AVX-512 pooling row kernels (contracts in kernels/pool.h).
+ *
+ * Vectorised along the output row, 16 float / 8 double outputs per register. Stride 1 loads the
+ * taps directly; stride 2 loads the 2x wider run of input and keeps its even elements with one
+ * two-source permute:
+ *      x[c .. c+32)  --permutex2var(0, 2, 4, ..., 30)-->  x[c], x[c+2], ..., x[c+30]
+ * Other strides and short rows go to the plain-C kernels. Masked loads and stores handle the
+ * row's tail, so nothing past the last tap is touched. */
+#include <immintrin.h>
+
+#include "kernels/pool.h"
+
+/* Lanes [0, m) of a 16-lane mask. */
+static inline __mmask16 lanes16(cf_int m) { return m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1); }
+static inline __mmask8 lanes8(cf_int m) { return m >= 8 ? 0xff : (__mmask8)((1u << m) - 1); }
+
+/* Tap values of `m` outputs starting at p (stride sw in {1, 2}). */
+static inline __m512 taps_f32(const float *p, cf_int sw, cf_int m) {
+    if (sw == 1) return _mm512_maskz_loadu_ps(lanes16(m), p);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    cf_int need = 2 * m - 1; /* elements p[0 .. 2m-2] */
+    __m512 lo = _mm512_maskz_loadu_ps(lanes16(need), p);
+    __m512 hi = _mm512_maskz_loadu_ps(lanes16(need - 16 > 0 ? need - 16 : 0), p + 16);
+    return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+static inline __m512d taps_f64(const double *p, cf_int sw, cf_int m) {
+    if (sw == 1) return _mm512_maskz_loadu_pd(lanes8(m), p);
+    const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    cf_int need = 2 * m - 1;
+    __m512d lo = _mm512_maskz_loadu_pd(lanes8(need), p);
+    __m512d hi = _mm512_maskz_loadu_pd(lanes8(need - 8 > 0 ? need - 8 : 0), p + 8);
+    return _mm512_permutex2var_pd(lo, even, hi);
+}
+
+void cf_f32_maxpool_row__avx512(const float *x, cf_int row_base, cf_int col0, cf_int sw,
+                                cf_int b0, cf_int b1, cf_int dw, cf_int n, float *y,
+                                int64_t *idx, int init) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f32_maxpool_row__generic(x, row_base, col0, sw, b0, b1, dw, n, y, idx, init);
+        return;
+    }
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i step_lo = _mm512_mullo_epi64(lane, _mm512_set1_epi64(sw));
+    const __m512i step_hi = _mm512_add_epi64(step_lo, _mm512_set1_epi64(8 * sw));
+    for (cf_int j = 0; j < n; j += 16) {
+        cf_int m = CF_MIN(16, n - j);
+        __mmask16 k = lanes16(m);
+        const float *p = x + col0 + j * sw;
+        __m512i base = _mm512_set1_epi64(row_base + col0 + j * sw);
+        __m512i at_lo, at_hi;
+        __m512 best;
+        cf_int b = b0;
+        if (init) {
+            best = taps_f32(p + b * dw, sw, m);
+            __m512i off = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
+            at_lo = _mm512_add_epi64(off, step_lo);
+            at_hi = _mm512_add_epi64(off, step_hi);
+            b++;
+        } else {
+            best = _mm512_maskz_loadu_ps(k, y + j);
+            at_lo = _mm512_maskz_loadu_epi64((__mmask8)k, idx + j);
+            at_hi = _mm512_maskz_loadu_epi64((__mmask8)(k >> 8), idx + j + 8);
+        }
+        for (; b < b1; b++) {
+            __m512 v = taps_f32(p + b * dw, sw, m);
+            __mmask16 win = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                            _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            best = _mm512_mask_mov_ps(best, win, v);
+            __m512i off = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
+            at_lo = _mm512_mask_mov_epi64(at_lo, (__mmask8)win, _mm512_add_epi64(off, step_lo));
+            at_hi = _mm512_mask_mov_epi64(at_hi, (__mmask8)(win >> 8), _mm512_add_epi64(off, step_hi));
+        }
+        _mm512_mask_storeu_ps(y + j, k, best);
+        _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, at_lo);
+        _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(k >> 8), at_hi);
+    }
+}
+
+void cf_f64_maxpool_row__avx512(const double *x, cf_int row_base, cf_int col0, cf_int sw,
+                                cf_int b0, cf_int b1, cf_int dw, cf_int n, double *y,
+                                int64_t *idx, int init) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f64_maxpool_row__generic(x, row_base, col0, sw, b0, b1, dw, n, y, idx, init);
+        return;
+    }
+    const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm512_set1_epi64(sw));
+    for (cf_int j = 0; j < n; j += 8) {
+        cf_int m = CF_MIN(8, n - j);
+        __mmask8 k = lanes8(m);
+        const double *p = x + col0 + j * sw;
+        __m512i base = _mm512_add_epi64(_mm512_set1_epi64(row_base + col0 + j * sw), step);
+        __m512i at;
+        __m512d best;
+        cf_int b = b0;
+        if (init) {
+            best = taps_f64(p + b * dw, sw, m);
+            at = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
+            b++;
+        } else {
+            best = _mm512_maskz_loadu_pd(k, y + j);
+            at = _mm512_maskz_loadu_epi64(k, idx + j);
+        }
+        for (; b < b1; b++) {
+            __m512d v = taps_f64(p + b * dw, sw, m);
+            __mmask8 win = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |
+                           _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+            best = _mm512_mask_mov_pd(best, win, v);
+            at = _mm512_mask_mov_epi64(at, win, _mm512_add_epi64(base, _mm512_set1_epi64(b * dw)));
+        }
+        _mm512_mask_storeu_pd(y + j, k, best);
+        _mm512_mask_storeu_epi64(idx + j, k, at);
+    }
+}
+
+void cf_f32_sumpool_row__avx512(const float *x, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                                cf_int n, float *y, int init) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f32_sumpool_row__generic(x, col0, sw, b0, b1, n, y, init);
+        return;
+    }
+    for (cf_int j = 0; j < n; j += 16) {
+        cf_int m = CF_MIN(16, n - j);
+        const float *p = x + col0 + j * sw;
+        __m512 s = init ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(lanes16(m), y + j);
+        for (cf_int b = b0; b < b1; b++) s = _mm512_add_ps(s, taps_f32(p + b, sw, m));
+        _mm512_mask_storeu_ps(y + j, lanes16(m), s);
+    }
+}
+
+void cf_f64_sumpool_row__avx512(const double *x, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                                cf_int n, double *y, int init) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f64_sumpool_row__generic(x, col0, sw, b0, b1, n, y, init);
+        return;
+    }
+    for (cf_int j = 0; j < n; j += 8) {
+        cf_int m = CF_MIN(8, n - j);
+        const double *p = x + col0 + j * sw;
+        __m512d s = init ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(lanes8(m), y + j);
+        for (cf_int b = b0; b < b1; b++) s = _mm512_add_pd(s, taps_f64(p + b, sw, m));
+        _mm512_mask_storeu_pd(y + j, lanes8(m), s);
+    }
+}
+
+/* Stride 2: share[l] goes to the even element 2l of a 32-wide run (odd elements get + 0). */
+void cf_f32_avgpool_spread_row__avx512(const float *share, cf_int col0, cf_int sw, cf_int b0,
+                                       cf_int b1, cf_int n, float *dx) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f32_avgpool_spread_row__generic(share, col0, sw, b0, b1, n, dx);
+        return;
+    }
+    const __m512i spread_lo = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+    const __m512i spread_hi = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
+    const __m512 zero = _mm512_setzero_ps();
+    for (cf_int j = 0; j < n; j += 16) {
+        cf_int m = CF_MIN(16, n - j);
+        __m512 s = _mm512_maskz_loadu_ps(lanes16(m), share + j);
+        float *p = dx + col0 + j * sw;
+        if (sw == 1) {
+            for (cf_int b = b0; b < b1; b++) {
+                __m512 v = _mm512_maskz_loadu_ps(lanes16(m), p + b);
+                _mm512_mask_storeu_ps(p + b, lanes16(m), _mm512_add_ps(v, s));
+            }
+            continue;
+        }
+        __m512 lo = _mm512_permutex2var_ps(s, spread_lo, zero);
+        __m512 hi = _mm512_permutex2var_ps(s, spread_hi, zero);
+        cf_int need = 2 * m - 1;
+        __mmask16 klo = lanes16(need), khi = lanes16(need - 16 > 0 ? need - 16 : 0);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512 vlo = _mm512_maskz_loadu_ps(klo, p + b);
+            _mm512_mask_storeu_ps(p + b, klo, _mm512_add_ps(vlo, lo));
+            __m512 vhi = _mm512_maskz_loadu_ps(khi, p + b + 16);
+            _mm512_mask_storeu_ps(p + b + 16, khi, _mm512_add_ps(vhi, hi));
+        }
+    }
+}
+
+void cf_f64_avgpool_spread_row__avx512(const double *share, cf_int col0, cf_int sw, cf_int b0,
+                                       cf_int b1, cf_int n, double *dx) {
+    if (n < 4 || (sw != 1 && sw != 2)) {
+        cf_f64_avgpool_spread_row__generic(share, col0, sw, b0, b1, n, dx);
+        return;
+    }
+    const __m512i spread_lo = _mm512_setr_epi64(0, 8, 1, 8, 2, 8, 3, 8);
+    const __m512i spread_hi = _mm512_setr_epi64(4, 8, 5, 8, 6, 8, 7, 8);
+    const __m512d zero = _mm512_setzero_pd();
+    for (cf_int j = 0; j < n; j += 8) {
+        cf_int m = CF_MIN(8, n - j);
+        __m512d s = _mm512_maskz_loadu_pd(lanes8(m), share + j);
+        double *p = dx + col0 + j * sw;
+        if (sw == 1) {
+            for (cf_int b = b0; b < b1; b++) {
+                __m512d v = _mm512_maskz_loadu_pd(lanes8(m), p + b);
+                _mm512_mask_storeu_pd(p + b, lanes8(m), _mm512_add_pd(v, s));
+            }
+            continue;
+        }
+        __m512d lo = _mm512_permutex2var_pd(s, spread_lo, zero);
+        __m512d hi = _mm512_permutex2var_pd(s, spread_hi, zero);
+        cf_int need = 2 * m - 1;
+        __mmask8 klo = lanes8(need), khi = lanes8(need - 8 > 0 ? need - 8 : 0);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512d vlo = _mm512_maskz_loadu_pd(klo, p + b);
+            _mm512_mask_storeu_pd(p + b, klo, _mm512_add_pd(vlo, lo));
+            __m512d vhi = _mm512_maskz_loadu_pd(khi, p + b + 8);
+            _mm512_mask_storeu_pd(p + b + 8, khi, _mm512_add_pd(vhi, hi));
+        }
+    }
+}
+
+double cf_f32_sum__avx512(const float *x, cf_int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    cf_int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + i));
+        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(lanes16(n - i), x + i));
+    return (double)_mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+double cf_f64_sum__avx512(const double *x, cf_int n) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    cf_int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm512_add_pd(s0, _mm512_loadu_pd(x + i));
+        s1 = _mm512_add_pd(s1, _mm512_loadu_pd(x + i + 8));
+    }
+    for (; i < n; i += 8) s0 = _mm512_add_pd(s0, _mm512_maskz_loadu_pd(lanes8(n - i), x + i));
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
+    const __m512i zero = _mm512_setzero_si512(), lim = _mm512_set1_epi64(limit);
+    __mmask8 bad = 0;
+    for (cf_int i = 0; i < n; i += 8) {
+        __mmask8 k = lanes8(n - i);
+        __m512i v = _mm512_maskz_loadu_epi64(k, idx + i);
+        bad |= _mm512_mask_cmplt_epi64_mask(k, v, zero) | _mm512_mask_cmpge_epi64_mask(k, v, lim);
+    }
+    return bad == 0;
+}
+
+const cf_pool_kernels pool__avx512 = {
+    cf_f32_maxpool_row__avx512, cf_f64_maxpool_row__avx512,
+    cf_f32_sumpool_row__avx512, cf_f64_sumpool_row__avx512,
+    cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
+    cf_f32_sum__avx512, cf_f64_sum__avx512,
+    cf_indices_inside__avx512,
+};
