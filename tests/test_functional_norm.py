@@ -55,9 +55,8 @@ def bound(dtype, m):
 
 
 def check_forward(x, gamma, beta, rm, rv, training, relu=False):
-    """C vs reference: y within a few roundings of |gamma|*(|xhat| + |mean*invstd|) + |beta|; the
-    statistics and the
-    running statistics within one rounding of their float64 values."""
+    """C vs reference: y within a few roundings of |gamma|*(|xhat| + |mean*invstd|) + |beta|;
+    the statistics and the running statistics within one rounding of their float64 values."""
     op_c, op_r = (cf.batch_norm_relu, ref.batch_norm_relu) if relu else (cf.batch_norm, ref.batch_norm)
     rm_c, rv_c, rm_r, rv_r = copy(rm), copy(rv), copy(rm), copy(rv)
     y, mean, invstd = op_c(x, gamma, beta, rm_c, rv_c, training)

@@ -40,56 +40,93 @@ static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw,
     *jr = hi;
 }
 
-/* ---- max_pool2d forward ---------------------------------------------------------------- */
+/* ---- forward --------------------------------------------------------------------------- */
 
-#define CF_MAXPOOL_FWD(T, ROW)                                                                 \
-    static void maxpool_fwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x,       \
-                                T *y, int64_t *ind, int nt) {                                   \
-        cf_int rows = g->n * g->c * g->p, jl, jr;                                               \
+/* Forward: for each output row (one work item), the window rows inside the input are gathered
+ * into rows[] / base[] (at most min(kh, h) of them, per-thread scratch), then the row kernel runs
+ * once for the interior and once per edge output. */
+#define CF_POOL_FWD(T, NAME, BODY_INTERIOR, BODY_EDGE)                                         \
+    static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,             \
+                    int64_t *ind, int nt) {                                                     \
+        cf_int outrows = g->n * g->c * g->p, jl, jr, most = CF_MIN(g->kh, g->h);                \
+        int failed = 0;                                                                         \
         interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &jl, &jr);                             \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
-        for (cf_int r = 0; r < rows; r++) {                                                     \
-            cf_int plane = r / g->p, i = r % g->p, a0, a1;                                      \
-            const T *xp = x + plane * g->h * g->w;                                              \
-            T *yr = y + r * g->q;                                                               \
-            int64_t *ir = ind + r * g->q;                                                       \
-            cf_int top = i * g->sh - g->ph;                                                     \
-            span(g->h, g->kh, g->dh, top, &a0, &a1);                                            \
-            for (cf_int a = a0; a <= a1; a++) {                                                 \
-                cf_int row = top + a * g->dh, b0, b1;                                           \
-                const T *xr = xp + row * g->w;                                                  \
-                int init = a == a0;                                                             \
+        _Pragma("omp parallel num_threads(nt)")                                                 \
+        {                                                                                       \
+            const T **rows = cf_malloc((size_t)most * sizeof(T *));                             \
+            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int));                            \
+            if (rows == NULL || base == NULL) {                                                 \
+                _Pragma("omp atomic write")                                                     \
+                failed = 1;                                                                     \
+            }                                                                                   \
+            _Pragma("omp for schedule(static)")                                                 \
+            for (cf_int r = 0; r < outrows; r++) {                                              \
+                if (rows == NULL || base == NULL) continue;                                     \
+                cf_int plane = r / g->p, i = r % g->p, a0, a1, nrows = 0;                       \
+                const T *xp = x + plane * g->h * g->w;                                          \
+                cf_int top = i * g->sh - g->ph;                                                 \
+                span(g->h, g->kh, g->dh, top, &a0, &a1);                                        \
+                for (cf_int a = a0; a <= a1; a++, nrows++) {                                    \
+                    base[nrows] = (top + a * g->dh) * g->w;                                     \
+                    rows[nrows] = xp + base[nrows];                                             \
+                }                                                                               \
+                T *yr = y + r * g->q;                                                           \
+                int64_t *ir = ind ? ind + r * g->q : NULL;                                      \
+                (void)ir;                                                                       \
                 for (cf_int j = 0; j < g->q; j++) {                                             \
-                    if (j == jl) {                                                              \
-                        if (jr > jl)                                                            \
-                            k->ROW(xr, row * g->w, jl * g->sw - g->pw, g->sw, 0, g->kw, g->dw,  \
-                                   jr - jl, yr + jl, ir + jl, init);                            \
+                    cf_int b0, b1;                                                              \
+                    if (j == jl && jr > jl) {                                                   \
+                        cf_int col0 = jl * g->sw - g->pw, n = jr - jl;                          \
+                        BODY_INTERIOR;                                                          \
                         j = jr;                                                                 \
                         if (j >= g->q) break;                                                   \
                     }                                                                           \
                     cf_int start = j * g->sw - g->pw;                                           \
                     span(g->w, g->kw, g->dw, start, &b0, &b1);                                  \
-                    k->ROW(xr, row * g->w, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j,      \
-                           init);                                                               \
+                    BODY_EDGE;                                                                  \
                 }                                                                               \
             }                                                                                   \
+            cf_free(rows);                                                                      \
+            cf_free(base);                                                                      \
         }                                                                                       \
+        return failed;                                                                          \
     }
 
-CF_MAXPOOL_FWD(float, f32_max_row)
-CF_MAXPOOL_FWD(double, f64_max_row)
+CF_POOL_FWD(float, maxpool_fwd_float,
+            k->f32_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + jl, ir + jl),
+            k->f32_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
+CF_POOL_FWD(double, maxpool_fwd_double,
+            k->f64_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + jl, ir + jl),
+            k->f64_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
+
+/* What output (start) of one axis is divided by: the window clipped to the padded input
+ * [-pad, size + pad) with count_include_pad, else to the input (as the reference). */
+static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
+    cf_int end = start + k;
+    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
+    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
+}
+
+#define CF_ROW_DIV divisor(g->h, g->kh, g->ph, top, g->count_include_pad)
+#define CF_COL_DIV(s) divisor(g->w, g->kw, g->pw, (s), g->count_include_pad)
+CF_POOL_FWD(float, avgpool_fwd_float,
+            k->f32_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, CF_ROW_DIV * CF_COL_DIV(col0), yr + jl),
+            k->f32_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, CF_ROW_DIV * CF_COL_DIV(start), yr + j))
+CF_POOL_FWD(double, avgpool_fwd_double,
+            k->f64_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, CF_ROW_DIV * CF_COL_DIV(col0), yr + jl),
+            k->f64_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, CF_ROW_DIV * CF_COL_DIV(start), yr + j))
 
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
                      int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
-    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads);
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
     if (dt == CF_F32)
-        maxpool_fwd_float(k, g, x, y, indices, nt);
+        failed = maxpool_fwd_float(k, g, x, y, indices, nt);
     else
-        maxpool_fwd_double(k, g, x, y, indices, nt);
-    return CF_OK;
+        failed = maxpool_fwd_double(k, g, x, y, indices, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
 }
 
 /* ---- max_pool2d backward ---------------------------------------------------------------- */
@@ -152,64 +189,22 @@ int cf_maxpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, cf_int pq, const void *d
 
 /* ---- avg_pool2d ------------------------------------------------------------------------- */
 
-/* What output (start) of one axis is divided by: the window clipped to the padded input
- * [-pad, size + pad) with count_include_pad, else to the input (as the reference). */
-static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
-    cf_int end = start + k;
-    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
-    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
+/* A window that is exactly the plane: global average pooling. */
+static inline int whole_plane(const cf_pool2d *g) {
+    return g->p == 1 && g->q == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->h && g->kw == g->w;
 }
-
-#define CF_AVGPOOL_FWD(T, ROW)                                                                 \
-    static void avgpool_fwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y, \
-                                int nt) {                                                       \
-        cf_int rows = g->n * g->c * g->p, jl, jr;                                               \
-        interior(g->w, g->q, g->kw, g->sw, g->pw, 1, &jl, &jr);                                 \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
-        for (cf_int r = 0; r < rows; r++) {                                                     \
-            cf_int plane = r / g->p, i = r % g->p, a0, a1;                                      \
-            const T *xp = x + plane * g->h * g->w;                                              \
-            T *yr = y + r * g->q;                                                               \
-            cf_int top = i * g->sh - g->ph;                                                     \
-            span(g->h, g->kh, 1, top, &a0, &a1);                                                \
-            for (cf_int a = a0; a <= a1; a++) {                                                 \
-                const T *xr = xp + (top + a) * g->w;                                            \
-                int init = a == a0;                                                             \
-                for (cf_int j = 0; j < g->q; j++) {                                             \
-                    cf_int b0, b1;                                                              \
-                    if (j == jl) {                                                              \
-                        if (jr > jl)                                                            \
-                            k->ROW(xr, jl * g->sw - g->pw, g->sw, 0, g->kw, jr - jl, yr + jl,   \
-                                   init);                                                       \
-                        j = jr;                                                                 \
-                        if (j >= g->q) break;                                                   \
-                    }                                                                           \
-                    cf_int start = j * g->sw - g->pw;                                           \
-                    span(g->w, g->kw, 1, start, &b0, &b1);                                      \
-                    k->ROW(xr, start, 0, b0, b1 + 1, 1, yr + j, init);                          \
-                }                                                                               \
-            }                                                                                   \
-            double rdiv = divisor(g->h, g->kh, g->ph, top, g->count_include_pad);               \
-            for (cf_int j = 0; j < g->q; j++)                                                   \
-                yr[j] = (T)((double)yr[j] /                                                     \
-                            (rdiv * divisor(g->w, g->kw, g->pw, j * g->sw - g->pw,              \
-                                            g->count_include_pad)));                            \
-        }                                                                                       \
-    }
-
-CF_AVGPOOL_FWD(float, f32_sum_row)
-CF_AVGPOOL_FWD(double, f64_sum_row)
 
 /* IN x (n, c, h, w); OUT y (n, c, p, q). Dilation is 1. */
 int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
-    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads);
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
+    if (whole_plane(g)) return cf_global_avgpool2d_fwd(dt, g->n * g->c, g->h * g->w, x, y, nthreads);
     if (dt == CF_F32)
-        avgpool_fwd_float(k, g, x, y, nt);
+        failed = avgpool_fwd_float(k, g, x, y, NULL, nt);
     else
-        avgpool_fwd_double(k, g, x, y, nt);
-    return CF_OK;
+        failed = avgpool_fwd_double(k, g, x, y, NULL, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
 }
 
 #define CF_AVGPOOL_BWD(T, SPREAD)                                                              \
@@ -270,6 +265,7 @@ int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, 
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
+    if (whole_plane(g)) return cf_global_avgpool2d_bwd(dt, g->n * g->c, g->h * g->w, dy, dx, nthreads);
     if (nt > g->n * g->c) nt = (int)(g->n * g->c);
     if (dt == CF_F32)
         failed = avgpool_bwd_float(k, g, dy, dx, nt);

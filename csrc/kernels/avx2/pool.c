@@ -46,8 +46,8 @@ int cf_indices_inside__avx2(const int64_t *idx, cf_int n, cf_int limit) {
 }
 
 const cf_pool_kernels pool__avx2 = {
-    cf_f32_maxpool_row__generic, cf_f64_maxpool_row__generic,
-    cf_f32_sumpool_row__generic, cf_f64_sumpool_row__generic,
+    cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
+    cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_sum__avx2, cf_f64_sum__avx2,
     cf_indices_inside__avx2,

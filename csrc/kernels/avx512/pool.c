@@ -33,114 +33,99 @@ static inline __m512d taps_f64(const double *p, cf_int sw, cf_int m) {
     return _mm512_permutex2var_pd(lo, even, hi);
 }
 
-void cf_f32_maxpool_row__avx512(const float *x, cf_int row_base, cf_int col0, cf_int sw,
-                                cf_int b0, cf_int b1, cf_int dw, cf_int n, float *y,
-                                int64_t *idx, int init) {
+void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_base,
+                                 cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                                 cf_int dw, cf_int n, float *y, int64_t *idx) {
     if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f32_maxpool_row__generic(x, row_base, col0, sw, b0, b1, dw, n, y, idx, init);
+        cf_f32_maxpool_rows__generic(rows, row_base, nrows, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
-    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m512i step_lo = _mm512_mullo_epi64(lane, _mm512_set1_epi64(sw));
-    const __m512i step_hi = _mm512_add_epi64(step_lo, _mm512_set1_epi64(8 * sw));
+    const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 16) {
-        cf_int m = CF_MIN(16, n - j);
+        cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
+        /* flat column of each lane's window start, lanes 0-7 and 8-15 */
+        __m512i col_lo = _mm512_add_epi64(step, _mm512_set1_epi64(c));
+        __m512i col_hi = _mm512_add_epi64(col_lo, _mm512_set1_epi64(8 * sw));
+        __m512 best = taps_f32(rows[0] + c + b0 * dw, sw, m);
+        __m512i first = _mm512_set1_epi64(row_base[0] + b0 * dw);
+        __m512i at_lo = _mm512_add_epi64(col_lo, first), at_hi = _mm512_add_epi64(col_hi, first);
+        for (cf_int a = 0; a < nrows; a++)
+            for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {
+                __m512 v = taps_f32(rows[a] + c + b * dw, sw, m);
+                __mmask16 win = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_mov_ps(best, win, v);
+                __m512i off = _mm512_set1_epi64(row_base[a] + b * dw);
+                at_lo = _mm512_mask_add_epi64(at_lo, (__mmask8)win, col_lo, off);
+                at_hi = _mm512_mask_add_epi64(at_hi, (__mmask8)(win >> 8), col_hi, off);
+            }
         __mmask16 k = lanes16(m);
-        const float *p = x + col0 + j * sw;
-        __m512i base = _mm512_set1_epi64(row_base + col0 + j * sw);
-        __m512i at_lo, at_hi;
-        __m512 best;
-        cf_int b = b0;
-        if (init) {
-            best = taps_f32(p + b * dw, sw, m);
-            __m512i off = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
-            at_lo = _mm512_add_epi64(off, step_lo);
-            at_hi = _mm512_add_epi64(off, step_hi);
-            b++;
-        } else {
-            best = _mm512_maskz_loadu_ps(k, y + j);
-            at_lo = _mm512_maskz_loadu_epi64((__mmask8)k, idx + j);
-            at_hi = _mm512_maskz_loadu_epi64((__mmask8)(k >> 8), idx + j + 8);
-        }
-        for (; b < b1; b++) {
-            __m512 v = taps_f32(p + b * dw, sw, m);
-            __mmask16 win = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                            _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_ps(best, win, v);
-            __m512i off = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
-            at_lo = _mm512_mask_mov_epi64(at_lo, (__mmask8)win, _mm512_add_epi64(off, step_lo));
-            at_hi = _mm512_mask_mov_epi64(at_hi, (__mmask8)(win >> 8), _mm512_add_epi64(off, step_hi));
-        }
         _mm512_mask_storeu_ps(y + j, k, best);
         _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, at_lo);
         _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(k >> 8), at_hi);
     }
 }
 
-void cf_f64_maxpool_row__avx512(const double *x, cf_int row_base, cf_int col0, cf_int sw,
-                                cf_int b0, cf_int b1, cf_int dw, cf_int n, double *y,
-                                int64_t *idx, int init) {
+void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_base,
+                                 cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                                 cf_int dw, cf_int n, double *y, int64_t *idx) {
     if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f64_maxpool_row__generic(x, row_base, col0, sw, b0, b1, dw, n, y, idx, init);
+        cf_f64_maxpool_rows__generic(rows, row_base, nrows, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 8) {
-        cf_int m = CF_MIN(8, n - j);
-        __mmask8 k = lanes8(m);
-        const double *p = x + col0 + j * sw;
-        __m512i base = _mm512_add_epi64(_mm512_set1_epi64(row_base + col0 + j * sw), step);
-        __m512i at;
-        __m512d best;
-        cf_int b = b0;
-        if (init) {
-            best = taps_f64(p + b * dw, sw, m);
-            at = _mm512_add_epi64(base, _mm512_set1_epi64(b * dw));
-            b++;
-        } else {
-            best = _mm512_maskz_loadu_pd(k, y + j);
-            at = _mm512_maskz_loadu_epi64(k, idx + j);
-        }
-        for (; b < b1; b++) {
-            __m512d v = taps_f64(p + b * dw, sw, m);
-            __mmask8 win = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |
-                           _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_pd(best, win, v);
-            at = _mm512_mask_mov_epi64(at, win, _mm512_add_epi64(base, _mm512_set1_epi64(b * dw)));
-        }
-        _mm512_mask_storeu_pd(y + j, k, best);
-        _mm512_mask_storeu_epi64(idx + j, k, at);
+        cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
+        __m512i col = _mm512_add_epi64(step, _mm512_set1_epi64(c));
+        __m512d best = taps_f64(rows[0] + c + b0 * dw, sw, m);
+        __m512i at = _mm512_add_epi64(col, _mm512_set1_epi64(row_base[0] + b0 * dw));
+        for (cf_int a = 0; a < nrows; a++)
+            for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {
+                __m512d v = taps_f64(rows[a] + c + b * dw, sw, m);
+                __mmask8 win = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |
+                               _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_mov_pd(best, win, v);
+                at = _mm512_mask_add_epi64(at, win, col, _mm512_set1_epi64(row_base[a] + b * dw));
+            }
+        _mm512_mask_storeu_pd(y + j, lanes8(m), best);
+        _mm512_mask_storeu_epi64(idx + j, lanes8(m), at);
     }
 }
 
-void cf_f32_sumpool_row__avx512(const float *x, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                cf_int n, float *y, int init) {
+void cf_f32_avgpool_rows__avx512(const float *const *rows, cf_int nrows, cf_int col0, cf_int sw,
+                                 cf_int b0, cf_int b1, cf_int n, double div, float *y) {
     if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f32_sumpool_row__generic(x, col0, sw, b0, b1, n, y, init);
+        cf_f32_avgpool_rows__generic(rows, nrows, col0, sw, b0, b1, n, div, y);
         return;
     }
+    const __m512d d = _mm512_set1_pd(div);
     for (cf_int j = 0; j < n; j += 16) {
-        cf_int m = CF_MIN(16, n - j);
-        const float *p = x + col0 + j * sw;
-        __m512 s = init ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(lanes16(m), y + j);
-        for (cf_int b = b0; b < b1; b++) s = _mm512_add_ps(s, taps_f32(p + b, sw, m));
-        _mm512_mask_storeu_ps(y + j, lanes16(m), s);
+        cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
+        __m512 s = _mm512_setzero_ps();
+        for (cf_int a = 0; a < nrows; a++)
+            for (cf_int b = b0; b < b1; b++) s = _mm512_add_ps(s, taps_f32(rows[a] + c + b, sw, m));
+        __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), d));
+        __m256 hi = _mm512_cvtpd_ps(_mm512_div_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))), d));
+        _mm512_mask_storeu_ps(y + j, lanes16(m), _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
     }
 }
 
-void cf_f64_sumpool_row__avx512(const double *x, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                cf_int n, double *y, int init) {
+void cf_f64_avgpool_rows__avx512(const double *const *rows, cf_int nrows, cf_int col0, cf_int sw,
+                                 cf_int b0, cf_int b1, cf_int n, double div, double *y) {
     if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f64_sumpool_row__generic(x, col0, sw, b0, b1, n, y, init);
+        cf_f64_avgpool_rows__generic(rows, nrows, col0, sw, b0, b1, n, div, y);
         return;
     }
+    const __m512d d = _mm512_set1_pd(div);
     for (cf_int j = 0; j < n; j += 8) {
-        cf_int m = CF_MIN(8, n - j);
-        const double *p = x + col0 + j * sw;
-        __m512d s = init ? _mm512_setzero_pd() : _mm512_maskz_loadu_pd(lanes8(m), y + j);
-        for (cf_int b = b0; b < b1; b++) s = _mm512_add_pd(s, taps_f64(p + b, sw, m));
-        _mm512_mask_storeu_pd(y + j, lanes8(m), s);
+        cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
+        __m512d s = _mm512_setzero_pd();
+        for (cf_int a = 0; a < nrows; a++)
+            for (cf_int b = b0; b < b1; b++) s = _mm512_add_pd(s, taps_f64(rows[a] + c + b, sw, m));
+        _mm512_mask_storeu_pd(y + j, lanes8(m), _mm512_div_pd(s, d));
     }
 }
 
@@ -245,8 +230,8 @@ int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
 }
 
 const cf_pool_kernels pool__avx512 = {
-    cf_f32_maxpool_row__avx512, cf_f64_maxpool_row__avx512,
-    cf_f32_sumpool_row__avx512, cf_f64_sumpool_row__avx512,
+    cf_f32_maxpool_rows__avx512, cf_f64_maxpool_rows__avx512,
+    cf_f32_avgpool_rows__avx512, cf_f64_avgpool_rows__avx512,
     cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
     cf_f32_sum__avx512, cf_f64_sum__avx512,
     cf_indices_inside__avx512,

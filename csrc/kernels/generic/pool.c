@@ -2,41 +2,35 @@
  * the SIMD kernels (contracts in kernels/pool.h). */
 #include "kernels/pool.h"
 
-#define CF_MAX_ROW(T, NAME)                                                                    \
-    void NAME(const T *x, cf_int row_base, cf_int col0, cf_int sw, cf_int b0, cf_int b1,        \
-              cf_int dw, cf_int n, T *y, int64_t *idx, int init) {                              \
+#define CF_MAX_ROWS(T, NAME)                                                                   \
+    void NAME(const T *const *rows, const cf_int *row_base, cf_int nrows, cf_int col0,          \
+              cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n, T *y, int64_t *idx) {       \
         for (cf_int j = 0; j < n; j++) {                                                        \
-            cf_int c = col0 + j * sw, b = b0;                                                   \
-            T best;                                                                             \
-            int64_t at;                                                                         \
-            if (init) {                                                                         \
-                best = x[c + b * dw];                                                           \
-                at = row_base + c + b * dw;                                                     \
-                b++;                                                                            \
-            } else {                                                                            \
-                best = y[j];                                                                    \
-                at = idx[j];                                                                    \
-            }                                                                                   \
-            for (; b < b1; b++) {                                                               \
-                T v = x[c + b * dw];                                                            \
-                if (v > best || v != v) {                                                       \
-                    best = v;                                                                   \
-                    at = row_base + c + b * dw;                                                 \
+            cf_int c = col0 + j * sw;                                                           \
+            T best = rows[0][c + b0 * dw];                                                      \
+            int64_t at = row_base[0] + c + b0 * dw;                                             \
+            for (cf_int a = 0; a < nrows; a++)                                                  \
+                for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {                            \
+                    T v = rows[a][c + b * dw];                                                  \
+                    if (v > best || v != v) {                                                   \
+                        best = v;                                                               \
+                        at = row_base[a] + c + b * dw;                                          \
+                    }                                                                           \
                 }                                                                               \
-            }                                                                                   \
             y[j] = best;                                                                        \
             idx[j] = at;                                                                        \
         }                                                                                       \
     }
 
-#define CF_SUM_ROW(T, NAME)                                                                    \
-    void NAME(const T *x, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int n, T *y,         \
-              int init) {                                                                       \
+#define CF_AVG_ROWS(T, NAME)                                                                   \
+    void NAME(const T *const *rows, cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1, \
+              cf_int n, double div, T *y) {                                                     \
         for (cf_int j = 0; j < n; j++) {                                                        \
-            const T *w = x + col0 + j * sw;                                                     \
-            T s = init ? (T)0 : y[j];                                                           \
-            for (cf_int b = b0; b < b1; b++) s += w[b];                                         \
-            y[j] = s;                                                                           \
+            cf_int c = col0 + j * sw;                                                           \
+            T s = 0;                                                                            \
+            for (cf_int a = 0; a < nrows; a++)                                                  \
+                for (cf_int b = b0; b < b1; b++) s += rows[a][c + b];                           \
+            y[j] = (T)((double)s / div);                                                        \
         }                                                                                       \
     }
 
@@ -55,10 +49,10 @@
         return (double)s;                                                                       \
     }
 
-CF_MAX_ROW(float, cf_f32_maxpool_row__generic)
-CF_MAX_ROW(double, cf_f64_maxpool_row__generic)
-CF_SUM_ROW(float, cf_f32_sumpool_row__generic)
-CF_SUM_ROW(double, cf_f64_sumpool_row__generic)
+CF_MAX_ROWS(float, cf_f32_maxpool_rows__generic)
+CF_MAX_ROWS(double, cf_f64_maxpool_rows__generic)
+CF_AVG_ROWS(float, cf_f32_avgpool_rows__generic)
+CF_AVG_ROWS(double, cf_f64_avgpool_rows__generic)
 CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
 CF_SPREAD_ROW(double, cf_f64_avgpool_spread_row__generic)
 CF_SUM(float, cf_f32_sum__generic)
@@ -71,8 +65,8 @@ int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
 }
 
 const cf_pool_kernels pool__generic = {
-    cf_f32_maxpool_row__generic, cf_f64_maxpool_row__generic,
-    cf_f32_sumpool_row__generic, cf_f64_sumpool_row__generic,
+    cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
+    cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_sum__generic, cf_f64_sum__generic,
     cf_indices_inside__generic,
