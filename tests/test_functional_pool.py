@@ -123,7 +123,7 @@ def test_avg_pool2d_every_combination(isa, nthreads, dtype, exact):
 def test_large_planes_take_the_vector_paths(isa, nthreads, dtype):
     """Rows long enough for several vectors plus a tail, planes large enough for threads, and
     few planes (each thread takes a slice of every plane's gradient)."""
-    for shape in [(2, 3, 34, 71), (1, 1, 96, 96)]:
+    for shape in [(2, 3, 34, 71), (1, 1, 130, 260)]:
         x = data(shape, dtype, integers=True)
         for params in [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True),
                        dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(2, 5), stride=(3, 2), padding=(1, 2))]:
@@ -337,3 +337,19 @@ def test_matches_torch(dtype):
             np.testing.assert_allclose(
                 cf.avg_pool2d_backward(dy, x.shape, **params, count_include_pad=cip),
                 tx.grad.numpy(), rtol=0, atol=16 * np.finfo(dtype).eps * np.abs(dy).max())
+
+
+def test_results_do_not_depend_on_the_thread_count(isa):
+    x = data((2, 3, 90, 130), np.float32)
+    for params in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2)]:
+        results = []
+        for n in (1, 2, 7):
+            with cf.threads(n):
+                y, indices = cf.max_pool2d(x, **params)
+                ya = cf.avg_pool2d(x, **params)
+                results.append((y, indices, ya, cf.max_pool2d_backward(y, indices, x.shape),
+                                cf.avg_pool2d_backward(ya, x.shape, **params),
+                                cf.global_avg_pool2d(x)))
+        for other in results[1:]:
+            for p, q in zip(results[0], other):
+                np.testing.assert_array_equal(p, q)

@@ -5,7 +5,9 @@
  * (two sums, then dx). With enough channels each thread takes whole channels and runs both
  * passes of a channel back to back, so the second pass finds the channel's n planes in cache
  * when they fit. With few channels (or a 2-D input, s = 1) the passes are split over
- * (plane, chunk) items with per-item partial sums reduced in between. */
+ * (plane, chunk) items with per-item partial sums reduced in between. A 2-D input (s = 1) has
+ * its own loops, along the rows. The 4-D ways sum the same
+ * (plane, chunk) pieces in the same order, so the result does not depend on the thread count. */
 #include <math.h>
 #include <string.h>
 
@@ -153,15 +155,107 @@ static inline void item(const cf_bnorm *bn, const split *sp, cf_int t, cf_int *c
     *len = hi > lo ? hi - lo : 0;
 }
 
-/* Whole channels per thread when there are enough of them and each is a plane per sample. */
-static inline int by_channel(const cf_bnorm *bn, int nt) {
-    return bn->s > 1 && bn->c >= 4 * (cf_int)nt;
-}
+/* Whole channels per thread when there are enough of them. */
+static inline int by_channel(const cf_bnorm *bn, int nt) { return bn->c >= 4 * (cf_int)nt; }
 
 /* The value the statistics of channel ch are shifted by: its first value (0 for an empty batch). */
 static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *bn, cf_int ch) {
     return bn->n > 0 ? load(dt, x, ch * bn->s, 0) : 0;
 }
+
+/* ---- 2-D input (n, c): channels are the contiguous axis ----------------------------------
+ * Each thread takes blocks of CF_BN_COLS channels and walks the n rows, so every loop runs
+ * along a row (vectorisable by the compiler); per-channel sums are float64. */
+#define CF_BN_COLS 256
+
+#define CF_BN2D(T)                                                                             \
+    static void fwd2d_##T(const cf_bnorm *bn, const T *x, const void *gamma, const void *beta,  \
+                          void *running_mean, void *running_var, T *y, void *save_mean,         \
+                          void *save_invstd, int nt) {                                          \
+        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                         \
+        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
+        for (cf_int blk = 0; blk < blocks; blk++) {                                             \
+            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                     \
+            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                  \
+            T shift[CF_BN_COLS], hi[CF_BN_COLS], lo[CF_BN_COLS], scale[CF_BN_COLS],             \
+                shiftb[CF_BN_COLS];                                                             \
+            for (cf_int j = 0; j < len; j++) shift[j] = n > 0 ? x[c0 + j] : 0;                  \
+            if (bn->training)                                                                   \
+                for (cf_int i = 0; i < n; i++) {                                                \
+                    const T *row = x + i * c + c0;                                              \
+                    for (cf_int j = 0; j < len; j++) {                                          \
+                        double d = (double)(row[j] - shift[j]);                                 \
+                        s1[j] += d;                                                             \
+                        s2[j] += d * d;                                                         \
+                    }                                                                           \
+                }                                                                               \
+            for (cf_int j = 0; j < len; j++) {                                                  \
+                double sum[2] = {s1[j], s2[j]};                                                 \
+                coef k = forward_coef(dt, bn, c0 + j, (double)shift[j], sum, gamma, beta,       \
+                                      running_mean, running_var, save_mean, save_invstd);       \
+                hi[j] = (T)k.mean;                                                              \
+                lo[j] = (T)(k.mean - (double)hi[j]);                                            \
+                scale[j] = (T)k.scale;                                                          \
+                shiftb[j] = (T)k.beta;                                                          \
+            }                                                                                   \
+            for (cf_int i = 0; i < n; i++) {                                                    \
+                const T *row = x + i * c + c0;                                                  \
+                T *out = y + i * c + c0;                                                        \
+                for (cf_int j = 0; j < len; j++) {                                              \
+                    T v = ((row[j] - hi[j]) - lo[j]) * scale[j] + shiftb[j];                    \
+                    out[j] = (bn->relu && v < 0) ? (T)0 : v;                                    \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
+    static void bwd2d_##T(const cf_bnorm *bn, const T *dy, const T *y, const T *x,              \
+                          const void *gamma, const void *save_mean, const void *save_invstd,    \
+                          T *dx, void *dgamma, void *dbeta, int nt) {                           \
+        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                         \
+        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
+        for (cf_int blk = 0; blk < blocks; blk++) {                                             \
+            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                     \
+            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                  \
+            T hi[CF_BN_COLS], lo[CF_BN_COLS], ka[CF_BN_COLS], kb[CF_BN_COLS], kc[CF_BN_COLS];   \
+            for (cf_int j = 0; j < len; j++) {                                                  \
+                double mean = load(dt, save_mean, c0 + j, 0);                                   \
+                hi[j] = (T)mean;                                                                \
+                lo[j] = (T)(mean - (double)hi[j]);                                              \
+            }                                                                                   \
+            for (cf_int i = 0; i < n; i++) {                                                    \
+                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                             \
+                const T *yr = y ? y + i * c + c0 : NULL;                                        \
+                for (cf_int j = 0; j < len; j++) {                                              \
+                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                             \
+                    s1[j] += (double)gj;                                                        \
+                    s2[j] += (double)(gj * ((xr[j] - hi[j]) - lo[j]));                          \
+                }                                                                               \
+            }                                                                                   \
+            for (cf_int j = 0; j < len; j++) {                                                  \
+                double sum[2] = {s1[j], s2[j]};                                                 \
+                coef k = backward_coef(dt, bn, c0 + j, sum, gamma, save_mean, save_invstd,      \
+                                       dgamma, dbeta);                                          \
+                ka[j] = (T)k.a;                                                                 \
+                kb[j] = (T)k.b;                                                                 \
+                kc[j] = (T)k.c;                                                                 \
+            }                                                                                   \
+            for (cf_int i = 0; i < n; i++) {                                                    \
+                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                             \
+                const T *yr = y ? y + i * c + c0 : NULL;                                        \
+                T *out = dx + i * c + c0;                                                       \
+                for (cf_int j = 0; j < len; j++) {                                              \
+                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                             \
+                    out[j] = ka[j] * gj + (kb[j] * ((xr[j] - hi[j]) - lo[j]) + kc[j]);          \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+CF_BN2D(float)
+CF_BN2D(double)
 
 /* IN x, gamma, beta (NULL = 1, 0); IN/OUT running_mean, running_var (updated in training,
  * may be NULL then); OUT y (like x), save_mean, save_invstd (c). */
@@ -172,19 +266,32 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
     cf_int c = bn->c, s = bn->s, n = bn->n, total = n * c * s;
     int nt = cf_threads_for(total, CF_BN_GRAIN, nthreads);
     int learn = bn->training && n > 0;
+    if (s == 1) {
+        nt = cf_threads_for(c, CF_BN_COLS, nt);
+        if (dt == CF_F32)
+            fwd2d_float(bn, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, nt);
+        else
+            fwd2d_double(bn, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, nt);
+        return CF_OK;
+    }
+    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     if (by_channel(bn, nt)) {
         _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 1)")
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
+            cf_int cc, off, len;
             if (learn)
-                for (cf_int i = 0; i < n; i++) stats(kr, dt, x, (i * c + ch) * s, s, shift, sum);
+                for (cf_int t = ch * sp.chunks; t < n * c * sp.chunks; t += c * sp.chunks)
+                    for (cf_int u = t; u < t + sp.chunks; u++) {
+                        item(bn, &sp, u, &cc, &off, &len);
+                        stats(kr, dt, x, off, len, shift, sum);
+                    }
             coef k = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                                   save_mean, save_invstd);
             for (cf_int i = 0; i < n; i++) normalise(kr, dt, x, y, (i * c + ch) * s, s, &k, bn->relu);
         }
         return CF_OK;
     }
-    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     cf_int items = n * c * sp.chunks;
     double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
     coef *ks = cf_malloc((size_t)c * sizeof(coef));
@@ -233,17 +340,30 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
     const cf_batchnorm_kernels *kr = CF_SELECT(batchnorm, cf_isa_current());
     cf_int c = bn->c, s = bn->s, n = bn->n, total = n * c * s;
     int nt = cf_threads_for(total, CF_BN_GRAIN, nthreads);
+    if (s == 1) {
+        nt = cf_threads_for(c, CF_BN_COLS, nt);
+        if (dt == CF_F32)
+            bwd2d_float(bn, dy, y, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nt);
+        else
+            bwd2d_double(bn, dy, y, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nt);
+        return CF_OK;
+    }
+    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     if (by_channel(bn, nt)) {
         _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 1)")
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, mean = load(dt, save_mean, ch, 0);
-            for (cf_int i = 0; i < n; i++) grad_stats(kr, dt, dy, y, x, (i * c + ch) * s, s, mean, sum);
+            cf_int cc, off, len;
+            for (cf_int t = ch * sp.chunks; t < n * c * sp.chunks; t += c * sp.chunks)
+                for (cf_int u = t; u < t + sp.chunks; u++) {
+                    item(bn, &sp, u, &cc, &off, &len);
+                    grad_stats(kr, dt, dy, y, x, off, len, mean, sum);
+                }
             coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
             for (cf_int i = 0; i < n; i++) grad(kr, dt, dy, y, x, dx, (i * c + ch) * s, s, &k);
         }
         return CF_OK;
     }
-    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     cf_int items = n * c * sp.chunks;
     double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
     coef *ks = cf_malloc((size_t)c * sizeof(coef));

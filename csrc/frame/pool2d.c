@@ -6,8 +6,8 @@
  * inside the input are visited in increasing order; each input row is applied to the output row
  * in three parts: the left edge outputs (window partly in the left padding), the interior (one
  * kernel call with all kw taps) and the right edge (partly right padding or past the input).
- * Backward: one work item is one plane, whose gradient is zeroed and accumulated while it sits
- * in cache. */
+ * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
+ * than threads) is zeroed and accumulated while it sits in cache. */
 #include <math.h>
 #include <string.h>
 
@@ -207,10 +207,14 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
     return failed ? CF_ERR_NOMEM : CF_OK;
 }
 
+/* Backward: one work item is a band of input rows [r0, r1) of one plane (the whole plane when
+ * there are planes enough for every thread). The band is zeroed, then every output row whose
+ * window meets the band spreads its shares dy / divisor over the window rows inside the band. */
 #define CF_AVGPOOL_BWD(T, SPREAD)                                                              \
     static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,       \
                                T *dx, int nt) {                                                 \
         cf_int planes = g->n * g->c, jl, jr;                                                    \
+        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                             \
         int failed = 0;                                                                         \
         interior(g->w, g->q, g->kw, g->sw, g->pw, 1, &jl, &jr);                                 \
         _Pragma("omp parallel num_threads(nt)")                                                 \
@@ -221,27 +225,31 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                 failed = 1;                                                                     \
             }                                                                                   \
             _Pragma("omp for schedule(static)")                                                 \
-            for (cf_int plane = 0; plane < planes; plane++) {                                   \
+            for (cf_int t = 0; t < planes * bands; t++) {                                       \
                 if (share == NULL) continue;                                                    \
+                cf_int plane = t / bands, r0, r1;                                               \
+                cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                  \
                 T *out = dx + plane * g->h * g->w;                                              \
-                memset(out, 0, (size_t)(g->h * g->w) * sizeof(T));                              \
+                memset(out + r0 * g->w, 0, (size_t)((r1 - r0) * g->w) * sizeof(T));             \
                 for (cf_int i = 0; i < g->p; i++) {                                             \
-                    const T *d = dy + (plane * g->p + i) * g->q;                                \
                     cf_int top = i * g->sh - g->ph, a0, a1;                                     \
+                    span(g->h, g->kh, 1, top, &a0, &a1);                                        \
+                    a0 = CF_MAX(a0, r0 - top);                                                  \
+                    a1 = CF_MIN(a1, r1 - 1 - top);                                              \
+                    if (a0 > a1) continue;                                                      \
+                    const T *d = dy + (plane * g->p + i) * g->q;                                \
                     double rdiv = divisor(g->h, g->kh, g->ph, top, g->count_include_pad);       \
                     for (cf_int j = 0; j < g->q; j++)                                           \
                         share[j] = (T)((double)d[j] /                                           \
                                        (rdiv * divisor(g->w, g->kw, g->pw, j * g->sw - g->pw,   \
                                                        g->count_include_pad)));                 \
-                    span(g->h, g->kh, 1, top, &a0, &a1);                                        \
                     for (cf_int a = a0; a <= a1; a++) {                                         \
                         T *xr = out + (top + a) * g->w;                                         \
                         for (cf_int j = 0; j < g->q; j++) {                                     \
                             cf_int b0, b1;                                                      \
-                            if (j == jl) {                                                      \
-                                if (jr > jl)                                                    \
-                                    k->SPREAD(share + jl, jl * g->sw - g->pw, g->sw, 0, g->kw,  \
-                                              jr - jl, xr);                                     \
+                            if (j == jl && jr > jl) {                                           \
+                                k->SPREAD(share + jl, jl * g->sw - g->pw, g->sw, 0, g->kw,      \
+                                          jr - jl, xr);                                         \
                                 j = jr;                                                         \
                                 if (j >= g->q) break;                                           \
                             }                                                                   \
@@ -266,7 +274,6 @@ int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, 
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
     if (whole_plane(g)) return cf_global_avgpool2d_bwd(dt, g->n * g->c, g->h * g->w, dy, dx, nthreads);
-    if (nt > g->n * g->c) nt = (int)(g->n * g->c);
     if (dt == CF_F32)
         failed = avgpool_bwd_float(k, g, dy, dx, nt);
     else
