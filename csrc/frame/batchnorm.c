@@ -4,10 +4,10 @@
  * Training forward reads x twice (statistics, then normalise) and backward reads dy and x twice
  * (two sums, then dx). With enough channels each thread takes whole channels and runs both
  * passes of a channel back to back, so the second pass finds the channel's n planes in cache
- * when they fit. With few channels (or a 2-D input, s = 1) the passes are split over
- * (plane, chunk) items with per-item partial sums reduced in between. A 2-D input (s = 1) has
- * its own loops, along the rows. The 4-D ways sum the same
- * (plane, chunk) pieces in the same order, so the result does not depend on the thread count. */
+ * when they fit. With few channels the passes are split over (plane, chunk) items, with
+ * per-item partial sums reduced in between. Both ways sum the same (plane, chunk) pieces in
+ * the same order, so the result does not depend on the thread count. A 2-D input (s = 1) has
+ * its own loops, along the rows. */
 #include <math.h>
 #include <string.h>
 
