@@ -40,33 +40,77 @@ static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw,
     *jr = hi;
 }
 
+/* What was computed once per call, so the row loops divide nothing: per output row i the window
+ * rows [ra[2i], ra[2i+1]] inside the input, per output column j the taps [cb[2j], cb[2j+1]]
+ * inside it, the interior columns [jl, jr), and (average pooling) the divisors of each axis:
+ * the window clipped to the padded input [-pad, size + pad) with count_include_pad, else to
+ * the input, as the reference. */
+typedef struct {
+    cf_int *ra, *cb, jl, jr;
+    double *rdiv, *cdiv;
+} plan;
+
+static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
+    cf_int end = start + k;
+    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
+    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
+}
+
+static int plan_make(const cf_pool2d *g, plan *pl) {
+    pl->ra = cf_malloc((size_t)(2 * (g->p + g->q)) * sizeof(cf_int));
+    pl->rdiv = cf_malloc((size_t)(g->p + g->q) * sizeof(double));
+    if (pl->ra == NULL || pl->rdiv == NULL) {
+        cf_free(pl->ra);
+        cf_free(pl->rdiv);
+        return 1;
+    }
+    pl->cb = pl->ra + 2 * g->p;
+    pl->cdiv = pl->rdiv + g->p;
+    for (cf_int i = 0; i < g->p; i++) {
+        span(g->h, g->kh, g->dh, i * g->sh - g->ph, &pl->ra[2 * i], &pl->ra[2 * i + 1]);
+        pl->rdiv[i] = divisor(g->h, g->kh, g->ph, i * g->sh - g->ph, g->count_include_pad);
+    }
+    for (cf_int j = 0; j < g->q; j++) {
+        span(g->w, g->kw, g->dw, j * g->sw - g->pw, &pl->cb[2 * j], &pl->cb[2 * j + 1]);
+        pl->cdiv[j] = divisor(g->w, g->kw, g->pw, j * g->sw - g->pw, g->count_include_pad);
+    }
+    interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &pl->jl, &pl->jr);
+    return 0;
+}
+
+static void plan_free(plan *pl) {
+    cf_free(pl->ra);
+    cf_free(pl->rdiv);
+}
+
 /* ---- forward --------------------------------------------------------------------------- */
 
-/* Forward: for each output row (one work item), the window rows inside the input are gathered
- * into rows[] / base[] (at most min(kh, h) of them, per-thread scratch), then the row kernel runs
- * once for the interior and once per edge output. */
+/* Forward: each thread takes a contiguous run of output rows (all planes' rows in a row); for
+ * each, the window rows inside the input are gathered into rows[] / base[] (at most min(kh, h),
+ * per-thread scratch), then the row kernel runs once for the interior and once per edge output
+ * (BODY_INTERIOR, BODY_EDGE). */
 #define CF_POOL_FWD(T, NAME, BODY_INTERIOR, BODY_EDGE)                                         \
     static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,             \
                     int64_t *ind, int nt) {                                                     \
-        cf_int outrows = g->n * g->c * g->p, jl, jr, most = CF_MIN(g->kh, g->h);                \
+        cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                        \
         int failed = 0;                                                                         \
-        interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &jl, &jr);                             \
+        plan pl;                                                                                \
+        if (plan_make(g, &pl)) return 1;                                                        \
         _Pragma("omp parallel num_threads(nt)")                                                 \
         {                                                                                       \
             const T **rows = cf_malloc((size_t)most * sizeof(T *));                             \
-            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int));                            \
+            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int)), lo, hi;                    \
+            cf_partition(outrows, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &lo, &hi);       \
             if (rows == NULL || base == NULL) {                                                 \
                 _Pragma("omp atomic write")                                                     \
                 failed = 1;                                                                     \
+                hi = lo;                                                                        \
             }                                                                                   \
-            _Pragma("omp for schedule(static)")                                                 \
-            for (cf_int r = 0; r < outrows; r++) {                                              \
-                if (rows == NULL || base == NULL) continue;                                     \
-                cf_int plane = r / g->p, i = r % g->p, a0, a1, nrows = 0;                       \
+            cf_int plane = lo / g->p, i = lo % g->p;                                            \
+            for (cf_int r = lo; r < hi; r++) {                                                  \
                 const T *xp = x + plane * g->h * g->w;                                          \
-                cf_int top = i * g->sh - g->ph;                                                 \
-                span(g->h, g->kh, g->dh, top, &a0, &a1);                                        \
-                for (cf_int a = a0; a <= a1; a++, nrows++) {                                    \
+                cf_int top = i * g->sh - g->ph, nrows = 0;                                      \
+                for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {            \
                     base[nrows] = (top + a * g->dh) * g->w;                                     \
                     rows[nrows] = xp + base[nrows];                                             \
                 }                                                                               \
@@ -74,47 +118,39 @@ static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw,
                 int64_t *ir = ind ? ind + r * g->q : NULL;                                      \
                 (void)ir;                                                                       \
                 for (cf_int j = 0; j < g->q; j++) {                                             \
-                    cf_int b0, b1;                                                              \
-                    if (j == jl && jr > jl) {                                                   \
-                        cf_int col0 = jl * g->sw - g->pw, n = jr - jl;                          \
+                    if (j == pl.jl && pl.jr > pl.jl) {                                          \
+                        cf_int col0 = pl.jl * g->sw - g->pw, n = pl.jr - pl.jl;                 \
                         BODY_INTERIOR;                                                          \
-                        j = jr;                                                                 \
+                        j = pl.jr;                                                              \
                         if (j >= g->q) break;                                                   \
                     }                                                                           \
-                    cf_int start = j * g->sw - g->pw;                                           \
-                    span(g->w, g->kw, g->dw, start, &b0, &b1);                                  \
+                    cf_int start = j * g->sw - g->pw, b0 = pl.cb[2 * j], b1 = pl.cb[2 * j + 1]; \
                     BODY_EDGE;                                                                  \
+                }                                                                               \
+                if (++i == g->p) {                                                              \
+                    i = 0;                                                                      \
+                    plane++;                                                                    \
                 }                                                                               \
             }                                                                                   \
             cf_free(rows);                                                                      \
             cf_free(base);                                                                      \
         }                                                                                       \
+        plan_free(&pl);                                                                         \
         return failed;                                                                          \
     }
 
 CF_POOL_FWD(float, maxpool_fwd_float,
-            k->f32_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + jl, ir + jl),
+            k->f32_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + pl.jl, ir + pl.jl),
             k->f32_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
 CF_POOL_FWD(double, maxpool_fwd_double,
-            k->f64_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + jl, ir + jl),
+            k->f64_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + pl.jl, ir + pl.jl),
             k->f64_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
-
-/* What output (start) of one axis is divided by: the window clipped to the padded input
- * [-pad, size + pad) with count_include_pad, else to the input (as the reference). */
-static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
-    cf_int end = start + k;
-    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
-    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
-}
-
-#define CF_ROW_DIV divisor(g->h, g->kh, g->ph, top, g->count_include_pad)
-#define CF_COL_DIV(s) divisor(g->w, g->kw, g->pw, (s), g->count_include_pad)
 CF_POOL_FWD(float, avgpool_fwd_float,
-            k->f32_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, CF_ROW_DIV * CF_COL_DIV(col0), yr + jl),
-            k->f32_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, CF_ROW_DIV * CF_COL_DIV(start), yr + j))
+            k->f32_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, pl.rdiv[i] * pl.cdiv[pl.jl], yr + pl.jl),
+            k->f32_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, pl.rdiv[i] * pl.cdiv[j], yr + j))
 CF_POOL_FWD(double, avgpool_fwd_double,
-            k->f64_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, CF_ROW_DIV * CF_COL_DIV(col0), yr + jl),
-            k->f64_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, CF_ROW_DIV * CF_COL_DIV(start), yr + j))
+            k->f64_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, pl.rdiv[i] * pl.cdiv[pl.jl], yr + pl.jl),
+            k->f64_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, pl.rdiv[i] * pl.cdiv[j], yr + j))
 
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
@@ -213,10 +249,11 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
 #define CF_AVGPOOL_BWD(T, SPREAD)                                                              \
     static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,       \
                                T *dx, int nt) {                                                 \
-        cf_int planes = g->n * g->c, jl, jr;                                                    \
+        cf_int planes = g->n * g->c;                                                            \
         cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                             \
         int failed = 0;                                                                         \
-        interior(g->w, g->q, g->kw, g->sw, g->pw, 1, &jl, &jr);                                 \
+        plan pl;                                                                                \
+        if (plan_make(g, &pl)) return 1;                                                        \
         _Pragma("omp parallel num_threads(nt)")                                                 \
         {                                                                                       \
             T *share = cf_malloc((size_t)g->q * sizeof(T));                                     \
@@ -232,36 +269,31 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                 T *out = dx + plane * g->h * g->w;                                              \
                 memset(out + r0 * g->w, 0, (size_t)((r1 - r0) * g->w) * sizeof(T));             \
                 for (cf_int i = 0; i < g->p; i++) {                                             \
-                    cf_int top = i * g->sh - g->ph, a0, a1;                                     \
-                    span(g->h, g->kh, 1, top, &a0, &a1);                                        \
-                    a0 = CF_MAX(a0, r0 - top);                                                  \
-                    a1 = CF_MIN(a1, r1 - 1 - top);                                              \
+                    cf_int top = i * g->sh - g->ph;                                             \
+                    cf_int a0 = CF_MAX(pl.ra[2 * i], r0 - top);                                 \
+                    cf_int a1 = CF_MIN(pl.ra[2 * i + 1], r1 - 1 - top);                         \
                     if (a0 > a1) continue;                                                      \
                     const T *d = dy + (plane * g->p + i) * g->q;                                \
-                    double rdiv = divisor(g->h, g->kh, g->ph, top, g->count_include_pad);       \
                     for (cf_int j = 0; j < g->q; j++)                                           \
-                        share[j] = (T)((double)d[j] /                                           \
-                                       (rdiv * divisor(g->w, g->kw, g->pw, j * g->sw - g->pw,   \
-                                                       g->count_include_pad)));                 \
+                        share[j] = (T)((double)d[j] / (pl.rdiv[i] * pl.cdiv[j]));               \
                     for (cf_int a = a0; a <= a1; a++) {                                         \
                         T *xr = out + (top + a) * g->w;                                         \
                         for (cf_int j = 0; j < g->q; j++) {                                     \
-                            cf_int b0, b1;                                                      \
-                            if (j == jl && jr > jl) {                                           \
-                                k->SPREAD(share + jl, jl * g->sw - g->pw, g->sw, 0, g->kw,      \
-                                          jr - jl, xr);                                         \
-                                j = jr;                                                         \
+                            if (j == pl.jl && pl.jr > pl.jl) {                                  \
+                                k->SPREAD(share + pl.jl, pl.jl * g->sw - g->pw, g->sw, 0,       \
+                                          g->kw, pl.jr - pl.jl, xr);                            \
+                                j = pl.jr;                                                      \
                                 if (j >= g->q) break;                                           \
                             }                                                                   \
-                            cf_int start = j * g->sw - g->pw;                                   \
-                            span(g->w, g->kw, 1, start, &b0, &b1);                              \
-                            k->SPREAD(share + j, start, 0, b0, b1 + 1, 1, xr);                  \
+                            k->SPREAD(share + j, j * g->sw - g->pw, 0, pl.cb[2 * j],            \
+                                      pl.cb[2 * j + 1] + 1, 1, xr);                             \
                         }                                                                       \
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \
             cf_free(share);                                                                     \
         }                                                                                       \
+        plan_free(&pl);                                                                         \
         return failed;                                                                          \
     }
 

@@ -1,6 +1,8 @@
 /* avx512/pool.c -- AVX-512 pooling row kernels (contracts in kernels/pool.h).
  *
- * Vectorised along the output row, 16 float / 8 double outputs per register. Stride 1 loads the
+ * Vectorised along the output row, 16 float / 8 double outputs per register. Max pooling scans
+ * each window row on its own (independent dependency chains that overlap in the pipeline) and
+ * merges the rows' results in order. Stride 1 loads the
  * taps directly; stride 2 loads the 2x wider run of input and keeps its even elements with one
  * two-source permute:
  *      x[c .. c+32)  --permutex2var(0, 2, 4, ..., 30)-->  x[c], x[c+2], ..., x[c+30]
@@ -47,19 +49,31 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
         /* flat column of each lane's window start, lanes 0-7 and 8-15 */
         __m512i col_lo = _mm512_add_epi64(step, _mm512_set1_epi64(c));
         __m512i col_hi = _mm512_add_epi64(col_lo, _mm512_set1_epi64(8 * sw));
-        __m512 best = taps_f32(rows[0] + c + b0 * dw, sw, m);
-        __m512i first = _mm512_set1_epi64(row_base[0] + b0 * dw);
-        __m512i at_lo = _mm512_add_epi64(col_lo, first), at_hi = _mm512_add_epi64(col_hi, first);
-        for (cf_int a = 0; a < nrows; a++)
-            for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {
+        __m512 best = _mm512_setzero_ps();
+        __m512i at_lo = col_lo, at_hi = col_hi;
+        for (cf_int a = 0; a < nrows; a++) {
+            /* this row's max and index (a chain independent of the other rows) ... */
+            __m512 rb = taps_f32(rows[a] + c + b0 * dw, sw, m);
+            __m512i first = _mm512_set1_epi64(row_base[a] + b0 * dw);
+            __m512i r_lo = _mm512_add_epi64(col_lo, first), r_hi = _mm512_add_epi64(col_hi, first);
+            for (cf_int b = b0 + 1; b < b1; b++) {
                 __m512 v = taps_f32(rows[a] + c + b * dw, sw, m);
-                __mmask16 win = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
                                 _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                best = _mm512_mask_mov_ps(best, win, v);
+                rb = _mm512_mask_mov_ps(rb, win, v);
                 __m512i off = _mm512_set1_epi64(row_base[a] + b * dw);
-                at_lo = _mm512_mask_add_epi64(at_lo, (__mmask8)win, col_lo, off);
-                at_hi = _mm512_mask_add_epi64(at_hi, (__mmask8)(win >> 8), col_hi, off);
+                r_lo = _mm512_mask_add_epi64(r_lo, (__mmask8)win, col_lo, off);
+                r_hi = _mm512_mask_add_epi64(r_hi, (__mmask8)(win >> 8), col_hi, off);
             }
+            /* ... then merged into the window's, later rows winning by the same rule: the
+             * merge is associative, so the result is that of one scan in window order */
+            __mmask16 win = a == 0 ? 0xffff
+                                   : _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
+                                         _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
+            best = _mm512_mask_mov_ps(best, win, rb);
+            at_lo = _mm512_mask_mov_epi64(at_lo, (__mmask8)win, r_lo);
+            at_hi = _mm512_mask_mov_epi64(at_hi, (__mmask8)(win >> 8), r_hi);
+        }
         __mmask16 k = lanes16(m);
         _mm512_mask_storeu_ps(y + j, k, best);
         _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, at_lo);
@@ -79,16 +93,24 @@ void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_ba
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
         __m512i col = _mm512_add_epi64(step, _mm512_set1_epi64(c));
-        __m512d best = taps_f64(rows[0] + c + b0 * dw, sw, m);
-        __m512i at = _mm512_add_epi64(col, _mm512_set1_epi64(row_base[0] + b0 * dw));
-        for (cf_int a = 0; a < nrows; a++)
-            for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {
+        __m512d best = _mm512_setzero_pd();
+        __m512i at = col;
+        for (cf_int a = 0; a < nrows; a++) {
+            __m512d rb = taps_f64(rows[a] + c + b0 * dw, sw, m);
+            __m512i r = _mm512_add_epi64(col, _mm512_set1_epi64(row_base[a] + b0 * dw));
+            for (cf_int b = b0 + 1; b < b1; b++) {
                 __m512d v = taps_f64(rows[a] + c + b * dw, sw, m);
-                __mmask8 win = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |
+                __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
                                _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
-                best = _mm512_mask_mov_pd(best, win, v);
-                at = _mm512_mask_add_epi64(at, win, col, _mm512_set1_epi64(row_base[a] + b * dw));
+                rb = _mm512_mask_mov_pd(rb, win, v);
+                r = _mm512_mask_add_epi64(r, win, col, _mm512_set1_epi64(row_base[a] + b * dw));
             }
+            __mmask8 win = a == 0 ? 0xff
+                                  : _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
+                                        _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
+            best = _mm512_mask_mov_pd(best, win, rb);
+            at = _mm512_mask_mov_epi64(at, win, r);
+        }
         _mm512_mask_storeu_pd(y + j, lanes8(m), best);
         _mm512_mask_storeu_epi64(idx + j, lanes8(m), at);
     }

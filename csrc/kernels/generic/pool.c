@@ -12,10 +12,9 @@
             for (cf_int a = 0; a < nrows; a++)                                                  \
                 for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {                            \
                     T v = rows[a][c + b * dw];                                                  \
-                    if (v > best || v != v) {                                                   \
-                        best = v;                                                               \
-                        at = row_base[a] + c + b * dw;                                          \
-                    }                                                                           \
+                    int take = (v > best) | (v != v); /* branch-free: data decides */           \
+                    best = take ? v : best;                                                     \
+                    at = take ? row_base[a] + c + b * dw : at;                                  \
                 }                                                                               \
             y[j] = best;                                                                        \
             idx[j] = at;                                                                        \
