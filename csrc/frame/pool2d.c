@@ -3,9 +3,8 @@
  *
  * Forward: one work item is one output row of one plane (so a batch of one plane still splits
  * over the threads). For output row i the window rows a whose input row i*sh - ph + a*dh lies
- * inside the input are visited in increasing order; each input row is applied to the output row
- * in three parts: the left edge outputs (window partly in the left padding), the interior (one
- * kernel call with all kw taps) and the right edge (partly right padding or past the input).
+ * inside the input are handed, in increasing order, to one row-kernel call that computes the
+ * whole output row; the kernel leaves out the columns of the padding.
  * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
  * than threads) is zeroed and accumulated while it sits in cache. */
 #include <math.h>
@@ -47,6 +46,7 @@ static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw,
  * the input, as the reference. */
 typedef struct {
     cf_int *ra, *cb, jl, jr;
+    cf_int tap0, tap1; /* the column taps [tap0, tap1) that some output of a row reads */
     double *rdiv, *cdiv;
 } plan;
 
@@ -75,6 +75,12 @@ static int plan_make(const cf_pool2d *g, plan *pl) {
         pl->cdiv[j] = divisor(g->w, g->kw, g->pw, j * g->sw - g->pw, g->count_include_pad);
     }
     interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &pl->jl, &pl->jr);
+    pl->tap0 = pl->cb[0];
+    pl->tap1 = pl->cb[1] + 1;
+    for (cf_int j = 1; j < g->q; j++) {
+        pl->tap0 = CF_MIN(pl->tap0, pl->cb[2 * j]);
+        pl->tap1 = CF_MAX(pl->tap1, pl->cb[2 * j + 1] + 1);
+    }
     return 0;
 }
 
@@ -87,9 +93,9 @@ static void plan_free(plan *pl) {
 
 /* Forward: each thread takes a contiguous run of output rows (all planes' rows in a row); for
  * each, the window rows inside the input are gathered into rows[] / base[] (at most min(kh, h),
- * per-thread scratch), then the row kernel runs once for the interior and once per edge output
- * (BODY_INTERIOR, BODY_EDGE). */
-#define CF_POOL_FWD(T, NAME, BODY_INTERIOR, BODY_EDGE)                                         \
+ * per-thread scratch), and one kernel call (BODY) computes the whole output row, the edge
+ * outputs' padding left out lane by lane. */
+#define CF_POOL_FWD(T, NAME, BODY)                                                             \
     static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,             \
                     int64_t *ind, int nt) {                                                     \
         cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                        \
@@ -114,19 +120,7 @@ static void plan_free(plan *pl) {
                     base[nrows] = (top + a * g->dh) * g->w;                                     \
                     rows[nrows] = xp + base[nrows];                                             \
                 }                                                                               \
-                T *yr = y + r * g->q;                                                           \
-                int64_t *ir = ind ? ind + r * g->q : NULL;                                      \
-                (void)ir;                                                                       \
-                for (cf_int j = 0; j < g->q; j++) {                                             \
-                    if (j == pl.jl && pl.jr > pl.jl) {                                          \
-                        cf_int col0 = pl.jl * g->sw - g->pw, n = pl.jr - pl.jl;                 \
-                        BODY_INTERIOR;                                                          \
-                        j = pl.jr;                                                              \
-                        if (j >= g->q) break;                                                   \
-                    }                                                                           \
-                    cf_int start = j * g->sw - g->pw, b0 = pl.cb[2 * j], b1 = pl.cb[2 * j + 1]; \
-                    BODY_EDGE;                                                                  \
-                }                                                                               \
+                BODY;                                                                           \
                 if (++i == g->p) {                                                              \
                     i = 0;                                                                      \
                     plane++;                                                                    \
@@ -140,17 +134,17 @@ static void plan_free(plan *pl) {
     }
 
 CF_POOL_FWD(float, maxpool_fwd_float,
-            k->f32_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + pl.jl, ir + pl.jl),
-            k->f32_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
+            k->f32_max_rows(rows, base, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->dw, g->q,
+                            y + r * g->q, ind + r * g->q))
 CF_POOL_FWD(double, maxpool_fwd_double,
-            k->f64_max_rows(rows, base, nrows, col0, g->sw, 0, g->kw, g->dw, n, yr + pl.jl, ir + pl.jl),
-            k->f64_max_rows(rows, base, nrows, start, 0, b0, b1 + 1, g->dw, 1, yr + j, ir + j))
+            k->f64_max_rows(rows, base, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->dw, g->q,
+                            y + r * g->q, ind + r * g->q))
 CF_POOL_FWD(float, avgpool_fwd_float,
-            k->f32_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, pl.rdiv[i] * pl.cdiv[pl.jl], yr + pl.jl),
-            k->f32_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, pl.rdiv[i] * pl.cdiv[j], yr + j))
+            k->f32_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
+                            pl.cdiv, y + r * g->q))
 CF_POOL_FWD(double, avgpool_fwd_double,
-            k->f64_avg_rows(rows, nrows, col0, g->sw, 0, g->kw, n, pl.rdiv[i] * pl.cdiv[pl.jl], yr + pl.jl),
-            k->f64_avg_rows(rows, nrows, start, 0, b0, b1 + 1, 1, pl.rdiv[i] * pl.cdiv[j], yr + j))
+            k->f64_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
+                            pl.cdiv, y + r * g->q))
 
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,

@@ -1,14 +1,13 @@
 /* pool.h -- kernel family "pool": the row kernels of max and average pooling.
  *
  * Forward row kernels compute n consecutive outputs of one output row from its window rows
- * rows[0..nrows) (pointers to input rows, in increasing order) and the column taps b in
- * [b0, b1): output j's tap b reads column col0 + j*sw + b*dw of every window row, and the
- * caller (frame/pool2d.c) guarantees that every such column lies inside the row. Interior
- * outputs are one call with all taps; edge outputs, whose windows stick into the padding, are
- * calls with n = 1 and the taps clipped to the input.
+ * rows[0..nrows) (pointers to input rows of w columns, in increasing order) and the column taps
+ * b in [b0, b1): output j's tap b reads column col0 + j*sw + b*dw of every window row when that
+ * column lies in [0, w) and skips it otherwise (padding). [b0, b1) is the union of the taps
+ * that read the input for some of the n outputs, so every output has at least one.
  *
- *      rows[a]:   . . [col0 ........................................ ]
- *      output j:        columns col0 + j*sw + {b0, b0+1, ..., b1-1}*dw of every row a
+ *      rows[a]:  pad | 0 1 2 ............................ w-1 | pad
+ *      output j:       columns col0 + j*sw + {b0, ..., b1-1}*dw that fall inside [0, w)
  */
 #ifndef CF_KERNELS_POOL_H
 #define CF_KERNELS_POOL_H
@@ -20,17 +19,19 @@ typedef struct {
      * visited row by row, columns increasing; a tap wins if it is greater or NaN, so ties stay
      * with the first and the last NaN wins (as PyTorch). */
     void (*f32_max_rows)(const float *const *rows, const cf_int *row_base, cf_int nrows,
-                         cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n,
-                         float *y, int64_t *idx);
+                         cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
+                         cf_int n, float *y, int64_t *idx);
     void (*f64_max_rows)(const double *const *rows, const cf_int *row_base, cf_int nrows,
-                         cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n,
-                         double *y, int64_t *idx);
-    /* y[j] = (the window's sum in the data type, dilation 1) / div, divided in float64 so that
-     * an exact sum gives the correctly rounded mean. */
-    void (*f32_avg_rows)(const float *const *rows, cf_int nrows, cf_int col0, cf_int sw,
-                         cf_int b0, cf_int b1, cf_int n, double div, float *y);
-    void (*f64_avg_rows)(const double *const *rows, cf_int nrows, cf_int col0, cf_int sw,
-                         cf_int b0, cf_int b1, cf_int n, double div, double *y);
+                         cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
+                         cf_int n, double *y, int64_t *idx);
+    /* y[j] = (the window's sum in the data type, dilation 1) / (rdiv * cdiv[j]), divided in
+     * float64 so that an exact sum gives the correctly rounded mean. */
+    void (*f32_avg_rows)(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                         cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                         const double *cdiv, float *y);
+    void (*f64_avg_rows)(const double *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                         cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                         const double *cdiv, double *y);
     /* dx[col0 + j*sw + b] += share[j] for every tap b (dilation 1): avg_pool2d's backward. */
     void (*f32_spread_row)(const float *share, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
                            cf_int n, float *dx);
@@ -45,17 +46,17 @@ typedef struct {
 
 /* The plain-C kernels (generic/pool.c), which the SIMD tables fall back on. */
 void cf_f32_maxpool_rows__generic(const float *const *rows, const cf_int *row_base,
-                                  cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                  cf_int dw, cf_int n, float *y, int64_t *idx);
+                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                  cf_int b1, cf_int dw, cf_int n, float *y, int64_t *idx);
 void cf_f64_maxpool_rows__generic(const double *const *rows, const cf_int *row_base,
-                                  cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                  cf_int dw, cf_int n, double *y, int64_t *idx);
-void cf_f32_avgpool_rows__generic(const float *const *rows, cf_int nrows, cf_int col0,
-                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double div,
-                                  float *y);
-void cf_f64_avgpool_rows__generic(const double *const *rows, cf_int nrows, cf_int col0,
-                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double div,
-                                  double *y);
+                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                  cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx);
+void cf_f32_avgpool_rows__generic(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                                  const double *cdiv, float *y);
+void cf_f64_avgpool_rows__generic(const double *const *rows, cf_int nrows, cf_int w,
+                                  cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int n,
+                                  double rdiv, const double *cdiv, double *y);
 void cf_f32_avgpool_spread_row__generic(const float *share, cf_int col0, cf_int sw, cf_int b0,
                                         cf_int b1, cf_int n, float *dx);
 void cf_f64_avgpool_spread_row__generic(const double *share, cf_int col0, cf_int sw, cf_int b0,

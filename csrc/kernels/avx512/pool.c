@@ -1,14 +1,15 @@
 /* avx512/pool.c -- AVX-512 pooling row kernels (contracts in kernels/pool.h).
  *
- * Vectorised along the output row, 16 float / 8 double outputs per register. Max pooling scans
- * each window row on its own (independent dependency chains that overlap in the pipeline) and
- * merges the rows' results in order. Stride 1 loads the
+ * Vectorised along the output row, 16 float / 8 double outputs per register; the padding of
+ * edge windows is masked out lane by lane. Stride 1 loads the
  * taps directly; stride 2 loads the 2x wider run of input and keeps its even elements with one
  * two-source permute:
  *      x[c .. c+32)  --permutex2var(0, 2, 4, ..., 30)-->  x[c], x[c+2], ..., x[c+30]
  * Other strides and short rows go to the plain-C kernels. Masked loads and stores handle the
  * row's tail, so nothing past the last tap is touched. */
 #include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
 
 #include "kernels/pool.h"
 
@@ -16,48 +17,133 @@
 static inline __mmask16 lanes16(cf_int m) { return m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1); }
 static inline __mmask8 lanes8(cf_int m) { return m >= 8 ? 0xff : (__mmask8)((1u << m) - 1); }
 
-/* Tap values of `m` outputs starting at p (stride sw in {1, 2}). */
-static inline __m512 taps_f32(const float *p, cf_int sw, cf_int m) {
-    if (sw == 1) return _mm512_maskz_loadu_ps(lanes16(m), p);
+/* Which lanes read the input: a tap at column offset t from the block's first window start
+ * reads, in lane l, column c + l*sw + t. `cols` holds c + l*sw (lanes >= m hold a huge value),
+ * and lane l is inside when 0 <= cols[l] + t < w. Columns fit int32 (checked on entry). */
+typedef struct {
+    __m512i cols, w;       /* float32: 16 lanes; for stride 2, elements 0-15 and 16-31   */
+    __m512i cols_hi;       /* stride 2: the columns of elements 16-31                     */
+} lanes_f32;
+
+static inline __mmask16 inside16(__m512i cols, __m512i w, int32_t t) {
+    __m512i v = _mm512_add_epi32(cols, _mm512_set1_epi32(t));
+    return _mm512_cmpge_epi32_mask(v, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(v, w);
+}
+
+/* Lane l (< m) reads column col + l*sw (sw in {1, 2}) of the row starting at `row`: lanes
+ * inside the row are loaded, the others get `fill`. The address may lie before or past the
+ * row: masked loads do not touch the elements they leave out. */
+static inline __m512 taps_f32(const float *row, cf_int c, int32_t t, cf_int sw,
+                              const lanes_f32 *ln, __m512 fill) {
+    if (sw == 1) return _mm512_mask_loadu_ps(fill, inside16(ln->cols, ln->w, t), row + c + t);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    cf_int need = 2 * m - 1; /* elements p[0 .. 2m-2] */
-    __m512 lo = _mm512_maskz_loadu_ps(lanes16(need), p);
-    __m512 hi = _mm512_maskz_loadu_ps(lanes16(need - 16 > 0 ? need - 16 : 0), p + 16);
-    return _mm512_permutex2var_ps(lo, even, hi);
+    __m512 a = _mm512_mask_loadu_ps(fill, inside16(ln->cols, ln->w, t), row + c + t);
+    __m512 b = _mm512_mask_loadu_ps(fill, inside16(ln->cols_hi, ln->w, t), row + c + t + 16);
+    return _mm512_permutex2var_ps(a, even, b);
 }
 
-static inline __m512d taps_f64(const double *p, cf_int sw, cf_int m) {
-    if (sw == 1) return _mm512_maskz_loadu_pd(lanes8(m), p);
+/* Element columns for a block of m lanes from column c: per lane (sw = 1) or per element of
+ * the 2x wider run (sw = 2; only the even elements e = 2l, l < m, count). */
+static inline lanes_f32 lanes_make_f32(cf_int c, cf_int sw, cf_int m, cf_int w) {
+    lanes_f32 ln;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i far = _mm512_set1_epi32(INT32_MAX / 2);
+    ln.w = _mm512_set1_epi32((int32_t)w);
+    ln.cols = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)c));
+    ln.cols_hi = _mm512_add_epi32(ln.cols, _mm512_set1_epi32(16));
+    if (sw == 1) {
+        ln.cols = _mm512_mask_mov_epi32(far, lanes16(m), ln.cols);
+    } else { /* elements past 2(m-1) are not needed */
+        cf_int e = 2 * m - 1;
+        ln.cols = _mm512_mask_mov_epi32(far, lanes16(e), ln.cols);
+        ln.cols_hi = _mm512_mask_mov_epi32(far, lanes16(e - 16 > 0 ? e - 16 : 0), ln.cols_hi);
+    }
+    return ln;
+}
+
+typedef struct {
+    __m256i cols, w, cols_hi;
+} lanes_f64;
+
+static inline __mmask8 inside8(__m256i cols, __m256i w, int32_t t) {
+    __m256i v = _mm256_add_epi32(cols, _mm256_set1_epi32(t));
+    return _mm256_cmpge_epi32_mask(v, _mm256_setzero_si256()) & _mm256_cmplt_epi32_mask(v, w);
+}
+
+static inline __m512d taps_f64(const double *row, cf_int c, int32_t t, cf_int sw,
+                               const lanes_f64 *ln, __m512d fill) {
+    if (sw == 1) return _mm512_mask_loadu_pd(fill, inside8(ln->cols, ln->w, t), row + c + t);
     const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    cf_int need = 2 * m - 1;
-    __m512d lo = _mm512_maskz_loadu_pd(lanes8(need), p);
-    __m512d hi = _mm512_maskz_loadu_pd(lanes8(need - 8 > 0 ? need - 8 : 0), p + 8);
-    return _mm512_permutex2var_pd(lo, even, hi);
+    __m512d a = _mm512_mask_loadu_pd(fill, inside8(ln->cols, ln->w, t), row + c + t);
+    __m512d b = _mm512_mask_loadu_pd(fill, inside8(ln->cols_hi, ln->w, t), row + c + t + 8);
+    return _mm512_permutex2var_pd(a, even, b);
 }
 
+static inline lanes_f64 lanes_make_f64(cf_int c, cf_int sw, cf_int m, cf_int w) {
+    lanes_f64 ln;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i far = _mm256_set1_epi32(INT32_MAX / 2);
+    ln.w = _mm256_set1_epi32((int32_t)w);
+    ln.cols = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)c));
+    ln.cols_hi = _mm256_add_epi32(ln.cols, _mm256_set1_epi32(8));
+    if (sw == 1) {
+        ln.cols = _mm256_mask_mov_epi32(far, lanes8(m), ln.cols);
+    } else {
+        cf_int e = 2 * m - 1;
+        ln.cols = _mm256_mask_mov_epi32(far, lanes8(e), ln.cols);
+        ln.cols_hi = _mm256_mask_mov_epi32(far, lanes8(e - 8 > 0 ? e - 8 : 0), ln.cols_hi);
+    }
+    return ln;
+}
+
+/* The vector kernels take strides 1 and 2, rows of at least 4 outputs, and columns that fit
+ * int32 with room to spare; anything else goes to the plain-C kernels. */
+static inline int vector_ok(cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
+                            cf_int n) {
+    const cf_int lim = (cf_int)1 << 29;
+    if (n < 4 || (sw != 1 && sw != 2) || w >= lim) return 0;
+    cf_int first = col0 + b0 * dw, last = col0 + (n - 1) * sw + (b1 - 1) * dw;
+    return first > -lim && last < lim && (b1 - b0) * dw < lim;
+}
+
+/* The flat index of the first input position of output lane l's window (for a window whose
+ * values are all -inf: no tap beats the -inf start, and the first one must be named). */
+static int64_t first_inside(const cf_int *row_base, cf_int w, cf_int cs, cf_int b0, cf_int b1,
+                            cf_int dw) {
+    for (cf_int b = b0; b < b1; b++)
+        if (cs + b * dw >= 0 && cs + b * dw < w) return row_base[0] + cs + b * dw;
+    return -1; /* unreachable: every window reads the input */
+}
+
+/* Running max of one window row merged into (best, at): a tap wins if greater or NaN. The max
+ * starts at -inf with index -1, padding reads as -inf, and lanes still at -1 at the end (all
+ * their values -inf) get their window's first position. Each window row is scanned as its own
+ * dependency chain and merged in order; the merge is associative, so the result is that of one
+ * scan in window order. */
 void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_base,
-                                 cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                 cf_int dw, cf_int n, float *y, int64_t *idx) {
-    if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f32_maxpool_rows__generic(rows, row_base, nrows, col0, sw, b0, b1, dw, n, y, idx);
+                                 cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                 cf_int b1, cf_int dw, cf_int n, float *y, int64_t *idx) {
+    if (!vector_ok(w, col0, sw, b0, b1, dw, n)) {
+        cf_f32_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i none = _mm512_set1_epi64(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 16) {
         cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
-        /* flat column of each lane's window start, lanes 0-7 and 8-15 */
+        /* column of each lane's window start, lanes 0-7 and 8-15 */
         __m512i col_lo = _mm512_add_epi64(step, _mm512_set1_epi64(c));
         __m512i col_hi = _mm512_add_epi64(col_lo, _mm512_set1_epi64(8 * sw));
-        __m512 best = _mm512_setzero_ps();
-        __m512i at_lo = col_lo, at_hi = col_hi;
+        lanes_f32 ln = lanes_make_f32(c, sw, m, w);
+        __m512 best = ninf;
+        __m512i at_lo = none, at_hi = none;
         for (cf_int a = 0; a < nrows; a++) {
-            /* this row's max and index (a chain independent of the other rows) ... */
-            __m512 rb = taps_f32(rows[a] + c + b0 * dw, sw, m);
-            __m512i first = _mm512_set1_epi64(row_base[a] + b0 * dw);
-            __m512i r_lo = _mm512_add_epi64(col_lo, first), r_hi = _mm512_add_epi64(col_hi, first);
-            for (cf_int b = b0 + 1; b < b1; b++) {
-                __m512 v = taps_f32(rows[a] + c + b * dw, sw, m);
+            __m512 rb = ninf;
+            __m512i r_lo = none, r_hi = none;
+            for (cf_int b = b0; b < b1; b++) {
+                __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
                 __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
                                 _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
                 rb = _mm512_mask_mov_ps(rb, win, v);
@@ -65,11 +151,8 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
                 r_lo = _mm512_mask_add_epi64(r_lo, (__mmask8)win, col_lo, off);
                 r_hi = _mm512_mask_add_epi64(r_hi, (__mmask8)(win >> 8), col_hi, off);
             }
-            /* ... then merged into the window's, later rows winning by the same rule: the
-             * merge is associative, so the result is that of one scan in window order */
-            __mmask16 win = a == 0 ? 0xffff
-                                   : _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
-                                         _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
+            __mmask16 win = _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
+                            _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
             best = _mm512_mask_mov_ps(best, win, rb);
             at_lo = _mm512_mask_mov_epi64(at_lo, (__mmask8)win, r_lo);
             at_hi = _mm512_mask_mov_epi64(at_hi, (__mmask8)(win >> 8), r_hi);
@@ -78,75 +161,95 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
         _mm512_mask_storeu_ps(y + j, k, best);
         _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, at_lo);
         _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(k >> 8), at_hi);
+        __mmask16 lost = k & (_mm512_cmpeq_epi64_mask(at_lo, none) |
+                              ((__mmask16)_mm512_cmpeq_epi64_mask(at_hi, none) << 8));
+        for (int l = 0; lost; l++, lost >>= 1)
+            if (lost & 1) idx[j + l] = first_inside(row_base, w, c + l * sw, b0, b1, dw);
     }
 }
 
 void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_base,
-                                 cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
-                                 cf_int dw, cf_int n, double *y, int64_t *idx) {
-    if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f64_maxpool_rows__generic(rows, row_base, nrows, col0, sw, b0, b1, dw, n, y, idx);
+                                 cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                 cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx) {
+    if (!vector_ok(w, col0, sw, b0, b1, dw, n)) {
+        cf_f64_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    const __m512i none = _mm512_set1_epi64(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
         __m512i col = _mm512_add_epi64(step, _mm512_set1_epi64(c));
-        __m512d best = _mm512_setzero_pd();
-        __m512i at = col;
+        lanes_f64 ln = lanes_make_f64(c, sw, m, w);
+        __m512d best = ninf;
+        __m512i at = none;
         for (cf_int a = 0; a < nrows; a++) {
-            __m512d rb = taps_f64(rows[a] + c + b0 * dw, sw, m);
-            __m512i r = _mm512_add_epi64(col, _mm512_set1_epi64(row_base[a] + b0 * dw));
-            for (cf_int b = b0 + 1; b < b1; b++) {
-                __m512d v = taps_f64(rows[a] + c + b * dw, sw, m);
+            __m512d rb = ninf;
+            __m512i r = none;
+            for (cf_int b = b0; b < b1; b++) {
+                __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
                 __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
                                _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
                 rb = _mm512_mask_mov_pd(rb, win, v);
                 r = _mm512_mask_add_epi64(r, win, col, _mm512_set1_epi64(row_base[a] + b * dw));
             }
-            __mmask8 win = a == 0 ? 0xff
-                                  : _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
-                                        _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
+            __mmask8 win = _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
+                           _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
             best = _mm512_mask_mov_pd(best, win, rb);
             at = _mm512_mask_mov_epi64(at, win, r);
         }
-        _mm512_mask_storeu_pd(y + j, lanes8(m), best);
-        _mm512_mask_storeu_epi64(idx + j, lanes8(m), at);
+        __mmask8 k = lanes8(m);
+        _mm512_mask_storeu_pd(y + j, k, best);
+        _mm512_mask_storeu_epi64(idx + j, k, at);
+        __mmask8 lost = k & _mm512_cmpeq_epi64_mask(at, none);
+        for (int l = 0; lost; l++, lost >>= 1)
+            if (lost & 1) idx[j + l] = first_inside(row_base, w, c + l * sw, b0, b1, dw);
     }
 }
 
-void cf_f32_avgpool_rows__avx512(const float *const *rows, cf_int nrows, cf_int col0, cf_int sw,
-                                 cf_int b0, cf_int b1, cf_int n, double div, float *y) {
-    if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f32_avgpool_rows__generic(rows, nrows, col0, sw, b0, b1, n, div, y);
+void cf_f32_avgpool_rows__avx512(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                                 cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                                 const double *cdiv, float *y) {
+    if (!vector_ok(w, col0, sw, b0, b1, 1, n)) {
+        cf_f32_avgpool_rows__generic(rows, nrows, w, col0, sw, b0, b1, n, rdiv, cdiv, y);
         return;
     }
-    const __m512d d = _mm512_set1_pd(div);
+    const __m512d r = _mm512_set1_pd(rdiv);
     for (cf_int j = 0; j < n; j += 16) {
         cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
+        lanes_f32 ln = lanes_make_f32(c, sw, m, w);
         __m512 s = _mm512_setzero_ps();
         for (cf_int a = 0; a < nrows; a++)
-            for (cf_int b = b0; b < b1; b++) s = _mm512_add_ps(s, taps_f32(rows[a] + c + b, sw, m));
-        __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), d));
+            for (cf_int b = b0; b < b1; b++)
+                s = _mm512_add_ps(s, taps_f32(rows[a], c, (int32_t)b, sw, &ln, _mm512_setzero_ps()));
+        __m512d d_lo = _mm512_mul_pd(r, _mm512_maskz_loadu_pd(lanes8(m), cdiv + j));
+        __m512d d_hi = _mm512_mul_pd(r, _mm512_mask_loadu_pd(_mm512_set1_pd(1), lanes8(m - 8 > 0 ? m - 8 : 0), cdiv + j + 8));
+        d_lo = _mm512_mask_blend_pd(lanes8(m), _mm512_set1_pd(1), d_lo);
+        __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), d_lo));
         __m256 hi = _mm512_cvtpd_ps(_mm512_div_pd(
-            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))), d));
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))), d_hi));
         _mm512_mask_storeu_ps(y + j, lanes16(m), _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
     }
 }
 
-void cf_f64_avgpool_rows__avx512(const double *const *rows, cf_int nrows, cf_int col0, cf_int sw,
-                                 cf_int b0, cf_int b1, cf_int n, double div, double *y) {
-    if (n < 4 || (sw != 1 && sw != 2)) {
-        cf_f64_avgpool_rows__generic(rows, nrows, col0, sw, b0, b1, n, div, y);
+void cf_f64_avgpool_rows__avx512(const double *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                                 cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                                 const double *cdiv, double *y) {
+    if (!vector_ok(w, col0, sw, b0, b1, 1, n)) {
+        cf_f64_avgpool_rows__generic(rows, nrows, w, col0, sw, b0, b1, n, rdiv, cdiv, y);
         return;
     }
-    const __m512d d = _mm512_set1_pd(div);
+    const __m512d r = _mm512_set1_pd(rdiv);
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
+        lanes_f64 ln = lanes_make_f64(c, sw, m, w);
         __m512d s = _mm512_setzero_pd();
         for (cf_int a = 0; a < nrows; a++)
-            for (cf_int b = b0; b < b1; b++) s = _mm512_add_pd(s, taps_f64(rows[a] + c + b, sw, m));
+            for (cf_int b = b0; b < b1; b++)
+                s = _mm512_add_pd(s, taps_f64(rows[a], c, (int32_t)b, sw, &ln, _mm512_setzero_pd()));
+        __m512d d = _mm512_mul_pd(r, _mm512_mask_loadu_pd(_mm512_set1_pd(1), lanes8(m), cdiv + j));
         _mm512_mask_storeu_pd(y + j, lanes8(m), _mm512_div_pd(s, d));
     }
 }

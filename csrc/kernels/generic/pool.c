@@ -2,15 +2,25 @@
  * the SIMD kernels (contracts in kernels/pool.h). */
 #include "kernels/pool.h"
 
+/* The taps of [b0, b1) whose column c + b*dw lies in [0, w): [*lo, *hi). */
+static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, cf_int *lo,
+                          cf_int *hi) {
+    cf_int first = c < 0 ? (-c + dw - 1) / dw : 0, last = (w - 1 - c) / dw + 1;
+    *lo = first > b0 ? first : b0;
+    *hi = last < b1 ? last : b1;
+}
+
 #define CF_MAX_ROWS(T, NAME)                                                                   \
-    void NAME(const T *const *rows, const cf_int *row_base, cf_int nrows, cf_int col0,          \
-              cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n, T *y, int64_t *idx) {       \
+    void NAME(const T *const *rows, const cf_int *row_base, cf_int nrows, cf_int w,             \
+              cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n, T *y,          \
+              int64_t *idx) {                                                                   \
         for (cf_int j = 0; j < n; j++) {                                                        \
-            cf_int c = col0 + j * sw;                                                           \
-            T best = rows[0][c + b0 * dw];                                                      \
-            int64_t at = row_base[0] + c + b0 * dw;                                             \
+            cf_int c = col0 + j * sw, lo, hi;                                                   \
+            inside(w, c, dw, b0, b1, &lo, &hi);                                                 \
+            T best = rows[0][c + lo * dw];                                                      \
+            int64_t at = row_base[0] + c + lo * dw;                                             \
             for (cf_int a = 0; a < nrows; a++)                                                  \
-                for (cf_int b = a == 0 ? b0 + 1 : b0; b < b1; b++) {                            \
+                for (cf_int b = a == 0 ? lo + 1 : lo; b < hi; b++) {                            \
                     T v = rows[a][c + b * dw];                                                  \
                     int take = (v > best) | (v != v); /* branch-free: data decides */           \
                     best = take ? v : best;                                                     \
@@ -22,14 +32,15 @@
     }
 
 #define CF_AVG_ROWS(T, NAME)                                                                   \
-    void NAME(const T *const *rows, cf_int nrows, cf_int col0, cf_int sw, cf_int b0, cf_int b1, \
-              cf_int n, double div, T *y) {                                                     \
+    void NAME(const T *const *rows, cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,  \
+              cf_int b1, cf_int n, double rdiv, const double *cdiv, T *y) {                     \
         for (cf_int j = 0; j < n; j++) {                                                        \
-            cf_int c = col0 + j * sw;                                                           \
+            cf_int c = col0 + j * sw, lo, hi;                                                   \
+            inside(w, c, 1, b0, b1, &lo, &hi);                                                  \
             T s = 0;                                                                            \
             for (cf_int a = 0; a < nrows; a++)                                                  \
-                for (cf_int b = b0; b < b1; b++) s += rows[a][c + b];                           \
-            y[j] = (T)((double)s / div);                                                        \
+                for (cf_int b = lo; b < hi; b++) s += rows[a][c + b];                           \
+            y[j] = (T)((double)s / (rdiv * cdiv[j]));                                           \
         }                                                                                       \
     }
 
