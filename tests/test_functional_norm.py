@@ -47,11 +47,15 @@ def axes(x):
     return (0,) if x.ndim == 2 else (0, 2, 3)
 
 
+BLOCK = 8  # CF_BN_BLOCK: float32 values a SIMD lane adds before widening to float64
+
+
 def bound(dtype, m):
     """Rounding allowance per unit of magnitude: a few roundings in the data type, plus a sum of
-    m terms for float64 data (float32 data is summed in float64)."""
+    m terms for float64 data, or of BLOCK float32 terms for float32 data (whose partial sums
+    are then added in float64)."""
     eps = np.finfo(dtype).eps
-    return 8 * eps + (m * EPS64 if dtype == np.float64 else 0)
+    return 8 * eps + (m * EPS64 if dtype == np.float64 else BLOCK * eps)
 
 
 def check_forward(x, gamma, beta, rm, rv, training, relu=False):

@@ -1,14 +1,18 @@
 /* batchnorm.h -- kernel family "batchnorm": the streaming passes of batch normalisation over
  * one contiguous run x[0..n) of a single channel.
  *
- * Precision: float32 data is summed in float64 lanes, shifted by a value of the channel
- * (`shift`), so a channel with mean 1e4 and std 1 keeps its digits. The channel mean is given
+ * Precision: float32 data is summed in float64, shifted by a value of the channel (`shift`),
+ * so a channel with mean 1e4 and std 1 keeps its digits. A SIMD kernel may first add up to
+ * CF_BN_BLOCK values per lane in float32 (relative error at most CF_BN_BLOCK*eps of the sum of
+ * their magnitudes) before widening the partial sums. The channel mean is given
  * as hi + lo (hi = the mean rounded to the data type, lo = the rest), and x - mean is computed
  * as (x - hi) - lo, whose first subtraction is exact near the mean. */
 #ifndef CF_KERNELS_BATCHNORM_H
 #define CF_KERNELS_BATCHNORM_H
 
 #include "common.h"
+
+#define CF_BN_BLOCK 8
 
 typedef struct {
     /* s[0] += sum(x - shift), s[1] += sum((x - shift)^2), in float64. */

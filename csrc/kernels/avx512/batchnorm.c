@@ -1,5 +1,6 @@
 /* avx512/batchnorm.c -- AVX-512 batch-norm passes (contracts in kernels/batchnorm.h).
- * float32 sums run in float64 lanes: each 16-float register is widened in two halves. */
+ * float32 sums: each lane adds CF_BN_BLOCK values in float32, then the block's partial sums
+ * are widened to float64 and accumulated there. */
 #include <immintrin.h>
 
 #include "kernels/batchnorm.h"
@@ -24,20 +25,23 @@ static inline __m512d high_f64(__m512 v) {
 }
 
 void cf_f32_bnorm_stats__avx512(const float *x, cf_int n, float shift, double s[2]) {
-    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
-    __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
+    __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
     const __m512 sh = _mm512_set1_ps(shift);
-    for (cf_int i = 0; i < n; i += 16) {
-        __mmask16 k = lanes16(n - i);
-        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), sh);
-        __m512d lo = low_f64(d), hi = high_f64(d);
-        a0 = _mm512_add_pd(a0, lo);
-        a1 = _mm512_add_pd(a1, hi);
-        q0 = _mm512_fmadd_pd(lo, lo, q0);
-        q1 = _mm512_fmadd_pd(hi, hi, q1);
+    for (cf_int i = 0; i < n;) {
+        /* a block of up to CF_BN_BLOCK registers summed in float32, then added in float64 */
+        __m512 a = _mm512_setzero_ps(), q = _mm512_setzero_ps();
+        cf_int end = CF_MIN(n, i + 16 * CF_BN_BLOCK);
+        for (; i < end; i += 16) {
+            __mmask16 k = lanes16(end - i);
+            __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), sh);
+            a = _mm512_add_ps(a, d);
+            q = _mm512_fmadd_ps(d, d, q);
+        }
+        a0 = _mm512_add_pd(a0, _mm512_add_pd(low_f64(a), high_f64(a)));
+        q0 = _mm512_add_pd(q0, _mm512_add_pd(low_f64(q), high_f64(q)));
     }
-    s[0] += _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
-    s[1] += _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    s[0] += _mm512_reduce_add_pd(a0);
+    s[1] += _mm512_reduce_add_pd(q0);
 }
 
 void cf_f64_bnorm_stats__avx512(const double *x, cf_int n, double shift, double s[2]) {
@@ -91,21 +95,23 @@ void cf_f64_bnorm_normalise__avx512(const double *x, double *y, cf_int n, double
 
 void cf_f32_bnorm_grad_stats__avx512(const float *dy, const float *y, const float *x, cf_int n,
                                      float hi, float lo, double s[2]) {
-    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
-    __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
+    __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
     const __m512 h = _mm512_set1_ps(hi), l = _mm512_set1_ps(lo);
-    for (cf_int i = 0; i < n; i += 16) {
-        __mmask16 k = lanes16(n - i);
-        __m512 g = masked_grad_f32(dy, y, i, k);
-        __m512 xc = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), h), l);
-        __m512 gx = _mm512_mul_ps(g, xc);
-        a0 = _mm512_add_pd(a0, low_f64(g));
-        a1 = _mm512_add_pd(a1, high_f64(g));
-        q0 = _mm512_add_pd(q0, low_f64(gx));
-        q1 = _mm512_add_pd(q1, high_f64(gx));
+    for (cf_int i = 0; i < n;) {
+        __m512 a = _mm512_setzero_ps(), q = _mm512_setzero_ps();
+        cf_int end = CF_MIN(n, i + 16 * CF_BN_BLOCK);
+        for (; i < end; i += 16) {
+            __mmask16 k = lanes16(end - i);
+            __m512 g = masked_grad_f32(dy, y, i, k);
+            __m512 xc = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), h), l);
+            a = _mm512_add_ps(a, g);
+            q = _mm512_fmadd_ps(g, xc, q);
+        }
+        a0 = _mm512_add_pd(a0, _mm512_add_pd(low_f64(a), high_f64(a)));
+        q0 = _mm512_add_pd(q0, _mm512_add_pd(low_f64(q), high_f64(q)));
     }
-    s[0] += _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
-    s[1] += _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    s[0] += _mm512_reduce_add_pd(a0);
+    s[1] += _mm512_reduce_add_pd(q0);
 }
 
 void cf_f64_bnorm_grad_stats__avx512(const double *dy, const double *y, const double *x, cf_int n,
