@@ -14,6 +14,13 @@
 #include "common.h"
 #include "kernels/batchnorm.h"
 
+/* An OpenMP directive, or nothing in a build without OpenMP. */
+#ifdef CF_HAVE_OPENMP
+#define CF_OMP(directive) _Pragma(#directive)
+#else
+#define CF_OMP(directive)
+#endif
+
 #define CF_BN_GRAIN 16384 /* values a thread should get at least */
 #define CF_BN_CHUNK 8192  /* values per work item when channels are split */
 
@@ -168,90 +175,90 @@ static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *b
  * along a row (vectorisable by the compiler); per-channel sums are float64. */
 #define CF_BN_COLS 256
 
-#define CF_BN2D(T)                                                                             \
-    static void fwd2d_##T(const cf_bnorm *bn, const T *x, const void *gamma, const void *beta,  \
-                          void *running_mean, void *running_var, T *y, void *save_mean,         \
-                          void *save_invstd, int nt) {                                          \
-        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                         \
-        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
-        for (cf_int blk = 0; blk < blocks; blk++) {                                             \
-            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                     \
-            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                  \
-            T shift[CF_BN_COLS], hi[CF_BN_COLS], lo[CF_BN_COLS], scale[CF_BN_COLS],             \
-                shiftb[CF_BN_COLS];                                                             \
-            for (cf_int j = 0; j < len; j++) shift[j] = n > 0 ? x[c0 + j] : 0;                  \
-            if (bn->training)                                                                   \
-                for (cf_int i = 0; i < n; i++) {                                                \
-                    const T *row = x + i * c + c0;                                              \
-                    for (cf_int j = 0; j < len; j++) {                                          \
-                        double d = (double)(row[j] - shift[j]);                                 \
-                        s1[j] += d;                                                             \
-                        s2[j] += d * d;                                                         \
-                    }                                                                           \
-                }                                                                               \
-            for (cf_int j = 0; j < len; j++) {                                                  \
-                double sum[2] = {s1[j], s2[j]};                                                 \
-                coef k = forward_coef(dt, bn, c0 + j, (double)shift[j], sum, gamma, beta,       \
-                                      running_mean, running_var, save_mean, save_invstd);       \
-                hi[j] = (T)k.mean;                                                              \
-                lo[j] = (T)(k.mean - (double)hi[j]);                                            \
-                scale[j] = (T)k.scale;                                                          \
-                shiftb[j] = (T)k.beta;                                                          \
-            }                                                                                   \
-            for (cf_int i = 0; i < n; i++) {                                                    \
-                const T *row = x + i * c + c0;                                                  \
-                T *out = y + i * c + c0;                                                        \
-                for (cf_int j = 0; j < len; j++) {                                              \
-                    T v = ((row[j] - hi[j]) - lo[j]) * scale[j] + shiftb[j];                    \
-                    out[j] = (bn->relu && v < 0) ? (T)0 : v;                                    \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    static void bwd2d_##T(const cf_bnorm *bn, const T *dy, const T *y, const T *x,              \
-                          const void *gamma, const void *save_mean, const void *save_invstd,    \
-                          T *dx, void *dgamma, void *dbeta, int nt) {                           \
-        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                         \
-        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")                            \
-        for (cf_int blk = 0; blk < blocks; blk++) {                                             \
-            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                     \
-            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                  \
-            T hi[CF_BN_COLS], lo[CF_BN_COLS], ka[CF_BN_COLS], kb[CF_BN_COLS], kc[CF_BN_COLS];   \
-            for (cf_int j = 0; j < len; j++) {                                                  \
-                double mean = load(dt, save_mean, c0 + j, 0);                                   \
-                hi[j] = (T)mean;                                                                \
-                lo[j] = (T)(mean - (double)hi[j]);                                              \
-            }                                                                                   \
-            for (cf_int i = 0; i < n; i++) {                                                    \
-                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                             \
-                const T *yr = y ? y + i * c + c0 : NULL;                                        \
-                for (cf_int j = 0; j < len; j++) {                                              \
-                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                             \
-                    s1[j] += (double)gj;                                                        \
-                    s2[j] += (double)(gj * ((xr[j] - hi[j]) - lo[j]));                          \
-                }                                                                               \
-            }                                                                                   \
-            for (cf_int j = 0; j < len; j++) {                                                  \
-                double sum[2] = {s1[j], s2[j]};                                                 \
-                coef k = backward_coef(dt, bn, c0 + j, sum, gamma, save_mean, save_invstd,      \
-                                       dgamma, dbeta);                                          \
-                ka[j] = (T)k.a;                                                                 \
-                kb[j] = (T)k.b;                                                                 \
-                kc[j] = (T)k.c;                                                                 \
-            }                                                                                   \
-            for (cf_int i = 0; i < n; i++) {                                                    \
-                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                             \
-                const T *yr = y ? y + i * c + c0 : NULL;                                        \
-                T *out = dx + i * c + c0;                                                       \
-                for (cf_int j = 0; j < len; j++) {                                              \
-                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                             \
-                    out[j] = ka[j] * gj + (kb[j] * ((xr[j] - hi[j]) - lo[j]) + kc[j]);          \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
+#define CF_BN2D(T)                                                                                 \
+    static void fwd2d_##T(const cf_bnorm *bn, const T *x, const void *gamma, const void *beta,     \
+                          void *running_mean, void *running_var, T *y, void *save_mean,            \
+                          void *save_invstd, int nt) {                                             \
+        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                            \
+        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                   \
+        CF_OMP(omp parallel for num_threads(nt) schedule(static))                                  \
+        for (cf_int blk = 0; blk < blocks; blk++) {                                                \
+            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                        \
+            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                     \
+            T shift[CF_BN_COLS], hi[CF_BN_COLS], lo[CF_BN_COLS], scale[CF_BN_COLS],                \
+                shiftb[CF_BN_COLS];                                                                \
+            for (cf_int j = 0; j < len; j++) shift[j] = n > 0 ? x[c0 + j] : 0;                     \
+            if (bn->training)                                                                      \
+                for (cf_int i = 0; i < n; i++) {                                                   \
+                    const T *row = x + i * c + c0;                                                 \
+                    for (cf_int j = 0; j < len; j++) {                                             \
+                        double d = (double)(row[j] - shift[j]);                                    \
+                        s1[j] += d;                                                                \
+                        s2[j] += d * d;                                                            \
+                    }                                                                              \
+                }                                                                                  \
+            for (cf_int j = 0; j < len; j++) {                                                     \
+                double sum[2] = {s1[j], s2[j]};                                                    \
+                coef k = forward_coef(dt, bn, c0 + j, (double)shift[j], sum, gamma, beta,          \
+                                      running_mean, running_var, save_mean, save_invstd);          \
+                hi[j] = (T)k.mean;                                                                 \
+                lo[j] = (T)(k.mean - (double)hi[j]);                                               \
+                scale[j] = (T)k.scale;                                                             \
+                shiftb[j] = (T)k.beta;                                                             \
+            }                                                                                      \
+            for (cf_int i = 0; i < n; i++) {                                                       \
+                const T *row = x + i * c + c0;                                                     \
+                T *out = y + i * c + c0;                                                           \
+                for (cf_int j = 0; j < len; j++) {                                                 \
+                    T v = ((row[j] - hi[j]) - lo[j]) * scale[j] + shiftb[j];                       \
+                    out[j] = (bn->relu && v < 0) ? (T)0 : v;                                       \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    static void bwd2d_##T(const cf_bnorm *bn, const T *dy, const T *y, const T *x,                 \
+                          const void *gamma, const void *save_mean, const void *save_invstd,       \
+                          T *dx, void *dgamma, void *dbeta, int nt) {                              \
+        cf_dtype dt = sizeof(T) == 4 ? CF_F32 : CF_F64;                                            \
+        cf_int n = bn->n, c = bn->c, blocks = (c + CF_BN_COLS - 1) / CF_BN_COLS;                   \
+        CF_OMP(omp parallel for num_threads(nt) schedule(static))                                  \
+        for (cf_int blk = 0; blk < blocks; blk++) {                                                \
+            cf_int c0 = blk * CF_BN_COLS, len = CF_MIN(CF_BN_COLS, c - c0);                        \
+            double s1[CF_BN_COLS] = {0}, s2[CF_BN_COLS] = {0};                                     \
+            T hi[CF_BN_COLS], lo[CF_BN_COLS], ka[CF_BN_COLS], kb[CF_BN_COLS], kc[CF_BN_COLS];      \
+            for (cf_int j = 0; j < len; j++) {                                                     \
+                double mean = load(dt, save_mean, c0 + j, 0);                                      \
+                hi[j] = (T)mean;                                                                   \
+                lo[j] = (T)(mean - (double)hi[j]);                                                 \
+            }                                                                                      \
+            for (cf_int i = 0; i < n; i++) {                                                       \
+                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                                \
+                const T *yr = y ? y + i * c + c0 : NULL;                                           \
+                for (cf_int j = 0; j < len; j++) {                                                 \
+                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                                \
+                    s1[j] += (double)gj;                                                           \
+                    s2[j] += (double)(gj * ((xr[j] - hi[j]) - lo[j]));                             \
+                }                                                                                  \
+            }                                                                                      \
+            for (cf_int j = 0; j < len; j++) {                                                     \
+                double sum[2] = {s1[j], s2[j]};                                                    \
+                coef k = backward_coef(dt, bn, c0 + j, sum, gamma, save_mean, save_invstd,         \
+                                       dgamma, dbeta);                                             \
+                ka[j] = (T)k.a;                                                                    \
+                kb[j] = (T)k.b;                                                                    \
+                kc[j] = (T)k.c;                                                                    \
+            }                                                                                      \
+            for (cf_int i = 0; i < n; i++) {                                                       \
+                const T *g = dy + i * c + c0, *xr = x + i * c + c0;                                \
+                const T *yr = y ? y + i * c + c0 : NULL;                                           \
+                T *out = dx + i * c + c0;                                                          \
+                for (cf_int j = 0; j < len; j++) {                                                 \
+                    T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                                \
+                    out[j] = ka[j] * gj + (kb[j] * ((xr[j] - hi[j]) - lo[j]) + kc[j]);             \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 CF_BN2D(float)
@@ -276,7 +283,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
     }
     split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     if (by_channel(bn, nt)) {
-        _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 1)")
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
             cf_int cc, off, len;
@@ -301,7 +308,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         return CF_ERR_NOMEM;
     }
     if (learn) {
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")
+        CF_OMP(omp parallel for num_threads(nt) schedule(static))
         for (cf_int t = 0; t < items; t++) {
             cf_int ch, off, len;
             item(bn, &sp, t, &ch, &off, &len);
@@ -321,7 +328,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                               save_mean, save_invstd);
     }
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -350,7 +357,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
     }
     split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
     if (by_channel(bn, nt)) {
-        _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 1)")
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, mean = load(dt, save_mean, ch, 0);
             cf_int cc, off, len;
@@ -372,7 +379,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         cf_free(ks);
         return CF_ERR_NOMEM;
     }
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -389,7 +396,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
             }
         ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
     }
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -407,7 +414,8 @@ int cf_fold_batchnorm(cf_dtype dt, cf_int k, cf_int per, const void *weight, con
                       const void *running_var, double eps, void *folded_weight,
                       void *folded_bias, int nthreads) {
     int nt = cf_threads_for(k * per, CF_BN_GRAIN, nthreads);
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    (void)nt; /* unused without OpenMP */
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int o = 0; o < k; o++) {
         double scale = load(dt, gamma, o, 1) / sqrt(load(dt, running_var, o, 0) + eps);
         for (cf_int e = o * per; e < (o + 1) * per; e++)

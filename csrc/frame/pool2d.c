@@ -13,6 +13,13 @@
 #include "common.h"
 #include "kernels/pool.h"
 
+/* An OpenMP directive, or nothing in a build without OpenMP. */
+#ifdef CF_HAVE_OPENMP
+#define CF_OMP(directive) _Pragma(#directive)
+#else
+#define CF_OMP(directive)
+#endif
+
 /* Input elements a thread should get at least. */
 #define CF_POOL_GRAIN 16384
 
@@ -95,42 +102,42 @@ static void plan_free(plan *pl) {
  * each, the window rows inside the input are gathered into rows[] / base[] (at most min(kh, h),
  * per-thread scratch), and one kernel call (BODY) computes the whole output row, the edge
  * outputs' padding left out lane by lane. */
-#define CF_POOL_FWD(T, NAME, BODY)                                                             \
-    static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,             \
-                    int64_t *ind, int nt) {                                                     \
-        cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                        \
-        int failed = 0;                                                                         \
-        plan pl;                                                                                \
-        if (plan_make(g, &pl)) return 1;                                                        \
-        _Pragma("omp parallel num_threads(nt)")                                                 \
-        {                                                                                       \
-            const T **rows = cf_malloc((size_t)most * sizeof(T *));                             \
-            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int)), lo, hi;                    \
-            cf_partition(outrows, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &lo, &hi);       \
-            if (rows == NULL || base == NULL) {                                                 \
-                _Pragma("omp atomic write")                                                     \
-                failed = 1;                                                                     \
-                hi = lo;                                                                        \
-            }                                                                                   \
-            cf_int plane = lo / g->p, i = lo % g->p;                                            \
-            for (cf_int r = lo; r < hi; r++) {                                                  \
-                const T *xp = x + plane * g->h * g->w;                                          \
-                cf_int top = i * g->sh - g->ph, nrows = 0;                                      \
-                for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {            \
-                    base[nrows] = (top + a * g->dh) * g->w;                                     \
-                    rows[nrows] = xp + base[nrows];                                             \
-                }                                                                               \
-                BODY;                                                                           \
-                if (++i == g->p) {                                                              \
-                    i = 0;                                                                      \
-                    plane++;                                                                    \
-                }                                                                               \
-            }                                                                                   \
-            cf_free(rows);                                                                      \
-            cf_free(base);                                                                      \
-        }                                                                                       \
-        plan_free(&pl);                                                                         \
-        return failed;                                                                          \
+#define CF_POOL_FWD(T, NAME, BODY)                                                                 \
+    static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,                \
+                    int64_t *ind, int nt) {                                                        \
+        cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                           \
+        int failed = 0;                                                                            \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            const T **rows = cf_malloc((size_t)most * sizeof(T *));                                \
+            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int)), lo, hi;                       \
+            cf_partition(outrows, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &lo, &hi);          \
+            if (rows == NULL || base == NULL) {                                                    \
+                CF_OMP(omp atomic write)                                                           \
+                failed = 1;                                                                        \
+                hi = lo;                                                                           \
+            }                                                                                      \
+            cf_int plane = lo / g->p, i = lo % g->p;                                               \
+            for (cf_int r = lo; r < hi; r++) {                                                     \
+                const T *xp = x + plane * g->h * g->w;                                             \
+                cf_int top = i * g->sh - g->ph, nrows = 0;                                         \
+                for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {               \
+                    base[nrows] = (top + a * g->dh) * g->w;                                        \
+                    rows[nrows] = xp + base[nrows];                                                \
+                }                                                                                  \
+                BODY;                                                                              \
+                if (++i == g->p) {                                                                 \
+                    i = 0;                                                                         \
+                    plane++;                                                                       \
+                }                                                                                  \
+            }                                                                                      \
+            cf_free(rows);                                                                         \
+            cf_free(base);                                                                         \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return failed;                                                                             \
     }
 
 CF_POOL_FWD(float, maxpool_fwd_float,
@@ -161,42 +168,42 @@ int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
 
 /* ---- max_pool2d backward ---------------------------------------------------------------- */
 
-#define CF_MAXPOOL_BWD(T)                                                                      \
-    static int maxpool_bwd_##T(const cf_pool_kernels *k, cf_int nc, cf_int hw, cf_int pq,       \
-                               const T *dy, const int64_t *ind, T *dx, int nt) {                \
-        int bad = 0;                                                                            \
-        if (nc >= nt) {                                                                         \
-            _Pragma("omp parallel for num_threads(nt) schedule(static)")                        \
-            for (cf_int plane = 0; plane < nc; plane++) {                                       \
-                const T *d = dy + plane * pq;                                                   \
-                const int64_t *at = ind + plane * pq;                                           \
-                T *out = dx + plane * hw;                                                       \
-                if (!k->indices_inside(at, pq, hw)) {                                           \
-                    _Pragma("omp atomic write")                                                 \
-                    bad = 1;                                                                    \
-                    continue;                                                                   \
-                }                                                                               \
-                memset(out, 0, (size_t)hw * sizeof(T));                                         \
-                for (cf_int o = 0; o < pq; o++) out[at[o]] += d[o];                             \
-            }                                                                                   \
-            return bad;                                                                         \
-        }                                                                                       \
+#define CF_MAXPOOL_BWD(T)                                                                          \
+    static int maxpool_bwd_##T(const cf_pool_kernels *k, cf_int nc, cf_int hw, cf_int pq,          \
+                               const T *dy, const int64_t *ind, T *dx, int nt) {                   \
+        int bad = 0;                                                                               \
+        if (nc >= nt) {                                                                            \
+            CF_OMP(omp parallel for num_threads(nt) schedule(static))                              \
+            for (cf_int plane = 0; plane < nc; plane++) {                                          \
+                const T *d = dy + plane * pq;                                                      \
+                const int64_t *at = ind + plane * pq;                                              \
+                T *out = dx + plane * hw;                                                          \
+                if (!k->indices_inside(at, pq, hw)) {                                              \
+                    CF_OMP(omp atomic write)                                                       \
+                    bad = 1;                                                                       \
+                    continue;                                                                      \
+                }                                                                                  \
+                memset(out, 0, (size_t)hw * sizeof(T));                                            \
+                for (cf_int o = 0; o < pq; o++) out[at[o]] += d[o];                                \
+            }                                                                                      \
+            return bad;                                                                            \
+        }                                                                                          \
         /* fewer planes than threads: each thread owns a slice of every plane's gradient */     \
-        if (!k->indices_inside(ind, nc * pq, hw)) return 1;                                     \
-        _Pragma("omp parallel num_threads(nt)")                                                 \
-        {                                                                                       \
-            cf_int lo, hi;                                                                      \
-            cf_partition(hw, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 16, &lo, &hi);           \
-            for (cf_int plane = 0; plane < nc && lo < hi; plane++) {                            \
-                const T *d = dy + plane * pq;                                                   \
-                const int64_t *at = ind + plane * pq;                                           \
-                T *out = dx + plane * hw;                                                       \
-                memset(out + lo, 0, (size_t)(hi - lo) * sizeof(T));                             \
-                for (cf_int o = 0; o < pq; o++)                                                 \
-                    if (at[o] >= lo && at[o] < hi) out[at[o]] += d[o];                          \
-            }                                                                                   \
-        }                                                                                       \
-        return 0;                                                                               \
+        if (!k->indices_inside(ind, nc * pq, hw)) return 1;                                        \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            cf_int lo, hi;                                                                         \
+            cf_partition(hw, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 16, &lo, &hi);              \
+            for (cf_int plane = 0; plane < nc && lo < hi; plane++) {                               \
+                const T *d = dy + plane * pq;                                                      \
+                const int64_t *at = ind + plane * pq;                                              \
+                T *out = dx + plane * hw;                                                          \
+                memset(out + lo, 0, (size_t)(hi - lo) * sizeof(T));                                \
+                for (cf_int o = 0; o < pq; o++)                                                    \
+                    if (at[o] >= lo && at[o] < hi) out[at[o]] += d[o];                             \
+            }                                                                                      \
+        }                                                                                          \
+        return 0;                                                                                  \
     }
 
 CF_MAXPOOL_BWD(float)
@@ -240,55 +247,55 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
 /* Backward: one work item is a band of input rows [r0, r1) of one plane (the whole plane when
  * there are planes enough for every thread). The band is zeroed, then every output row whose
  * window meets the band spreads its shares dy / divisor over the window rows inside the band. */
-#define CF_AVGPOOL_BWD(T, SPREAD)                                                              \
-    static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,       \
-                               T *dx, int nt) {                                                 \
-        cf_int planes = g->n * g->c;                                                            \
-        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                             \
-        int failed = 0;                                                                         \
-        plan pl;                                                                                \
-        if (plan_make(g, &pl)) return 1;                                                        \
-        _Pragma("omp parallel num_threads(nt)")                                                 \
-        {                                                                                       \
-            T *share = cf_malloc((size_t)g->q * sizeof(T));                                     \
-            if (share == NULL) {                                                                \
-                _Pragma("omp atomic write")                                                     \
-                failed = 1;                                                                     \
-            }                                                                                   \
-            _Pragma("omp for schedule(static)")                                                 \
-            for (cf_int t = 0; t < planes * bands; t++) {                                       \
-                if (share == NULL) continue;                                                    \
-                cf_int plane = t / bands, r0, r1;                                               \
-                cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                  \
-                T *out = dx + plane * g->h * g->w;                                              \
-                memset(out + r0 * g->w, 0, (size_t)((r1 - r0) * g->w) * sizeof(T));             \
-                for (cf_int i = 0; i < g->p; i++) {                                             \
-                    cf_int top = i * g->sh - g->ph;                                             \
-                    cf_int a0 = CF_MAX(pl.ra[2 * i], r0 - top);                                 \
-                    cf_int a1 = CF_MIN(pl.ra[2 * i + 1], r1 - 1 - top);                         \
-                    if (a0 > a1) continue;                                                      \
-                    const T *d = dy + (plane * g->p + i) * g->q;                                \
-                    for (cf_int j = 0; j < g->q; j++)                                           \
-                        share[j] = (T)((double)d[j] / (pl.rdiv[i] * pl.cdiv[j]));               \
-                    for (cf_int a = a0; a <= a1; a++) {                                         \
-                        T *xr = out + (top + a) * g->w;                                         \
-                        for (cf_int j = 0; j < g->q; j++) {                                     \
-                            if (j == pl.jl && pl.jr > pl.jl) {                                  \
-                                k->SPREAD(share + pl.jl, pl.jl * g->sw - g->pw, g->sw, 0,       \
-                                          g->kw, pl.jr - pl.jl, xr);                            \
-                                j = pl.jr;                                                      \
-                                if (j >= g->q) break;                                           \
-                            }                                                                   \
-                            k->SPREAD(share + j, j * g->sw - g->pw, 0, pl.cb[2 * j],            \
-                                      pl.cb[2 * j + 1] + 1, 1, xr);                             \
-                        }                                                                       \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-            cf_free(share);                                                                     \
-        }                                                                                       \
-        plan_free(&pl);                                                                         \
-        return failed;                                                                          \
+#define CF_AVGPOOL_BWD(T, SPREAD)                                                                  \
+    static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,          \
+                               T *dx, int nt) {                                                    \
+        cf_int planes = g->n * g->c;                                                               \
+        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                                \
+        int failed = 0;                                                                            \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            T *share = cf_malloc((size_t)g->q * sizeof(T));                                        \
+            if (share == NULL) {                                                                   \
+                CF_OMP(omp atomic write)                                                           \
+                failed = 1;                                                                        \
+            }                                                                                      \
+            CF_OMP(omp for schedule(static))                                                       \
+            for (cf_int t = 0; t < planes * bands; t++) {                                          \
+                if (share == NULL) continue;                                                       \
+                cf_int plane = t / bands, r0, r1;                                                  \
+                cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                     \
+                T *out = dx + plane * g->h * g->w;                                                 \
+                memset(out + r0 * g->w, 0, (size_t)((r1 - r0) * g->w) * sizeof(T));                \
+                for (cf_int i = 0; i < g->p; i++) {                                                \
+                    cf_int top = i * g->sh - g->ph;                                                \
+                    cf_int a0 = CF_MAX(pl.ra[2 * i], r0 - top);                                    \
+                    cf_int a1 = CF_MIN(pl.ra[2 * i + 1], r1 - 1 - top);                            \
+                    if (a0 > a1) continue;                                                         \
+                    const T *d = dy + (plane * g->p + i) * g->q;                                   \
+                    for (cf_int j = 0; j < g->q; j++)                                              \
+                        share[j] = (T)((double)d[j] / (pl.rdiv[i] * pl.cdiv[j]));                  \
+                    for (cf_int a = a0; a <= a1; a++) {                                            \
+                        T *xr = out + (top + a) * g->w;                                            \
+                        for (cf_int j = 0; j < g->q; j++) {                                        \
+                            if (j == pl.jl && pl.jr > pl.jl) {                                     \
+                                k->SPREAD(share + pl.jl, pl.jl * g->sw - g->pw, g->sw, 0,          \
+                                          g->kw, pl.jr - pl.jl, xr);                               \
+                                j = pl.jr;                                                         \
+                                if (j >= g->q) break;                                              \
+                            }                                                                      \
+                            k->SPREAD(share + j, j * g->sw - g->pw, 0, pl.cb[2 * j],               \
+                                      pl.cb[2 * j + 1] + 1, 1, xr);                                \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            cf_free(share);                                                                        \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return failed;                                                                             \
     }
 
 CF_AVGPOOL_BWD(float, f32_spread_row)
@@ -314,7 +321,8 @@ int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, vo
                             int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    (void)nt; /* unused without OpenMP */
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32)
             ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
@@ -328,7 +336,8 @@ int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, vo
 int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, void *dx,
                             int nthreads) {
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")
+    (void)nt; /* unused without OpenMP */
+    CF_OMP(omp parallel for num_threads(nt) schedule(static))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32) {
             float v = (float)((double)((const float *)dy)[plane] / (double)hw);
