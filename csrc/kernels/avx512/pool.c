@@ -116,53 +116,58 @@ static int64_t first_inside(const cf_int *row_base, cf_int w, cf_int cs, cf_int 
 }
 
 /* Running max of one window row merged into (best, at): a tap wins if greater or NaN. The max
- * starts at -inf with index -1, padding reads as -inf, and lanes still at -1 at the end (all
- * their values -inf) get their window's first position. Each window row is scanned as its own
- * dependency chain and merged in order; the merge is associative, so the result is that of one
- * scan in window order. */
+ * starts at -inf with no index, padding reads as -inf, and lanes left without an index at the
+ * end (all their values -inf) get their window's first position. Each window row is scanned
+ * as its own dependency chain and merged in order; the merge is associative, so the result is
+ * that of one scan in window order. The winning tap is tracked as its int32 offset from the
+ * window's top-left corner (row_base[a] - row_base[0] + b*dw) and turned into the flat index
+ * once at the end. */
+static inline int offsets_fit(const cf_int *row_base, cf_int nrows, cf_int b1, cf_int dw) {
+    return row_base[nrows - 1] - row_base[0] + (b1 - 1) * dw < INT32_MAX;
+}
+
 void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_base,
                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
                                  cf_int b1, cf_int dw, cf_int n, float *y, int64_t *idx) {
-    if (!vector_ok(w, col0, sw, b0, b1, dw, n)) {
+    if (!vector_ok(w, col0, sw, b0, b1, dw, n) || !offsets_fit(row_base, nrows, b1, dw)) {
         cf_f32_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    const __m512i none = _mm512_set1_epi64(-1);
+    const __m512i none = _mm512_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 16) {
         cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
-        /* column of each lane's window start, lanes 0-7 and 8-15 */
-        __m512i col_lo = _mm512_add_epi64(step, _mm512_set1_epi64(c));
-        __m512i col_hi = _mm512_add_epi64(col_lo, _mm512_set1_epi64(8 * sw));
         lanes_f32 ln = lanes_make_f32(c, sw, m, w);
         __m512 best = ninf;
-        __m512i at_lo = none, at_hi = none;
+        __m512i at = none;
         for (cf_int a = 0; a < nrows; a++) {
             __m512 rb = ninf;
-            __m512i r_lo = none, r_hi = none;
+            __m512i r = none;
+            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
             for (cf_int b = b0; b < b1; b++) {
                 __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
                 __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
                                 _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
                 rb = _mm512_mask_mov_ps(rb, win, v);
-                __m512i off = _mm512_set1_epi64(row_base[a] + b * dw);
-                r_lo = _mm512_mask_add_epi64(r_lo, (__mmask8)win, col_lo, off);
-                r_hi = _mm512_mask_add_epi64(r_hi, (__mmask8)(win >> 8), col_hi, off);
+                r = _mm512_mask_mov_epi32(r, win, _mm512_set1_epi32(row_off + (int32_t)(b * dw)));
             }
             __mmask16 win = _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
                             _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
             best = _mm512_mask_mov_ps(best, win, rb);
-            at_lo = _mm512_mask_mov_epi64(at_lo, (__mmask8)win, r_lo);
-            at_hi = _mm512_mask_mov_epi64(at_hi, (__mmask8)(win >> 8), r_hi);
+            at = _mm512_mask_mov_epi32(at, win, r);
         }
         __mmask16 k = lanes16(m);
+        /* flat index = row_base[0] + the lane's window start column + offset */
+        __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
+        __m512i lo = _mm512_add_epi64(corner, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+        __m512i hi = _mm512_add_epi64(_mm512_add_epi64(corner, _mm512_set1_epi64(8 * sw)),
+                                      _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
         _mm512_mask_storeu_ps(y + j, k, best);
-        _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, at_lo);
-        _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(k >> 8), at_hi);
-        __mmask16 lost = k & (_mm512_cmpeq_epi64_mask(at_lo, none) |
-                              ((__mmask16)_mm512_cmpeq_epi64_mask(at_hi, none) << 8));
+        _mm512_mask_storeu_epi64(idx + j, (__mmask8)k, lo);
+        _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(k >> 8), hi);
+        __mmask16 lost = k & _mm512_cmpeq_epi32_mask(at, none);
         for (int l = 0; lost; l++, lost >>= 1)
             if (lost & 1) idx[j + l] = first_inside(row_base, w, c + l * sw, b0, b1, dw);
     }
@@ -171,39 +176,40 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
 void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_base,
                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
                                  cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx) {
-    if (!vector_ok(w, col0, sw, b0, b1, dw, n)) {
+    if (!vector_ok(w, col0, sw, b0, b1, dw, n) || !offsets_fit(row_base, nrows, b1, dw)) {
         cf_f64_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
     const __m512d ninf = _mm512_set1_pd(-INFINITY);
-    const __m512i none = _mm512_set1_epi64(-1);
+    const __m256i none = _mm256_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
-        __m512i col = _mm512_add_epi64(step, _mm512_set1_epi64(c));
         lanes_f64 ln = lanes_make_f64(c, sw, m, w);
         __m512d best = ninf;
-        __m512i at = none;
+        __m256i at = none;
         for (cf_int a = 0; a < nrows; a++) {
             __m512d rb = ninf;
-            __m512i r = none;
+            __m256i r = none;
+            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
             for (cf_int b = b0; b < b1; b++) {
                 __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
                 __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
                                _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
                 rb = _mm512_mask_mov_pd(rb, win, v);
-                r = _mm512_mask_add_epi64(r, win, col, _mm512_set1_epi64(row_base[a] + b * dw));
+                r = _mm256_mask_mov_epi32(r, win, _mm256_set1_epi32(row_off + (int32_t)(b * dw)));
             }
             __mmask8 win = _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
                            _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
             best = _mm512_mask_mov_pd(best, win, rb);
-            at = _mm512_mask_mov_epi64(at, win, r);
+            at = _mm256_mask_mov_epi32(at, win, r);
         }
         __mmask8 k = lanes8(m);
+        __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
         _mm512_mask_storeu_pd(y + j, k, best);
-        _mm512_mask_storeu_epi64(idx + j, k, at);
-        __mmask8 lost = k & _mm512_cmpeq_epi64_mask(at, none);
+        _mm512_mask_storeu_epi64(idx + j, k, _mm512_add_epi64(corner, _mm512_cvtepi32_epi64(at)));
+        __mmask8 lost = k & _mm256_cmpeq_epi32_mask(at, none);
         for (int l = 0; lost; l++, lost >>= 1)
             if (lost & 1) idx[j + l] = first_inside(row_base, w, c + l * sw, b0, b1, dw);
     }
