@@ -308,7 +308,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         return CF_ERR_NOMEM;
     }
     if (learn) {
-        CF_OMP(omp parallel for num_threads(nt) schedule(static))
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
         for (cf_int t = 0; t < items; t++) {
             cf_int ch, off, len;
             item(bn, &sp, t, &ch, &off, &len);
@@ -328,7 +328,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                               save_mean, save_invstd);
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(static))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -379,7 +379,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         cf_free(ks);
         return CF_ERR_NOMEM;
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(static))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -396,7 +396,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
             }
         ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(static))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);

@@ -22,6 +22,9 @@
 
 /* Input elements a thread should get at least. */
 #define CF_POOL_GRAIN 16384
+/* Output rows per work item of the forward pass (taken dynamically, so a thread that the OS
+ * delays takes fewer). */
+#define CF_POOL_ROWS 32
 
 /* The taps t of a window starting at `start` (stride d, k taps) that land in [0, size):
  * [*first, *last] inclusive, as cnnfast._shapes.window_span; first > last when none does. */
@@ -98,39 +101,43 @@ static void plan_free(plan *pl) {
 
 /* ---- forward --------------------------------------------------------------------------- */
 
-/* Forward: each thread takes a contiguous run of output rows (all planes' rows in a row); for
- * each, the window rows inside the input are gathered into rows[] / base[] (at most min(kh, h),
- * per-thread scratch), and one kernel call (BODY) computes the whole output row, the edge
- * outputs' padding left out lane by lane. */
+/* Forward: threads take runs of CF_POOL_ROWS output rows (all planes' rows in a row); for each
+ * row, the window rows inside the input are gathered into rows[] / base[] (at most
+ * min(kh, h), per-thread scratch), and one kernel call (BODY) computes the whole output row,
+ * the edge outputs' padding left out lane by lane. */
 #define CF_POOL_FWD(T, NAME, BODY)                                                                 \
     static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,                \
                     int64_t *ind, int nt) {                                                        \
         cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                           \
+        cf_int chunks = (outrows + CF_POOL_ROWS - 1) / CF_POOL_ROWS;                               \
         int failed = 0;                                                                            \
         plan pl;                                                                                   \
         if (plan_make(g, &pl)) return 1;                                                           \
         CF_OMP(omp parallel num_threads(nt))                                                       \
         {                                                                                          \
             const T **rows = cf_malloc((size_t)most * sizeof(T *));                                \
-            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int)), lo, hi;                       \
-            cf_partition(outrows, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &lo, &hi);          \
+            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int));                               \
             if (rows == NULL || base == NULL) {                                                    \
                 CF_OMP(omp atomic write)                                                           \
                 failed = 1;                                                                        \
-                hi = lo;                                                                           \
             }                                                                                      \
-            cf_int plane = lo / g->p, i = lo % g->p;                                               \
-            for (cf_int r = lo; r < hi; r++) {                                                     \
-                const T *xp = x + plane * g->h * g->w;                                             \
-                cf_int top = i * g->sh - g->ph, nrows = 0;                                         \
-                for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {               \
-                    base[nrows] = (top + a * g->dh) * g->w;                                        \
-                    rows[nrows] = xp + base[nrows];                                                \
-                }                                                                                  \
-                BODY;                                                                              \
-                if (++i == g->p) {                                                                 \
-                    i = 0;                                                                         \
-                    plane++;                                                                       \
+            CF_OMP(omp for schedule(dynamic, 1))                                                   \
+            for (cf_int t = 0; t < chunks; t++) {                                                  \
+                cf_int lo = t * CF_POOL_ROWS, hi = CF_MIN(outrows, lo + CF_POOL_ROWS);             \
+                cf_int plane = lo / g->p, i = lo % g->p;                                           \
+                if (rows == NULL || base == NULL) continue;                                        \
+                for (cf_int r = lo; r < hi; r++) {                                                 \
+                    const T *xp = x + plane * g->h * g->w;                                         \
+                    cf_int top = i * g->sh - g->ph, nrows = 0;                                     \
+                    for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {           \
+                        base[nrows] = (top + a * g->dh) * g->w;                                    \
+                        rows[nrows] = xp + base[nrows];                                            \
+                    }                                                                              \
+                    BODY;                                                                          \
+                    if (++i == g->p) {                                                             \
+                        i = 0;                                                                     \
+                        plane++;                                                                   \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
             cf_free(rows);                                                                         \
@@ -173,7 +180,7 @@ int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                                const T *dy, const int64_t *ind, T *dx, int nt) {                   \
         int bad = 0;                                                                               \
         if (nc >= nt) {                                                                            \
-            CF_OMP(omp parallel for num_threads(nt) schedule(static))                              \
+            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))                           \
             for (cf_int plane = 0; plane < nc; plane++) {                                          \
                 const T *d = dy + plane * pq;                                                      \
                 const int64_t *at = ind + plane * pq;                                              \
@@ -262,7 +269,7 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                 CF_OMP(omp atomic write)                                                           \
                 failed = 1;                                                                        \
             }                                                                                      \
-            CF_OMP(omp for schedule(static))                                                       \
+            CF_OMP(omp for schedule(dynamic, 1))                                                     \
             for (cf_int t = 0; t < planes * bands; t++) {                                          \
                 if (share == NULL) continue;                                                       \
                 cf_int plane = t / bands, r0, r1;                                                  \
@@ -322,7 +329,7 @@ int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, vo
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(static))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32)
             ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
@@ -337,7 +344,7 @@ int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, v
                             int nthreads) {
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(static))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32) {
             float v = (float)((double)((const float *)dy)[plane] / (double)hw);
