@@ -1,0 +1,160 @@
+/* softmax.c -- the frame of softmax, log-softmax and cross-entropy: arrays are viewed as
+ * (outer, L, inner) with the softmax along L, and the work is split over OpenMP threads.
+ *
+ *   inner == 1 (softmax axis is the last):  rows of L contiguous elements, one row kernel each;
+ *                                           threads take contiguous ranges of rows.
+ *   inner  > 1:                             units of up to CF_SOFTMAX_COLS neighbouring columns of
+ *                                           one (L, inner) slab; the column kernel vectorises
+ *                                           across them; threads take ranges of units.
+ * Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a per-thread partial
+ * (double), added in thread order after the region. */
+#include "common.h"
+#include "kernels/eltwise.h"
+#include "kernels/softmax.h"
+
+#define CF_SOFTMAX_GRAIN 32768 /* elements per thread below which one thread does it all */
+#define CF_SOFTMAX_COLS 64
+
+#ifdef CF_HAVE_OPENMP
+#define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
+#else
+#define CF_OMP_PARALLEL_NT
+#endif
+
+#define CF_MY_RANGE(n, b, e)                                                                      \
+    cf_int b, e;                                                                                  \
+    cf_partition((n), CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &b, &e)
+
+static const cf_softmax_kernels *kernels(void) { return CF_SELECT(cf_softmax, cf_isa_current()); }
+
+/* threads for `units` units of `per_unit` elements each */
+static int threads_for_units(cf_int units, cf_int per_unit, int nthreads) {
+    return cf_threads_for(units, CF_MAX(1, CF_SOFTMAX_GRAIN / CF_MAX(1, per_unit)), nthreads);
+}
+
+/* IN a (x or dy), b (y for the backward ops, else NULL); OUT out; all (outer, L, inner), L >= 1. */
+int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
+               const void *b, void *out, int nthreads) {
+    const cf_softmax_kernels *k = kernels();
+    if (inner == 1) {
+        const int nt = threads_for_units(outer, L, nthreads);
+#define CF_SOFTMAX_ROWS(dt, type)                                                                 \
+    do {                                                                                          \
+        const type *as = a, *bs = b;                                                              \
+        type *os = out;                                                                           \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(outer, r0, r1);                                                           \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const cf_int o = r * L;                                                           \
+                switch (op) {                                                                     \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_row(L, as + o, os + o); break;                   \
+                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_row(L, as + o, os + o); break;           \
+                case CF_SOFTMAX_BWD: k->dt##_bwd_row(L, as + o, bs + o, os + o); break;           \
+                case CF_LOG_SOFTMAX_BWD: k->dt##_log_bwd_row(L, as + o, bs + o, os + o); break;   \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+        if (dt == CF_F32)
+            CF_SOFTMAX_ROWS(f32, float);
+        else
+            CF_SOFTMAX_ROWS(f64, double);
+#undef CF_SOFTMAX_ROWS
+        return CF_OK;
+    }
+    const cf_int per_slab = (inner + CF_SOFTMAX_COLS - 1) / CF_SOFTMAX_COLS, units = outer * per_slab;
+    const int nt = threads_for_units(units, L * CF_MIN(inner, CF_SOFTMAX_COLS), nthreads);
+#define CF_SOFTMAX_COLS_RUN(dt, type)                                                             \
+    do {                                                                                          \
+        const type *as = a, *bs = b;                                                              \
+        type *os = out;                                                                           \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(units, u0, u1);                                                           \
+            for (cf_int u = u0; u < u1; u++) {                                                    \
+                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS;                                \
+                const cf_int m = CF_MIN(CF_SOFTMAX_COLS, inner - j);                              \
+                const cf_int o = (u / per_slab) * L * inner + j;                                  \
+                switch (op) {                                                                     \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_cols(L, m, inner, as + o, os + o); break;        \
+                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_cols(L, m, inner, as + o, os + o); break; \
+                case CF_SOFTMAX_BWD: k->dt##_bwd_cols(L, m, inner, as + o, bs + o, os + o); break; \
+                case CF_LOG_SOFTMAX_BWD:                                                          \
+                    k->dt##_log_bwd_cols(L, m, inner, as + o, bs + o, os + o);                    \
+                    break;                                                                        \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_SOFTMAX_COLS_RUN(f32, float);
+    else
+        CF_SOFTMAX_COLS_RUN(f64, double);
+#undef CF_SOFTMAX_COLS_RUN
+    return CF_OK;
+}
+
+/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1. */
+int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
+                         void *probs, double *loss_sum, int nthreads) {
+    const cf_softmax_kernels *k = kernels();
+    const int nt = threads_for_units(N, C, nthreads);
+    double *partial = cf_malloc((size_t)nt * sizeof(double));
+    if (!partial) return CF_ERR_NOMEM;
+    for (int t = 0; t < nt; t++) partial[t] = 0;
+#define CF_CE_FWD(dt, type)                                                                       \
+    do {                                                                                          \
+        const type *xs = logits;                                                                  \
+        type *ps = probs;                                                                         \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(N, r0, r1);                                                               \
+            double s = 0;                                                                         \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const double lse = k->dt##_fwd_row(C, xs + r * C, ps + r * C);                    \
+                s += lse - (double)xs[r * C + labels[r]];                                         \
+            }                                                                                     \
+            partial[CF_THREAD_ID()] = s;                                                          \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_CE_FWD(f32, float);
+    else
+        CF_CE_FWD(f64, double);
+#undef CF_CE_FWD
+    double total = 0;
+    for (int t = 0; t < nt; t++) total += partial[t];
+    *loss_sum = total;
+    cf_free(partial);
+    return CF_OK;
+}
+
+/* IN probs (N, C), labels (N) in [0, C); OUT dlogits (N, C). N >= 1, C >= 1. */
+int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
+                         void *dlogits, int nthreads) {
+    const cf_eltwise_kernels *k = CF_SELECT(cf_eltwise, cf_isa_current());
+    const int nt = threads_for_units(N, C, nthreads);
+#define CF_CE_BWD(dt, type)                                                                       \
+    do {                                                                                          \
+        const type *ps = probs;                                                                   \
+        type *ds = dlogits;                                                                       \
+        const type inv_n = (type)(1.0 / (double)N);                                               \
+        const cf_##dt##_eltwise_params p = {inv_n, 0};                                            \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(N, r0, r1);                                                               \
+            if (r0 < r1) k->dt##_unary[CF_UNARY_SCALE]((r1 - r0) * C, ps + r0 * C, ds + r0 * C, &p); \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const cf_int o = r * C + labels[r];                                               \
+                ds[o] = (ps[o] - 1) * inv_n;                                                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_CE_BWD(f32, float);
+    else
+        CF_CE_BWD(f64, double);
+#undef CF_CE_BWD
+    return CF_OK;
+}
