@@ -82,11 +82,12 @@ def elu_backward(dy, x, alpha=1.0):
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x))."""
+    """1 / (1 + exp(-x)), computed as e / (1 + e) with e = exp(x) for x < 0 (no overflow, and
+    results in the subnormal range stay nonzero)."""
     _checks.data(x, "x")
     v = _f64(x)
-    with np.errstate(over="ignore"):
-        return _out(1.0 / (1.0 + np.exp(-v)), x)
+    e = np.exp(-np.abs(v))
+    return _out(np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e)), x)
 
 
 def sigmoid_backward(dy, y):

@@ -10,10 +10,12 @@
 static inline V FN(relu)(V x, V a) { (void)a; const V z = SET1(0); return SEL(LE(x, z), z, x); }
 static inline V FN(leaky_relu)(V x, V a) { return SEL(GT(x, SET1(0)), x, MUL(x, a)); }
 static inline V FN(elu)(V x, V a) { return SEL(GT(x, SET1(0)), x, MUL(a, EXPM1(x))); }
+/* e = exp(-|x|) never overflows: sigmoid = 1/(1+e) for x >= 0 and e/(1+e) below, which keeps the
+ * subnormal results of x < -87 (float) instead of flushing them to 0. */
 static inline V FN(sigmoid)(V x, V a) {
     (void)a;
-    const V one = SET1(1);
-    return DIV(one, ADD(one, EXP(SUB(SET1(0), x))));
+    const V one = SET1(1), e = EXP(SUB(SET1(0), ABS(x))), s = DIV(one, ADD(one, e));
+    return SEL(LE(SET1(0), x), s, MUL(e, s));
 }
 /* tanh|x| = -t / (t + 2) with t = expm1(-2|x|) in [-1, 0]: no overflow, no cancellation near 0. */
 static inline V FN(tanh)(V x, V a) {
