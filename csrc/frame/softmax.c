@@ -3,7 +3,7 @@
  *
  *   inner == 1 (softmax axis is the last):  rows of L contiguous elements, one row kernel each;
  *                                           threads take contiguous ranges of rows.
- *   inner  > 1:                             units of up to CF_SOFTMAX_COLS neighbouring columns of
+ *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring columns of
  *                                           one (L, inner) slab; the column kernel vectorises
  *                                           across them; threads take ranges of units.
  * Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a per-thread partial
@@ -13,7 +13,6 @@
 #include "kernels/softmax.h"
 
 #define CF_SOFTMAX_GRAIN 32768 /* elements per thread below which one thread does it all */
-#define CF_SOFTMAX_COLS 64
 
 #ifdef CF_HAVE_OPENMP
 #define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
@@ -63,8 +62,8 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
 #undef CF_SOFTMAX_ROWS
         return CF_OK;
     }
-    const cf_int per_slab = (inner + CF_SOFTMAX_COLS - 1) / CF_SOFTMAX_COLS, units = outer * per_slab;
-    const int nt = threads_for_units(units, L * CF_MIN(inner, CF_SOFTMAX_COLS), nthreads);
+    const cf_int per_slab = (inner + CF_SOFTMAX_COLS_MAX - 1) / CF_SOFTMAX_COLS_MAX, units = outer * per_slab;
+    const int nt = threads_for_units(units, L * CF_MIN(inner, CF_SOFTMAX_COLS_MAX), nthreads);
 #define CF_SOFTMAX_COLS_RUN(dt, type)                                                             \
     do {                                                                                          \
         const type *as = a, *bs = b;                                                              \
@@ -73,8 +72,8 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
         {                                                                                         \
             CF_MY_RANGE(units, u0, u1);                                                           \
             for (cf_int u = u0; u < u1; u++) {                                                    \
-                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS;                                \
-                const cf_int m = CF_MIN(CF_SOFTMAX_COLS, inner - j);                              \
+                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS_MAX;                                \
+                const cf_int m = CF_MIN(CF_SOFTMAX_COLS_MAX, inner - j);                              \
                 const cf_int o = (u / per_slab) * L * inner + j;                                  \
                 switch (op) {                                                                     \
                 case CF_SOFTMAX_FWD: k->dt##_fwd_cols(L, m, inner, as + o, os + o); break;        \

@@ -1,7 +1,8 @@
 /* softmax.h -- the softmax kernel family: softmax and log-softmax, forward and backward.
  *
  * Row kernels work on one contiguous row of L >= 1 elements (the softmax axis is the last one).
- * Column kernels work on m >= 1 neighbouring columns of an (L, stride) block, the softmax axis
+ * Column kernels work on 1 <= m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride)
+ * block, the softmax axis
  * running down the columns (element (r, j) at r * stride + j): they vectorise across the columns,
  * for a softmax axis that is not the last one. IN and OUT never overlap.
  *
@@ -15,6 +16,8 @@
 #define CF_KERNELS_SOFTMAX_H
 
 #include "common.h"
+
+#define CF_SOFTMAX_COLS_MAX 128
 
 typedef struct {
     double (*f32_fwd_row)(cf_int L, const float *x, float *y);

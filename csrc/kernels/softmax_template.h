@@ -89,95 +89,102 @@ void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx) {
     }
 }
 
-/* ---- column kernels: m columns of an (L, stride) block, W columns at a time; a partial group
- * of k < W columns uses masked loads (filled with `fill`) and stores ---- */
-static inline V FN(col_load)(const T *p, cf_int k, TMT t, V fill) {
-    return k == W ? LOAD(p) : MLOADF(p, t, fill);
-}
-static inline void FN(col_store)(T *p, cf_int k, TMT t, V v) {
-    if (k == W)
-        STORE(p, v);
-    else
+/* ---- column kernels: m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride) block. Rows
+ * are walked one at a time and each row's m contiguous elements are read as ceil(m / W) vectors
+ * (the last one masked), with the per-column state (max, sum) in small arrays: every pass
+ * streams through memory row by row instead of striding down one column at a time. ---- */
+#define CF_COLS_V (CF_SOFTMAX_COLS_MAX / W)
+
+static inline V FN(col_load)(const T *p, int last, TMT t, V fill) { return last ? MLOADF(p, t, fill) : LOAD(p); }
+static inline void FN(col_store)(T *p, int last, TMT t, V v) {
+    if (last)
         MSTORE(p, t, v);
+    else
+        STORE(p, v);
 }
 
-/* per-column max and sum of exp(x - max) of the k columns at x; stores the exps in y if y != NULL */
-static inline void FN(cols_max_sum)(cf_int L, cf_int stride, const T *x, T *y, cf_int k, TMT t, V *mx,
-                                    V *sum) {
+/* per-column max and sum of exp(x - max); stores the exps in y if y != NULL */
+static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, V *mx, V *sum) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
     const V ninf = SET1(-INFINITY);
-    V m = ninf, s = SET1(0);
-    for (cf_int r = 0; r < L; r++) m = MAX(m, FN(col_load)(x + r * stride, k, t, ninf));
-    for (cf_int r = 0; r < L; r++) {
-        const V e = EXP(SUB(FN(col_load)(x + r * stride, k, t, ninf), m));
-        if (y) FN(col_store)(y + r * stride, k, t, e);
-        s = ADD(s, e);
+    for (cf_int v = 0; v < nv; v++) {
+        mx[v] = ninf;
+        sum[v] = SET1(0);
     }
-    *mx = m;
-    *sum = s;
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) mx[v] = MAX(mx[v], FN(col_load)(x + r * stride + v * W, v == full, t, ninf));
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            const V e = EXP(SUB(FN(col_load)(x + o, v == full, t, ninf), mx[v]));
+            if (y) FN(col_store)(y + o, v == full, t, e);
+            sum[v] = ADD(sum[v], e);
+        }
 }
 
 void KN(softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y) {
-    const V zero = SET1(0);
-    for (cf_int j = 0; j < m; j += W) {
-        const cf_int k = CF_MIN(W, m - j);
-        const TMT t = TMASK(k);
-        V mx, s;
-        FN(cols_max_sum)(L, stride, x + j, y + j, k, t, &mx, &s);
-        const V inv = DIV(SET1(1), s);
-        for (cf_int r = 0; r < L; r++) {
-            T *p = y + r * stride + j;
-            FN(col_store)(p, k, t, MUL(FN(col_load)(p, k, t, zero), inv));
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    V mx[CF_COLS_V], s[CF_COLS_V];
+    FN(cols_max_sum)(L, m, stride, x, y, mx, s);
+    for (cf_int v = 0; v < nv; v++) s[v] = DIV(SET1(1), s[v]);
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            T *p = y + r * stride + v * W;
+            FN(col_store)(p, v == full, t, MUL(FN(col_load)(p, v == full, t, SET1(0)), s[v]));
         }
-    }
 }
 
 void KN(log_softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y) {
-    const V zero = SET1(0);
-    for (cf_int j = 0; j < m; j += W) {
-        const cf_int k = CF_MIN(W, m - j);
-        const TMT t = TMASK(k);
-        V mx, s;
-        FN(cols_max_sum)(L, stride, x + j, NULL, k, t, &mx, &s);
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    V mx[CF_COLS_V], s[CF_COLS_V];
+    FN(cols_max_sum)(L, m, stride, x, NULL, mx, s);
+    for (cf_int v = 0; v < nv; v++) {
         T lanes[W];
-        TO_LANES(s, lanes);
+        TO_LANES(s[v], lanes);
         for (cf_int l = 0; l < W; l++) lanes[l] = (T)log((double)lanes[l]);
-        const V ls = FROM_LANES(lanes);
-        for (cf_int r = 0; r < L; r++) {
-            const cf_int o = r * stride + j;
-            FN(col_store)(y + o, k, t, SUB(SUB(FN(col_load)(x + o, k, t, zero), mx), ls));
-        }
+        s[v] = FROM_LANES(lanes);
     }
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            FN(col_store)(y + o, v == full, t, SUB(SUB(FN(col_load)(x + o, v == full, t, SET1(0)), mx[v]), s[v]));
+        }
 }
 
 void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
     const V zero = SET1(0);
-    for (cf_int j = 0; j < m; j += W) {
-        const cf_int k = CF_MIN(W, m - j);
-        const TMT t = TMASK(k);
-        V s = zero;
-        for (cf_int r = 0; r < L; r++) {
-            const cf_int o = r * stride + j;
-            s = FMA(FN(col_load)(dy + o, k, t, zero), FN(col_load)(y + o, k, t, zero), s);
+    V s[CF_COLS_V];
+    for (cf_int v = 0; v < nv; v++) s[v] = zero;
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            s[v] = FMA(FN(col_load)(dy + o, v == full, t, zero), FN(col_load)(y + o, v == full, t, zero), s[v]);
         }
-        for (cf_int r = 0; r < L; r++) {
-            const cf_int o = r * stride + j;
-            const V g = FN(col_load)(dy + o, k, t, zero);
-            FN(col_store)(dx + o, k, t, MUL(FN(col_load)(y + o, k, t, zero), SUB(g, s)));
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            const V g = FN(col_load)(dy + o, v == full, t, zero);
+            FN(col_store)(dx + o, v == full, t, MUL(FN(col_load)(y + o, v == full, t, zero), SUB(g, s[v])));
         }
-    }
 }
 
 void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
     const V zero = SET1(0);
-    for (cf_int j = 0; j < m; j += W) {
-        const cf_int k = CF_MIN(W, m - j);
-        const TMT t = TMASK(k);
-        V s = zero;
-        for (cf_int r = 0; r < L; r++) s = ADD(s, FN(col_load)(dy + r * stride + j, k, t, zero));
-        for (cf_int r = 0; r < L; r++) {
-            const cf_int o = r * stride + j;
-            const V e = EXP(FN(col_load)(y + o, k, t, zero));
-            FN(col_store)(dx + o, k, t, SUB(FN(col_load)(dy + o, k, t, zero), MUL(e, s)));
+    V s[CF_COLS_V];
+    for (cf_int v = 0; v < nv; v++) s[v] = zero;
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) s[v] = ADD(s[v], FN(col_load)(dy + r * stride + v * W, v == full, t, zero));
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            const V e = EXP(FN(col_load)(y + o, v == full, t, zero));
+            FN(col_store)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])));
         }
-    }
 }
