@@ -73,3 +73,11 @@ cdef extern from "cnnfast.h" nogil:
                              void *probs, double *loss_sum, int nthreads)
     int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
                              void *dlogits, int nthreads)
+
+    # ---- output buffers (frame/outbuf.c)
+    void *cf_outbuf_malloc(size_t size)
+    void *cf_outbuf_calloc(size_t nelem, size_t elsize)
+    void *cf_outbuf_realloc(void *p, size_t size)
+    void cf_outbuf_free(void *p)
+    size_t cf_outbuf_set_limit(size_t bytes)
+    size_t cf_outbuf_cached()

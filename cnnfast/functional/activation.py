@@ -17,28 +17,28 @@ _c = np.ascontiguousarray
 
 
 def _unary(op, x, param=0.0):
-    y = np.empty(x.shape, dtype=x.dtype)
+    y = _core.empty(x.shape, x.dtype)
     if y.size:
         _core.eltwise_unary(op, _c(x), y, param, get_num_threads())
     return y
 
 
 def _binary(op, a, b, param=0.0):
-    y = np.empty(a.shape, dtype=a.dtype)
+    y = _core.empty(a.shape, a.dtype)
     if y.size:
         _core.eltwise_binary(op, _c(a), _c(b), y, param, get_num_threads())
     return y
 
 
 def _ternary(op, a, b, c):
-    y = np.empty(a.shape, dtype=a.dtype)
+    y = _core.empty(a.shape, a.dtype)
     if y.size:
         _core.eltwise_ternary(op, _c(a), _c(b), _c(c), y, get_num_threads())
     return y
 
 
 def _dropout(x, mask, scale):
-    y = np.empty(x.shape, dtype=x.dtype)
+    y = _core.empty(x.shape, x.dtype)
     if y.size:
         _core.dropout(_c(x), _c(mask), y, scale, get_num_threads())
     return y
@@ -114,7 +114,7 @@ def _prelu_layout(x, weight):
 def prelu(x, weight):
     """x where x > 0, else weight[c] * x, c the index on axis 1 (weight (1,) or (C,))."""
     _checks.prelu_weight(x, weight)
-    y = np.empty(x.shape, dtype=x.dtype)
+    y = _core.empty(x.shape, x.dtype)
     if y.size:
         outer, channels, inner = _prelu_layout(x, weight)
         _core.prelu_fwd(_c(x), _c(weight), y, outer, channels, inner, get_num_threads())
@@ -126,10 +126,10 @@ def prelu_backward(dy, x, weight):
     the elements of channel c with x <= 0 (summed in double in C)."""
     _checks.prelu_weight(x, weight)
     _checks.grad_and_input(dy, "dy", x, "x")
-    dx = np.empty(x.shape, dtype=x.dtype)
+    dx = _core.empty(x.shape, x.dtype)
     if not x.size:
         return dx, np.zeros(weight.shape, dtype=weight.dtype)
-    dw = np.empty(weight.shape, dtype=weight.dtype)
+    dw = _core.empty(weight.shape, weight.dtype)
     outer, channels, inner = _prelu_layout(x, weight)
     _core.prelu_bwd(_c(dy), _c(x), _c(weight), dx, dw, outer, channels, inner, get_num_threads())
     return dx, dw

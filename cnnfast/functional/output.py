@@ -16,7 +16,7 @@ _c = np.ascontiguousarray
 
 def _run(op, a, b, axis):
     """op along `axis` of a (and b): the C kernels see (outer, L, inner)."""
-    out = np.empty(a.shape, dtype=a.dtype)
+    out = _core.empty(a.shape, a.dtype)
     if out.size:
         outer = math.prod(a.shape[:axis])
         inner = math.prod(a.shape[axis + 1:])
@@ -56,7 +56,7 @@ def cross_entropy(logits, labels):
     (a 0-d array of the logits' dtype; NaN when N = 0), probs = softmax(logits) along axis 1."""
     labels = _checks.scores_and_labels(logits, "logits", labels)
     n = logits.shape[0]
-    probs = np.empty(logits.shape, dtype=logits.dtype)
+    probs = _core.empty(logits.shape, logits.dtype)
     if n == 0:
         return np.array(np.nan, dtype=logits.dtype), probs
     total = _core.cross_entropy_fwd(_c(logits), _c(labels), probs, get_num_threads())
@@ -66,7 +66,7 @@ def cross_entropy(logits, labels):
 def cross_entropy_backward(probs, labels):
     """dlogits = (probs - onehot(labels)) / N."""
     labels = _checks.scores_and_labels(probs, "probs", labels)
-    d = np.empty(probs.shape, dtype=probs.dtype)
+    d = _core.empty(probs.shape, probs.dtype)
     if probs.shape[0]:
         _core.cross_entropy_bwd(_c(probs), _c(labels), d, get_num_threads())
     return d

@@ -96,4 +96,14 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
 int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
                          void *dlogits, int nthreads);
 
+/* ---- output buffers (frame/outbuf.c): a small cache of large freed blocks, used as NumPy's
+ * allocator for the op outputs so that repeated calls reuse mapped pages instead of faulting. */
+#include <stddef.h>
+void *cf_outbuf_malloc(size_t size);
+void *cf_outbuf_calloc(size_t nelem, size_t elsize);
+void *cf_outbuf_realloc(void *p, size_t size);
+void cf_outbuf_free(void *p);
+size_t cf_outbuf_set_limit(size_t bytes); /* returns the previous limit; 0 disables the cache */
+size_t cf_outbuf_cached(void);            /* bytes held now */
+
 #endif /* CNNFAST_H */
