@@ -188,3 +188,17 @@ BAD = [
 def test_bad_input_is_refused(mod, call, exc, word):
     with pytest.raises(exc, match=word):
         call(mod)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streaming_rows(isa, nthreads, dtype):
+    """Outputs beyond 8 MiB with long rows take the non-temporal store path (rows of 1025
+    elements: every row starts at a different alignment)."""
+    rows = (8 << 20) // (1025 * np.dtype(dtype).itemsize) + 3
+    x = sample((rows, 1025), dtype)
+    check_all(x, sample((rows, 1025), dtype, seed=4, scale=1.0), -1)
+    labels = np.arange(rows) % 1025
+    loss, probs = cf.cross_entropy(x, labels)
+    rloss, rprobs = R.cross_entropy(x, labels)
+    assert_close(probs, rprobs, 1025 + 8, np.abs(rprobs.astype(np.float64)))
+    np.testing.assert_allclose(loss, rloss, rtol=1e-4 if dtype == np.float32 else 1e-12)

@@ -5,15 +5,15 @@
  *   [ thread 0 )[ thread 1 )[ ... )      chunks from cf_partition, starts multiples of 16 elements
  *
  * Small arrays run on one thread (cf_threads_for with CF_ELTWISE_GRAIN elements per thread).
- * Outputs of at least CF_STREAM_BYTES are written with non-temporal stores: they are far larger
- * than the caches, so a normal store would first read every output line for nothing. */
+ * Outputs of at least CF_STREAM_BYTES (kernels/eltwise.h) are written with non-temporal stores:
+ * they are far larger than the caches, so a normal store would first read every output line for
+ * nothing. */
 #include <string.h>
 
 #include "common.h"
 #include "kernels/eltwise.h"
 
 #define CF_ELTWISE_GRAIN 32768
-#define CF_STREAM_BYTES ((cf_int)8 << 20)
 
 #ifdef CF_HAVE_OPENMP
 #define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")

@@ -6,7 +6,8 @@
  *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring columns of
  *                                           one (L, inner) slab; the column kernel vectorises
  *                                           across them; threads take ranges of units.
- * Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a per-thread partial
+ * Large outputs with rows of at least 1 KiB are streamed (non-temporal stores, see
+ * CF_STREAM_BYTES). Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a per-thread partial
  * (double), added in thread order after the region. */
 #include "common.h"
 #include "kernels/eltwise.h"
@@ -37,6 +38,12 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
     const cf_softmax_kernels *k = kernels();
     if (inner == 1) {
         const int nt = threads_for_units(outer, L, nthreads);
+        const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+        const int stream = outer * L * (cf_int)elem >= CF_STREAM_BYTES && L * (cf_int)elem >= 1024 &&
+                           (uintptr_t)out % elem == 0;
+        /* streaming softmax keeps each row's exps in a scratch row per thread */
+        char *work = NULL;
+        if (stream && op == CF_SOFTMAX_FWD && !(work = cf_malloc((size_t)nt * (size_t)L * elem))) return CF_ERR_NOMEM;
 #define CF_SOFTMAX_ROWS(dt, type)                                                                 \
     do {                                                                                          \
         const type *as = a, *bs = b;                                                              \
@@ -44,15 +51,19 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
         CF_OMP_PARALLEL_NT                                                                        \
         {                                                                                         \
             CF_MY_RANGE(outer, r0, r1);                                                           \
+            type *row_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * L : NULL;             \
             for (cf_int r = r0; r < r1; r++) {                                                    \
                 const cf_int o = r * L;                                                           \
                 switch (op) {                                                                     \
-                case CF_SOFTMAX_FWD: k->dt##_fwd_row(L, as + o, os + o); break;                   \
-                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_row(L, as + o, os + o); break;           \
-                case CF_SOFTMAX_BWD: k->dt##_bwd_row(L, as + o, bs + o, os + o); break;           \
-                case CF_LOG_SOFTMAX_BWD: k->dt##_log_bwd_row(L, as + o, bs + o, os + o); break;   \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_row(L, as + o, os + o, row_work); break;         \
+                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_row(L, as + o, os + o, stream); break;   \
+                case CF_SOFTMAX_BWD: k->dt##_bwd_row(L, as + o, bs + o, os + o, stream); break;   \
+                case CF_LOG_SOFTMAX_BWD:                                                          \
+                    k->dt##_log_bwd_row(L, as + o, bs + o, os + o, stream);                       \
+                    break;                                                                        \
                 }                                                                                 \
             }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
         }                                                                                         \
     } while (0)
         if (dt == CF_F32)
@@ -60,6 +71,7 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
         else
             CF_SOFTMAX_ROWS(f64, double);
 #undef CF_SOFTMAX_ROWS
+        cf_free(work);
         return CF_OK;
     }
     const cf_int per_slab = (inner + CF_SOFTMAX_COLS_MAX - 1) / CF_SOFTMAX_COLS_MAX, units = outer * per_slab;
@@ -99,8 +111,16 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
                          void *probs, double *loss_sum, int nthreads) {
     const cf_softmax_kernels *k = kernels();
     const int nt = threads_for_units(N, C, nthreads);
+    const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+    const int stream = N * C * (cf_int)elem >= CF_STREAM_BYTES && C * (cf_int)elem >= 1024 &&
+                       (uintptr_t)probs % elem == 0;
     double *partial = cf_malloc((size_t)nt * sizeof(double));
-    if (!partial) return CF_ERR_NOMEM;
+    char *work = stream ? cf_malloc((size_t)nt * (size_t)C * elem) : NULL;
+    if (!partial || (stream && !work)) {
+        cf_free(partial);
+        cf_free(work);
+        return CF_ERR_NOMEM;
+    }
     for (int t = 0; t < nt; t++) partial[t] = 0;
 #define CF_CE_FWD(dt, type)                                                                       \
     do {                                                                                          \
@@ -109,11 +129,13 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
         CF_OMP_PARALLEL_NT                                                                        \
         {                                                                                         \
             CF_MY_RANGE(N, r0, r1);                                                               \
+            type *row_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * C : NULL;             \
             double s = 0;                                                                         \
             for (cf_int r = r0; r < r1; r++) {                                                    \
-                const double lse = k->dt##_fwd_row(C, xs + r * C, ps + r * C);                    \
+                const double lse = k->dt##_fwd_row(C, xs + r * C, ps + r * C, row_work);          \
                 s += lse - (double)xs[r * C + labels[r]];                                         \
             }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
             partial[CF_THREAD_ID()] = s;                                                          \
         }                                                                                         \
     } while (0)
@@ -126,6 +148,7 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
     for (int t = 0; t < nt; t++) total += partial[t];
     *loss_sum = total;
     cf_free(partial);
+    cf_free(work);
     return CF_OK;
 }
 

@@ -12,6 +12,10 @@
 
 #include "common.h"
 
+/* Frame policy shared by the eltwise and softmax frames: outputs of at least this many bytes are
+ * far larger than the caches and are written with non-temporal stores. */
+#define CF_STREAM_BYTES ((cf_int)8 << 20)
+
 /* alpha: the op's scalar (slope, ELU alpha, scale); unused by ops without one.
  * stream: 1 = write the output with non-temporal stores (the frame sets it when the output is far
  * larger than the caches, so the store does not first read the line it overwrites). */

@@ -1,10 +1,8 @@
 /* eltwise_template.h -- the elementwise kernels of kernels/eltwise.h, written once over the vector
  * layer (see vec_names.h). Included by kernels/<isa>/eltwise.c once per dtype (VT = F32, F64).
  *
- * Each op is a small inline function on vectors, FN(op); the loop macros below turn it into an
- * exported kernel KN(op) over n elements: whole vectors first, then one masked vector for the
- * tail. With p->stream set (and W > 1) the output is written with non-temporal stores, after one
- * masked vector that brings y to a CF_VEC_ALIGN boundary. */
+ * Each op is a small inline function on vectors, FN(op); the kernel macros below turn it into an
+ * exported kernel KN(op) over n elements with CF_VEC_LOOP (vec_names.h). */
 
 /* ---- the ops, one vector at a time; `a` is the op's scalar broadcast ---- */
 static inline V FN(relu)(V x, V a) { (void)a; const V z = SET1(0); return SEL(LE(x, z), z, x); }
@@ -37,48 +35,26 @@ static inline V FN(rrelu)(V x, V s, V a) { (void)a; return SEL(GT(x, SET1(0)), x
 static inline V FN(noisy_relu_bwd)(V dy, V x, V noise) { return FN(relu_bwd)(dy, ADD(x, noise), dy); }
 static inline V FN(rrelu_bwd)(V dy, V x, V s) { return SEL(GT(x, SET1(0)), dy, MUL(dy, s)); }
 
-/* ---- loops: EXPR(i, load) computes the output vector at offset i from the inputs read with
- * load(pointer) (a plain load, or a masked one in the head and tail) ---- */
-#define CF_PLAIN(p) LOAD(p)
-#define CF_MASKED(p) MLOAD((p), m)
-
-#define CF_ELTWISE_LOOP(n, y, stream, EXPR)                                                  \
-    do {                                                                                      \
-        cf_int i = 0;                                                                         \
-        if ((stream) && W > 1) {                                                              \
-            const cf_int head = CF_MIN((n), CF_VEC_HEAD((y), T));                             \
-            if (head > 0) {                                                                   \
-                const TMT m = TMASK(head);                                                    \
-                MSTORE((y), m, EXPR(0, CF_MASKED));                                           \
-            }                                                                                 \
-            for (i = head; i + W <= (n); i += W) STREAM((y) + i, EXPR(i, CF_PLAIN));          \
-            CF_VEC_FENCE();                                                                   \
-        } else {                                                                              \
-            for (; i + W <= (n); i += W) STORE((y) + i, EXPR(i, CF_PLAIN));                   \
-        }                                                                                     \
-        if (i < (n)) {                                                                        \
-            const TMT m = TMASK((n) - i);                                                     \
-            MSTORE((y) + i, m, EXPR(i, CF_MASKED));                                           \
-        }                                                                                     \
-    } while (0)
-
 #define CF_UNARY_KERNEL(op)                                                                   \
     void KN(op)(cf_int n, const T *x, T *y, const PARAMS *p) {                                \
         const V a = SET1(p->alpha);                                                           \
-        CF_ELTWISE_LOOP(n, y, p->stream, CF_UNARY_EXPR);                                      \
+        CF_VEC_LOOP(n, y, p->stream, CF_UNARY_EXPR);                                      \
+        if (p->stream) CF_VEC_FENCE();                                                        \
     }
 #define CF_UNARY_EXPR(i, load) FN(CF_OP)(load(x + (i)), a)
 
 #define CF_BINARY_KERNEL(op)                                                                  \
     void KN(op)(cf_int n, const T *u, const T *v, T *y, const PARAMS *p) {                    \
         const V a = SET1(p->alpha);                                                           \
-        CF_ELTWISE_LOOP(n, y, p->stream, CF_BINARY_EXPR);                                     \
+        CF_VEC_LOOP(n, y, p->stream, CF_BINARY_EXPR);                                     \
+        if (p->stream) CF_VEC_FENCE();                                                        \
     }
 #define CF_BINARY_EXPR(i, load) FN(CF_OP)(load(u + (i)), load(v + (i)), a)
 
 #define CF_TERNARY_KERNEL(op)                                                                 \
     void KN(op)(cf_int n, const T *u, const T *v, const T *w, T *y, const PARAMS *p) {        \
-        CF_ELTWISE_LOOP(n, y, p->stream, CF_TERNARY_EXPR);                                    \
+        CF_VEC_LOOP(n, y, p->stream, CF_TERNARY_EXPR);                                    \
+        if (p->stream) CF_VEC_FENCE();                                                        \
     }
 #define CF_TERNARY_EXPR(i, load) FN(CF_OP)(load(u + (i)), load(v + (i)), load(w + (i)))
 
@@ -138,7 +114,8 @@ CF_TERNARY_KERNEL(rrelu_bwd)
 #define CF_DROPOUT_EXPR(i, load) MUL(load(x + (i)), SEL(load##_BYTES(mask + (i)), keep, zero))
 void KN(dropout)(cf_int n, const T *x, const uint8_t *mask, T *y, const PARAMS *p) {
     const V keep = SET1(p->alpha), zero = SET1(0);
-    CF_ELTWISE_LOOP(n, y, p->stream, CF_DROPOUT_EXPR);
+    CF_VEC_LOOP(n, y, p->stream, CF_DROPOUT_EXPR);
+    if (p->stream) CF_VEC_FENCE();
 }
 
 /* PReLU weight gradient of one plane: sum over x <= 0 of x * dy, summed in vectors of T over

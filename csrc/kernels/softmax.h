@@ -1,6 +1,8 @@
 /* softmax.h -- the softmax kernel family: softmax and log-softmax, forward and backward.
  *
- * Row kernels work on one contiguous row of L >= 1 elements (the softmax axis is the last one).
+ * Row kernels work on one contiguous row of L >= 1 elements (the softmax axis is the last one);
+ * with `stream` set (fwd: a scratch row `work` of L elements given) they write their output with
+ * non-temporal stores, and the caller calls store_fence() once after its last row.
  * Column kernels work on 1 <= m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride)
  * block, the softmax axis
  * running down the columns (element (r, j) at r * stride + j): they vectorise across the columns,
@@ -20,14 +22,14 @@
 #define CF_SOFTMAX_COLS_MAX 128
 
 typedef struct {
-    double (*f32_fwd_row)(cf_int L, const float *x, float *y);
-    double (*f64_fwd_row)(cf_int L, const double *x, double *y);
-    void (*f32_log_fwd_row)(cf_int L, const float *x, float *y);
-    void (*f64_log_fwd_row)(cf_int L, const double *x, double *y);
-    void (*f32_bwd_row)(cf_int L, const float *dy, const float *y, float *dx);
-    void (*f64_bwd_row)(cf_int L, const double *dy, const double *y, double *dx);
-    void (*f32_log_bwd_row)(cf_int L, const float *dy, const float *y, float *dx);
-    void (*f64_log_bwd_row)(cf_int L, const double *dy, const double *y, double *dx);
+    double (*f32_fwd_row)(cf_int L, const float *x, float *y, float *work);
+    double (*f64_fwd_row)(cf_int L, const double *x, double *y, double *work);
+    void (*f32_log_fwd_row)(cf_int L, const float *x, float *y, int stream);
+    void (*f64_log_fwd_row)(cf_int L, const double *x, double *y, int stream);
+    void (*f32_bwd_row)(cf_int L, const float *dy, const float *y, float *dx, int stream);
+    void (*f64_bwd_row)(cf_int L, const double *dy, const double *y, double *dx, int stream);
+    void (*f32_log_bwd_row)(cf_int L, const float *dy, const float *y, float *dx, int stream);
+    void (*f64_log_bwd_row)(cf_int L, const double *dy, const double *y, double *dx, int stream);
     void (*f32_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y);
     void (*f64_fwd_cols)(cf_int L, cf_int m, cf_int stride, const double *x, double *y);
     void (*f32_log_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y);
@@ -37,6 +39,8 @@ typedef struct {
     void (*f32_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const float *dy, const float *y, float *dx);
     void (*f64_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y,
                              double *dx);
+    void (*f32_store_fence)(void);
+    void (*f64_store_fence)(void);
 } cf_softmax_kernels;
 
 extern const cf_softmax_kernels cf_softmax__generic, cf_softmax__avx2, cf_softmax__avx512;

@@ -2,7 +2,8 @@
  * layer (see vec_names.h). Included by kernels/<isa>/softmax.c once per dtype (VT = F32, F64).
  * Sums run in W lanes of T, then across the lanes. */
 
-/* ---- row kernels: one contiguous row of L elements ---- */
+/* ---- row kernels: one contiguous row of L elements; with streaming they leave the store fence
+ * to the caller (store_fence, once after its rows) ---- */
 
 /* max of the row; masked-off tail lanes read -inf */
 static inline T FN(row_max)(cf_int L, const T *x) {
@@ -14,12 +15,20 @@ static inline T FN(row_max)(cf_int L, const T *x) {
     return HMAX(mx);
 }
 
+/* Rows are read from memory in their first pass and then worked on in cache. To overlap the next
+ * row's memory traffic with this row's exps, the compute passes prefetch the row that follows
+ * (one prefetch per 64-byte line; a prefetch past the end of the array is harmless). */
+static inline void FN(prefetch_line)(const T *p, cf_int i) {
+    if ((i * (cf_int)sizeof(T)) % 64 == 0) __builtin_prefetch(p + i);
+}
+
 /* sum of exp(x - mx) over the row; y != NULL also stores each exp(x - mx) there */
 static inline T FN(row_sum_exp)(cf_int L, const T *x, T mx, T *y) {
     const V m = SET1(mx), ninf = SET1(-INFINITY);
     V s = SET1(0);
     cf_int i = 0;
     for (; i + W <= L; i += W) {
+        FN(prefetch_line)(x + L, i);
         const V e = EXP(SUB(LOAD(x + i), m));
         if (y) STORE(y + i, e);
         s = ADD(s, e);
@@ -33,31 +42,36 @@ static inline T FN(row_sum_exp)(cf_int L, const T *x, T mx, T *y) {
     return HSUM(s);
 }
 
-double KN(softmax_fwd_row)(cf_int L, const T *x, T *y) {
+/* The exps are stored in the sum pass and scaled in a third pass. Streaming (large outputs): they
+ * are stored in `work` (L elements, stays in cache) and y is written once, with non-temporal
+ * stores; otherwise they are stored in y and scaled in place. */
+#define CF_SOFTMAX_EXPR(i, load) MUL(load(work + (i)), inv)
+double KN(softmax_fwd_row)(cf_int L, const T *x, T *y, T *work) {
     const T mx = FN(row_max)(L, x);
-    const T sum = FN(row_sum_exp)(L, x, mx, y);
+    const T sum = FN(row_sum_exp)(L, x, mx, work ? work : y);
     const V inv = SET1((T)1 / sum);
-    cf_int i = 0;
-    for (; i + W <= L; i += W) STORE(y + i, MUL(LOAD(y + i), inv));
-    if (i < L) {
-        const TMT t = TMASK(L - i);
-        MSTORE(y + i, t, MUL(MLOAD(y + i, t), inv));
+    if (work) {
+        CF_VEC_LOOP(L, y, 1, CF_SOFTMAX_EXPR);
+    } else {
+        cf_int i = 0;
+        for (; i + W <= L; i += W) STORE(y + i, MUL(LOAD(y + i), inv));
+        if (i < L) {
+            const TMT t = TMASK(L - i);
+            MSTORE(y + i, t, MUL(MLOAD(y + i, t), inv));
+        }
     }
     return (double)mx + log((double)sum);
 }
 
-void KN(log_softmax_fwd_row)(cf_int L, const T *x, T *y) {
+#define CF_LOG_SOFTMAX_EXPR(i, load) SUB(SUB(load(x + (i)), vmx), ls)
+void KN(log_softmax_fwd_row)(cf_int L, const T *x, T *y, int stream) {
     const T mx = FN(row_max)(L, x);
-    const V m = SET1(mx), ls = SET1((T)log((double)FN(row_sum_exp)(L, x, mx, NULL)));
-    cf_int i = 0;
-    for (; i + W <= L; i += W) STORE(y + i, SUB(SUB(LOAD(x + i), m), ls));
-    if (i < L) {
-        const TMT t = TMASK(L - i);
-        MSTORE(y + i, t, SUB(SUB(MLOAD(x + i, t), m), ls));
-    }
+    const V vmx = SET1(mx), ls = SET1((T)log((double)FN(row_sum_exp)(L, x, mx, NULL)));
+    CF_VEC_LOOP(L, y, stream, CF_LOG_SOFTMAX_EXPR);
 }
 
-void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx) {
+#define CF_SOFTMAX_BWD_EXPR(i, load) MUL(load(y + (i)), SUB(load(dy + (i)), s))
+void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
     V acc = SET1(0);
     cf_int i = 0;
     for (; i + W <= L; i += W) acc = FMA(LOAD(dy + i), LOAD(y + i), acc);
@@ -66,27 +80,21 @@ void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx) {
         acc = FMA(MLOAD(dy + i, t), MLOAD(y + i, t), acc);
     }
     const V s = SET1(HSUM(acc));
-    for (i = 0; i + W <= L; i += W) STORE(dx + i, MUL(LOAD(y + i), SUB(LOAD(dy + i), s)));
-    if (i < L) {
-        const TMT t = TMASK(L - i);
-        MSTORE(dx + i, t, MUL(MLOAD(y + i, t), SUB(MLOAD(dy + i, t), s)));
+    for (i = 0; i < L; i += W) {
+        FN(prefetch_line)(dy + L, i);
+        FN(prefetch_line)(y + L, i);
     }
+    CF_VEC_LOOP(L, dx, stream, CF_SOFTMAX_BWD_EXPR);
 }
 
-void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx) {
+#define CF_LOG_SOFTMAX_BWD_EXPR(i, load) SUB(load(dy + (i)), MUL(EXP(load(y + (i))), s))
+void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
     V acc = SET1(0);
     cf_int i = 0;
     for (; i + W <= L; i += W) acc = ADD(acc, LOAD(dy + i));
     if (i < L) acc = ADD(acc, MLOAD(dy + i, TMASK(L - i)));
     const V s = SET1(HSUM(acc));
-    for (i = 0; i + W <= L; i += W) {
-        const V g = LOAD(dy + i);
-        STORE(dx + i, SUB(g, MUL(EXP(LOAD(y + i)), s)));
-    }
-    if (i < L) {
-        const TMT t = TMASK(L - i);
-        MSTORE(dx + i, t, SUB(MLOAD(dy + i, t), MUL(EXP(MLOAD(y + i, t)), s)));
-    }
+    CF_VEC_LOOP(L, dx, stream, CF_LOG_SOFTMAX_BWD_EXPR);
 }
 
 /* ---- column kernels: m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride) block. Rows
@@ -188,3 +196,5 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
             FN(col_store)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])));
         }
 }
+
+void KN(store_fence)(void) { CF_VEC_FENCE(); }

@@ -20,6 +20,6 @@
     .dt##_fwd_cols = cf_##dt##_softmax_fwd_cols__avx512,                                            \
     .dt##_log_fwd_cols = cf_##dt##_log_softmax_fwd_cols__avx512,                                    \
     .dt##_bwd_cols = cf_##dt##_softmax_bwd_cols__avx512,                                            \
-    .dt##_log_bwd_cols = cf_##dt##_log_softmax_bwd_cols__avx512
+    .dt##_log_bwd_cols = cf_##dt##_log_softmax_bwd_cols__avx512, .dt##_store_fence = cf_##dt##_store_fence__avx512
 
 const cf_softmax_kernels cf_softmax__avx512 = {CF_SOFTMAX_TABLE(f32), CF_SOFTMAX_TABLE(f64)};
