@@ -272,3 +272,18 @@ BAD = [
 def test_bad_input_is_refused(mod, call, exc, word):
     with pytest.raises(exc, match=word):
         call(mod)
+
+
+def test_calls_from_eight_python_threads_match_serial_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = sample(200003, np.float32)
+    dy = sample(200003, np.float32, seed=1)
+    w = np.array([0.1], np.float32)
+    jobs = [lambda: cf.tanh(x), lambda: cf.elu_backward(dy, x), lambda: cf.prelu_backward(dy, x, w)[0],
+            lambda: cf.dropout(x, 0.4, True, np.random.default_rng(3))[0]]
+    serial = [job() for job in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(32)))
+    for i, got in enumerate(results):
+        np.testing.assert_array_equal(got, serial[i % len(jobs)])

@@ -202,3 +202,16 @@ def test_streaming_rows(isa, nthreads, dtype):
     rloss, rprobs = R.cross_entropy(x, labels)
     assert_close(probs, rprobs, 1025 + 8, np.abs(rprobs.astype(np.float64)))
     np.testing.assert_allclose(loss, rloss, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_calls_from_eight_python_threads_match_serial_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = sample((700, 300), np.float32)
+    labels = np.arange(700) % 300
+    jobs = [lambda: cf.softmax(x, 0), lambda: cf.log_softmax(x), lambda: cf.cross_entropy(x, labels)[1]]
+    serial = [job() for job in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(24)))
+    for i, got in enumerate(results):
+        np.testing.assert_array_equal(got, serial[i % len(jobs)])
