@@ -7,7 +7,9 @@
  * Small arrays run on one thread (cf_threads_for with CF_ELTWISE_GRAIN elements per thread).
  * Outputs of at least CF_STREAM_BYTES (kernels/eltwise.h) are written with non-temporal stores:
  * they are far larger than the caches, so a normal store would first read every output line for
- * nothing. */
+ * nothing.
+ *
+ * CF_OMP_PARALLEL_NT opens a region of `nt` threads (a variable of that name must be in scope). */
 #include <string.h>
 
 #include "common.h"

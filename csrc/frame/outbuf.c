@@ -8,10 +8,16 @@
  * output of a fitting size, whose pages are then already mapped. New large blocks are aligned to
  * 2 MiB and advised as transparent huge pages, so a first use faults once per 2 MiB.
  *
- * Layout of a block: a 64-byte header holding its capacity, then the data (64-byte aligned).
+ * Layout of a block: a header holding its capacity, then the data, 2048 + 64 bytes into the block.
  *
- *   base                      base + 64
- *   | capacity | (padding)    | data ..................... capacity bytes |
+ *   base (2 MiB aligned)                base + CF_OUTBUF_HEADER (= 2112)
+ *   | capacity | (padding)              | data ..................... capacity bytes |
+ *
+ * Why 2112: NumPy's large arrays start 16 bytes into a page, and an output whose address in its
+ * page is a little above its input's (0 < (y - x) mod 4096 < 64) makes every load of x look like it
+ * depends on the store to y just before it ("4K aliasing"), which serialises the exp-based kernels
+ * (tanh 3x slower). Half a page away from NumPy's offset, or at the same offset as another block
+ * of this cache, loads and stores never alias.
  *
  * Thread safety: one spin lock around the slot table (held for a few instructions). */
 #include <string.h>
@@ -23,7 +29,7 @@
 
 #define CF_OUTBUF_MIN ((size_t)1 << 20)
 #define CF_OUTBUF_SLOTS 16
-#define CF_OUTBUF_HEADER ((size_t)CF_ALIGN)
+#define CF_OUTBUF_HEADER ((size_t)2048 + CF_ALIGN)
 #define CF_HUGE ((size_t)2 << 20)
 
 static struct {

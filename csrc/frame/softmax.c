@@ -3,12 +3,14 @@
  *
  *   inner == 1 (softmax axis is the last):  rows of L contiguous elements, one row kernel each;
  *                                           threads take contiguous ranges of rows.
- *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring columns of
- *                                           one (L, inner) slab; the column kernel vectorises
- *                                           across them; threads take ranges of units.
+ *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring
+ *                                           columns of one (L, inner) slab; the column kernel
+ *                                           vectorises across them; threads take ranges of units.
  * Large outputs with rows of at least 1 KiB are streamed (non-temporal stores, see
- * CF_STREAM_BYTES). Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a per-thread partial
- * (double), added in thread order after the region. */
+ * CF_STREAM_BYTES). Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a
+ * per-thread partial (double), added in thread order after the region.
+ *
+ * CF_OMP_PARALLEL_NT opens a region of `nt` threads (a variable of that name must be in scope). */
 #include "common.h"
 #include "kernels/eltwise.h"
 #include "kernels/softmax.h"
@@ -42,8 +44,8 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
         const int stream = outer * L * (cf_int)elem >= CF_STREAM_BYTES && L * (cf_int)elem >= 1024 &&
                            (uintptr_t)out % elem == 0;
         /* streaming softmax keeps each row's exps in a scratch row per thread */
-        char *work = NULL;
-        if (stream && op == CF_SOFTMAX_FWD && !(work = cf_malloc((size_t)nt * (size_t)L * elem))) return CF_ERR_NOMEM;
+        char *work = stream && op == CF_SOFTMAX_FWD ? cf_malloc((size_t)nt * (size_t)L * elem) : NULL;
+        if (stream && op == CF_SOFTMAX_FWD && !work) return CF_ERR_NOMEM;
 #define CF_SOFTMAX_ROWS(dt, type)                                                                 \
     do {                                                                                          \
         const type *as = a, *bs = b;                                                              \
