@@ -100,7 +100,8 @@ void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int strea
 /* ---- column kernels: m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride) block. Rows
  * are walked one at a time and each row's m contiguous elements are read as ceil(m / W) vectors
  * (the last one masked), with the per-column state (max, sum) in small arrays: every pass
- * streams through memory row by row instead of striding down one column at a time. ---- */
+ * streams through memory row by row instead of striding down one column at a time. The compute
+ * passes prefetch the same rows of the next block of columns, which the frame hands out next. ---- */
 #define CF_COLS_V (CF_SOFTMAX_COLS_MAX / W)
 
 static inline V FN(col_load)(const T *p, int last, TMT t, V fill) { return last ? MLOADF(p, t, fill) : LOAD(p); }
@@ -125,6 +126,7 @@ static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *
     for (cf_int r = 0; r < L; r++)
         for (cf_int v = 0; v < nv; v++) {
             const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(x + o + CF_SOFTMAX_COLS_MAX, 0);
             const V e = EXP(SUB(FN(col_load)(x + o, v == full, t, ninf), mx[v]));
             if (y) FN(col_store)(y + o, v == full, t, e);
             sum[v] = ADD(sum[v], e);
@@ -176,6 +178,8 @@ void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const 
     for (cf_int r = 0; r < L; r++)
         for (cf_int v = 0; v < nv; v++) {
             const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
+            FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
             const V g = FN(col_load)(dy + o, v == full, t, zero);
             FN(col_store)(dx + o, v == full, t, MUL(FN(col_load)(y + o, v == full, t, zero), SUB(g, s[v])));
         }
@@ -192,6 +196,8 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
     for (cf_int r = 0; r < L; r++)
         for (cf_int v = 0; v < nv; v++) {
             const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
+            FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
             const V e = EXP(FN(col_load)(y + o, v == full, t, zero));
             FN(col_store)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])));
         }
