@@ -287,3 +287,36 @@ def test_calls_from_eight_python_threads_match_serial_results():
         results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(32)))
     for i, got in enumerate(results):
         np.testing.assert_array_equal(got, serial[i % len(jobs)])
+
+
+# ---- property tests -----------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(0, 7), min_size=0, max_size=4), dtype=st.sampled_from(DTYPES),
+       name=st.sampled_from([f[0] for f in FORWARD]), scale=st.sampled_from([1.0, 50.0, 1e4]))
+def test_property_forward_and_backward_on_random_shapes(shape, dtype, name, scale):
+    size = int(np.prod(shape))
+    x = sample(size, dtype, scale=scale).reshape(shape)
+    dy = sample(size, dtype, seed=1).reshape(shape)
+    kw, ulps = {f[0]: (f[1], f[2]) for f in FORWARD}[name]
+    assert_close(getattr(cf, name)(x, **kw), getattr(R, name)(x, **kw), ulps)
+    second, kw, ulps, scale_fn = backward_args(name, x, dtype)
+    assert_close(getattr(cf, name + "_backward")(dy, second, **kw), getattr(R, name + "_backward")(dy, second, **kw),
+                 ulps, None if scale_fn is None else scale_fn(dy, second))
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=st.one_of(st.none(), st.floats(), st.sampled_from([np.zeros((2, 3), np.float32), np.zeros(3, np.int64),
+                                                            np.zeros((), np.float64), np.ones(4, np.complex64)])),
+       param=st.one_of(st.none(), st.floats(), st.integers(-2, 2), st.booleans(), st.text(max_size=2)))
+def test_property_anything_gives_a_result_or_a_clean_exception(x, param):
+    for call in (lambda: cf.leaky_relu(x, param), lambda: cf.elu_backward(x, x, param),
+                 lambda: cf.dropout(x, param, True), lambda: cf.gaussian_noise(x, param, True),
+                 lambda: cf.rrelu(x, param, 0.5, True), lambda: cf.prelu(x, x)):
+        try:
+            call()
+        except (TypeError, ValueError, OverflowError):
+            pass

@@ -3,8 +3,9 @@ threads, float32 and float64, any axis (row kernels for the last axis, column ke
 others), edge shapes, invariants, huge logits, NaN, non-contiguous and bad input.
 
 Tolerances: a softmax along an axis of length L sums L terms, so results may differ from the
-float64 reference by (L + 8) eps relative to the size of the terms involved (|y| for softmax;
-|x - max| + log(sum) for log-softmax; the sums' magnitudes for the backward passes)."""
+float64 reference by (L + 8) eps relative to the size of the terms involved (|y| for softmax, plus
+the |x - max| eps that rounding x - max to the dtype costs before the exp; |x - max| + log(sum) for
+log-softmax; the sums' magnitudes for the backward passes)."""
 import numpy as np
 import pytest
 
@@ -41,10 +42,11 @@ def check_all(x, dy, axis):
     """All four ops along axis against the reference, with their error scales."""
     x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
     ulps = x.shape[axis] + 8
-    y, ry = cf.softmax(x, axis), R.softmax(x, axis)
-    assert_close(y, ry, ulps, np.abs(ry.astype(np.float64)))
-    ly, rly = cf.log_softmax(x, axis), R.log_softmax(x, axis)
     z = x64 - np.max(x64, axis=axis, keepdims=True)
+    y, ry = cf.softmax(x, axis), R.softmax(x, axis)
+    # x - max is rounded to the dtype before its exp: a relative error of |x - max| eps
+    assert_close(y, ry, ulps, np.abs(ry.astype(np.float64)) * (1 + np.abs(z) / ulps))
+    ly, rly = cf.log_softmax(x, axis), R.log_softmax(x, axis)
     assert_close(ly, rly, ulps, np.abs(z) + np.log(sum_along(np.exp(z), axis)) + 1)
     y64 = ry.astype(np.float64)
     assert_close(cf.softmax_backward(dy, ry, axis), R.softmax_backward(dy, ry, axis), ulps,
@@ -140,7 +142,8 @@ def test_cross_entropy_matches_reference(isa, nthreads, n, c, dtype, label_dtype
     lse = np.log(np.sum(np.exp(x64 - x64.max(axis=1, keepdims=True)), axis=1)) + x64.max(axis=1)
     mag = np.mean(np.abs(lse) + np.abs(x64[np.arange(n), labels.astype(np.int64)])) + 1
     assert_close(loss, rloss, ulps, mag)
-    assert_close(probs, rprobs, ulps, np.abs(rprobs.astype(np.float64)))
+    z = x64 - x64.max(axis=1, keepdims=True)
+    assert_close(probs, rprobs, ulps, np.abs(rprobs.astype(np.float64)) * (1 + np.abs(z) / ulps))
     d, rd = cf.cross_entropy_backward(rprobs, labels), R.cross_entropy_backward(rprobs, labels)
     assert_close(d, rd, 4, (np.abs(rprobs.astype(np.float64)) + 1) / n)
     np.testing.assert_array_equal(logits, keep[0])
@@ -200,7 +203,8 @@ def test_streaming_rows(isa, nthreads, dtype):
     labels = np.arange(rows) % 1025
     loss, probs = cf.cross_entropy(x, labels)
     rloss, rprobs = R.cross_entropy(x, labels)
-    assert_close(probs, rprobs, 1025 + 8, np.abs(rprobs.astype(np.float64)))
+    z = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    assert_close(probs, rprobs, 1025 + 8, np.abs(rprobs.astype(np.float64)) * (1 + np.abs(z) / 1033))
     np.testing.assert_allclose(loss, rloss, rtol=1e-4 if dtype == np.float32 else 1e-12)
 
 
@@ -215,3 +219,36 @@ def test_calls_from_eight_python_threads_match_serial_results():
         results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(24)))
     for i, got in enumerate(results):
         np.testing.assert_array_equal(got, serial[i % len(jobs)])
+
+
+# ---- property tests -----------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(0, 9), min_size=1, max_size=4), data=st.data(),
+       dtype=st.sampled_from(DTYPES), scale=st.sampled_from([1.0, 30.0, 1e4]))
+def test_property_softmax_family_on_random_shapes(shape, data, dtype, scale):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = sample(tuple(shape), dtype, seed=len(shape), scale=scale)
+    if x.size == 0:
+        assert cf.softmax(x, axis).shape == x.shape
+        return
+    check_all(x, sample(tuple(shape), dtype, seed=9, scale=1.0), axis)
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=st.one_of(st.none(), st.integers(), st.floats(), st.lists(st.floats(), max_size=3),
+                   st.sampled_from([np.zeros((2, 3), np.float32), np.zeros(3, np.int32), np.zeros((), np.float64),
+                                    np.zeros((2, 0), np.float64), np.ones((3, 4), np.float16)])),
+       axis=st.one_of(st.integers(-4, 4), st.floats(), st.none()),
+       labels=st.one_of(st.none(), st.sampled_from([np.array([0, 1]), np.array([0.5, 1.0]), np.array([5, 0]),
+                                                    np.zeros(0, np.int64), np.array([[0], [1]])])))
+def test_property_anything_gives_a_result_or_a_clean_exception(x, axis, labels):
+    for call in (lambda: cf.softmax(x, axis), lambda: cf.log_softmax_backward(x, x, axis),
+                 lambda: cf.cross_entropy(x, labels), lambda: cf.cross_entropy_backward(x, labels)):
+        try:
+            call()
+        except (TypeError, ValueError, OverflowError):
+            pass

@@ -33,7 +33,8 @@ def _f64(a):
 
 
 def _out(v, like):
-    return np.ascontiguousarray(v, dtype=like.dtype)
+    """A fresh C-contiguous array of like's dtype (0-d stays 0-d)."""
+    return np.array(v, dtype=like.dtype, order="C")
 
 
 def relu(x):
