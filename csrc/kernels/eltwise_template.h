@@ -38,83 +38,50 @@ static inline V FN(rrelu_bwd)(V dy, V x, V s) { return SEL(GT(x, SET1(0)), dy, M
 #define CF_UNARY_KERNEL(op)                                                                   \
     void KN(op)(cf_int n, const T *x, T *y, const PARAMS *p) {                                \
         const V a = SET1(p->alpha);                                                           \
-        CF_VEC_LOOP(n, y, p->stream, CF_UNARY_EXPR);                                      \
+        CF_VEC_LOOP(n, y, p->stream, CF_UNARY_EXPR, op);                                      \
         if (p->stream) CF_VEC_FENCE();                                                        \
     }
-#define CF_UNARY_EXPR(i, load) FN(CF_OP)(load(x + (i)), a)
+#define CF_UNARY_EXPR(op, i, load) FN(op)(load(x + (i)), a)
 
 #define CF_BINARY_KERNEL(op)                                                                  \
     void KN(op)(cf_int n, const T *u, const T *v, T *y, const PARAMS *p) {                    \
         const V a = SET1(p->alpha);                                                           \
-        CF_VEC_LOOP(n, y, p->stream, CF_BINARY_EXPR);                                     \
+        CF_VEC_LOOP(n, y, p->stream, CF_BINARY_EXPR, op);                                     \
         if (p->stream) CF_VEC_FENCE();                                                        \
     }
-#define CF_BINARY_EXPR(i, load) FN(CF_OP)(load(u + (i)), load(v + (i)), a)
+#define CF_BINARY_EXPR(op, i, load) FN(op)(load(u + (i)), load(v + (i)), a)
 
 #define CF_TERNARY_KERNEL(op)                                                                 \
     void KN(op)(cf_int n, const T *u, const T *v, const T *w, T *y, const PARAMS *p) {        \
-        CF_VEC_LOOP(n, y, p->stream, CF_TERNARY_EXPR);                                    \
+        CF_VEC_LOOP(n, y, p->stream, CF_TERNARY_EXPR, op);                                    \
         if (p->stream) CF_VEC_FENCE();                                                        \
     }
-#define CF_TERNARY_EXPR(i, load) FN(CF_OP)(load(u + (i)), load(v + (i)), load(w + (i)))
+#define CF_TERNARY_EXPR(op, i, load) FN(op)(load(u + (i)), load(v + (i)), load(w + (i)))
 
-/* Each kernel is stamped with CF_OP naming its op (the loop bodies refer to CF_OP). */
-#define CF_OP relu
 CF_UNARY_KERNEL(relu)
-#undef CF_OP
-#define CF_OP leaky_relu
 CF_UNARY_KERNEL(leaky_relu)
-#undef CF_OP
-#define CF_OP elu
 CF_UNARY_KERNEL(elu)
-#undef CF_OP
-#define CF_OP sigmoid
 CF_UNARY_KERNEL(sigmoid)
-#undef CF_OP
-#define CF_OP tanh
 CF_UNARY_KERNEL(tanh)
-#undef CF_OP
-#define CF_OP scale
 CF_UNARY_KERNEL(scale)
-#undef CF_OP
-#define CF_OP relu_bwd
 CF_BINARY_KERNEL(relu_bwd)
-#undef CF_OP
-#define CF_OP leaky_relu_bwd
 CF_BINARY_KERNEL(leaky_relu_bwd)
-#undef CF_OP
-#define CF_OP elu_bwd
 CF_BINARY_KERNEL(elu_bwd)
-#undef CF_OP
-#define CF_OP sigmoid_bwd
 CF_BINARY_KERNEL(sigmoid_bwd)
-#undef CF_OP
-#define CF_OP tanh_bwd
 CF_BINARY_KERNEL(tanh_bwd)
-#undef CF_OP
-#define CF_OP add
 CF_BINARY_KERNEL(add)
-#undef CF_OP
-#define CF_OP noisy_relu
 CF_BINARY_KERNEL(noisy_relu)
-#undef CF_OP
-#define CF_OP rrelu
 CF_BINARY_KERNEL(rrelu)
-#undef CF_OP
-#define CF_OP noisy_relu_bwd
 CF_TERNARY_KERNEL(noisy_relu_bwd)
-#undef CF_OP
-#define CF_OP rrelu_bwd
 CF_TERNARY_KERNEL(rrelu_bwd)
-#undef CF_OP
 
 /* dropout: y = x * (mask ? alpha : 0) -- a product, so a dropped NaN stays NaN (as PyTorch). */
 #define CF_PLAIN_BYTES(p) BYTES(p)
 #define CF_MASKED_BYTES(p) BYTES_M((p), m)
-#define CF_DROPOUT_EXPR(i, load) MUL(load(x + (i)), SEL(load##_BYTES(mask + (i)), keep, zero))
+#define CF_DROPOUT_EXPR(op, i, load) MUL(load(x + (i)), SEL(load##_BYTES(mask + (i)), keep, zero))
 void KN(dropout)(cf_int n, const T *x, const uint8_t *mask, T *y, const PARAMS *p) {
     const V keep = SET1(p->alpha), zero = SET1(0);
-    CF_VEC_LOOP(n, y, p->stream, CF_DROPOUT_EXPR);
+    CF_VEC_LOOP(n, y, p->stream, CF_DROPOUT_EXPR, _);
     if (p->stream) CF_VEC_FENCE();
 }
 

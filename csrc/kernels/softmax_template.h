@@ -45,13 +45,13 @@ static inline T FN(row_sum_exp)(cf_int L, const T *x, T mx, T *y) {
 /* The exps are stored in the sum pass and scaled in a third pass. Streaming (large outputs): they
  * are stored in `work` (L elements, stays in cache) and y is written once, with non-temporal
  * stores; otherwise they are stored in y and scaled in place. */
-#define CF_SOFTMAX_EXPR(i, load) MUL(load(work + (i)), inv)
+#define CF_SOFTMAX_EXPR(op, i, load) MUL(load(work + (i)), inv)
 double KN(softmax_fwd_row)(cf_int L, const T *x, T *y, T *work) {
     const T mx = FN(row_max)(L, x);
     const T sum = FN(row_sum_exp)(L, x, mx, work ? work : y);
     const V inv = SET1((T)1 / sum);
     if (work) {
-        CF_VEC_LOOP(L, y, 1, CF_SOFTMAX_EXPR);
+        CF_VEC_LOOP(L, y, 1, CF_SOFTMAX_EXPR, _);
     } else {
         cf_int i = 0;
         for (; i + W <= L; i += W) STORE(y + i, MUL(LOAD(y + i), inv));
@@ -63,14 +63,14 @@ double KN(softmax_fwd_row)(cf_int L, const T *x, T *y, T *work) {
     return (double)mx + log((double)sum);
 }
 
-#define CF_LOG_SOFTMAX_EXPR(i, load) SUB(SUB(load(x + (i)), vmx), ls)
+#define CF_LOG_SOFTMAX_EXPR(op, i, load) SUB(SUB(load(x + (i)), vmx), ls)
 void KN(log_softmax_fwd_row)(cf_int L, const T *x, T *y, int stream) {
     const T mx = FN(row_max)(L, x);
     const V vmx = SET1(mx), ls = SET1((T)log((double)FN(row_sum_exp)(L, x, mx, NULL)));
-    CF_VEC_LOOP(L, y, stream, CF_LOG_SOFTMAX_EXPR);
+    CF_VEC_LOOP(L, y, stream, CF_LOG_SOFTMAX_EXPR, _);
 }
 
-#define CF_SOFTMAX_BWD_EXPR(i, load) MUL(load(y + (i)), SUB(load(dy + (i)), s))
+#define CF_SOFTMAX_BWD_EXPR(op, i, load) MUL(load(y + (i)), SUB(load(dy + (i)), s))
 void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
     V acc = SET1(0);
     cf_int i = 0;
@@ -84,17 +84,17 @@ void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
         FN(prefetch_line)(dy + L, i);
         FN(prefetch_line)(y + L, i);
     }
-    CF_VEC_LOOP(L, dx, stream, CF_SOFTMAX_BWD_EXPR);
+    CF_VEC_LOOP(L, dx, stream, CF_SOFTMAX_BWD_EXPR, _);
 }
 
-#define CF_LOG_SOFTMAX_BWD_EXPR(i, load) SUB(load(dy + (i)), MUL(EXP(load(y + (i))), s))
+#define CF_LOG_SOFTMAX_BWD_EXPR(op, i, load) SUB(load(dy + (i)), MUL(EXP(load(y + (i))), s))
 void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
     V acc = SET1(0);
     cf_int i = 0;
     for (; i + W <= L; i += W) acc = ADD(acc, LOAD(dy + i));
     if (i < L) acc = ADD(acc, MLOAD(dy + i, TMASK(L - i)));
     const V s = SET1(HSUM(acc));
-    CF_VEC_LOOP(L, dx, stream, CF_LOG_SOFTMAX_BWD_EXPR);
+    CF_VEC_LOOP(L, dx, stream, CF_LOG_SOFTMAX_BWD_EXPR, _);
 }
 
 /* ---- column kernels: m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride) block. Rows

@@ -57,9 +57,9 @@
 #define CF_VEC_HEAD(p, type) \
     ((cf_int)(((CF_VEC_ALIGN - ((uintptr_t)(p) % CF_VEC_ALIGN)) % CF_VEC_ALIGN) / sizeof(type)))
 
-/* The loop of every kernel that writes n outputs y[0..n): EXPR(i, load) computes the output vector
- * at offset i from its inputs, read with load(pointer) (CF_PLAIN, or CF_MASKED in the head and the
- * tail, where the tail mask `m` is in scope). Whole vectors first, then one masked vector for the
+/* The loop of every kernel that writes n outputs y[0..n): EXPR(op, i, load) computes the output
+ * vector at offset i from its inputs, read with load(pointer) (CF_PLAIN, or CF_MASKED in the head
+ * and the tail, where the tail mask `m` is in scope); `op` is passed through to EXPR. Whole vectors first, then one masked vector for the
  * tail. With `stream` set (and W > 1) the output is written with non-temporal stores, after one
  * masked vector that brings y to a CF_VEC_ALIGN boundary; the caller then owes a CF_VEC_FENCE()
  * before the data is handed on (once per batch of loops, not per loop: a fence waits for the
@@ -67,22 +67,22 @@
 #define CF_PLAIN(p) LOAD(p)
 #define CF_MASKED(p) MLOAD((p), m)
 
-#define CF_VEC_LOOP(n, y, stream, EXPR)                                                  \
+#define CF_VEC_LOOP(n, y, stream, EXPR, op)                                              \
     do {                                                                                      \
         cf_int i = 0;                                                                         \
         if ((stream) && W > 1) {                                                              \
             const cf_int head = CF_MIN((n), CF_VEC_HEAD((y), T));                             \
             if (head > 0) {                                                                   \
                 const TMT m = TMASK(head);                                                    \
-                MSTORE((y), m, EXPR(0, CF_MASKED));                                           \
+                MSTORE((y), m, EXPR(op, 0, CF_MASKED));                                           \
             }                                                                                 \
-            for (i = head; i + W <= (n); i += W) STREAM((y) + i, EXPR(i, CF_PLAIN));          \
+            for (i = head; i + W <= (n); i += W) STREAM((y) + i, EXPR(op, i, CF_PLAIN));          \
         } else {                                                                              \
-            for (; i + W <= (n); i += W) STORE((y) + i, EXPR(i, CF_PLAIN));                   \
+            for (; i + W <= (n); i += W) STORE((y) + i, EXPR(op, i, CF_PLAIN));                   \
         }                                                                                     \
         if (i < (n)) {                                                                        \
             const TMT m = TMASK((n) - i);                                                     \
-            MSTORE((y) + i, m, EXPR(i, CF_MASKED));                                           \
+            MSTORE((y) + i, m, EXPR(op, i, CF_MASKED));                                           \
         }                                                                                     \
     } while (0)
 
