@@ -20,7 +20,7 @@
 #ifdef CF_HAVE_OPENMP
 #define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
 #else
-#define CF_OMP_PARALLEL_NT
+#define CF_OMP_PARALLEL_NT (void)nt;
 #endif
 
 /* [b, e): this thread's chunk of [0, n) */
