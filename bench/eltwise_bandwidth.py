@@ -1,6 +1,8 @@
 """Memory bandwidth of cnnfast's elementwise ops and softmax against a large np.copyto and PyTorch.
 
-    python bench/eltwise_bandwidth.py [--n 16777216] [--threads 1 2] [--reps 7] [--dtype float32]
+    PYTHONPATH=. python bench/eltwise_bandwidth.py [--n 16777216] [--threads 1 2] [--reps 7] [--dtype float32]
+
+(from the repository root after the in-place build, or with cnnfast installed).
 
 For each op it reports GB/s (bytes read + written, per call, median over --reps calls), that as a
 fraction of np.copyto into an existing array measured in the same run, and cnnfast's time over
