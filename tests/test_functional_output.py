@@ -252,3 +252,12 @@ def test_property_anything_gives_a_result_or_a_clean_exception(x, axis, labels):
             call()
         except (TypeError, ValueError, OverflowError):
             pass
+
+
+@pytest.mark.parametrize("inner", [16384, 16411], ids=["aligned-rows", "unaligned-rows"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streaming_columns(isa, nthreads, dtype, inner):
+    """Outputs beyond 8 MiB along a non-last axis take the columns' non-temporal store path."""
+    length = (8 << 20) // (2 * inner * np.dtype(dtype).itemsize) + 1
+    shape = (2, length, inner)
+    check_all(sample(shape, dtype), sample(shape, dtype, seed=4, scale=1.0), 1)

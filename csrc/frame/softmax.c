@@ -78,6 +78,13 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
     }
     const cf_int per_slab = (inner + CF_SOFTMAX_COLS_MAX - 1) / CF_SOFTMAX_COLS_MAX, units = outer * per_slab;
     const int nt = threads_for_units(units, L * CF_MIN(inner, CF_SOFTMAX_COLS_MAX), nthreads);
+    const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+    /* streaming softmax keeps a block's exps in a scratch block per thread, if that fits in L2 */
+    const size_t work_len = (size_t)L * CF_SOFTMAX_COLS_MAX;
+    const int stream = outer * L * inner * (cf_int)elem >= CF_STREAM_BYTES && (uintptr_t)out % elem == 0 &&
+                       (op != CF_SOFTMAX_FWD || work_len * elem <= ((size_t)1 << 20));
+    char *work = stream && op == CF_SOFTMAX_FWD ? cf_malloc((size_t)nt * work_len * elem) : NULL;
+    if (stream && op == CF_SOFTMAX_FWD && !work) return CF_ERR_NOMEM;
 #define CF_SOFTMAX_COLS_RUN(dt, type)                                                             \
     do {                                                                                          \
         const type *as = a, *bs = b;                                                              \
@@ -85,19 +92,25 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
         CF_OMP_PARALLEL_NT                                                                        \
         {                                                                                         \
             CF_MY_RANGE(units, u0, u1);                                                           \
+            type *blk_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * (cf_int)work_len : NULL; \
             for (cf_int u = u0; u < u1; u++) {                                                    \
-                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS_MAX;                                \
-                const cf_int m = CF_MIN(CF_SOFTMAX_COLS_MAX, inner - j);                              \
+                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS_MAX;                            \
+                const cf_int m = CF_MIN(CF_SOFTMAX_COLS_MAX, inner - j);                          \
                 const cf_int o = (u / per_slab) * L * inner + j;                                  \
                 switch (op) {                                                                     \
-                case CF_SOFTMAX_FWD: k->dt##_fwd_cols(L, m, inner, as + o, os + o); break;        \
-                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_cols(L, m, inner, as + o, os + o); break; \
-                case CF_SOFTMAX_BWD: k->dt##_bwd_cols(L, m, inner, as + o, bs + o, os + o); break; \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_cols(L, m, inner, as + o, os + o, blk_work); break; \
+                case CF_LOG_SOFTMAX_FWD:                                                          \
+                    k->dt##_log_fwd_cols(L, m, inner, as + o, os + o, stream);                    \
+                    break;                                                                        \
+                case CF_SOFTMAX_BWD:                                                              \
+                    k->dt##_bwd_cols(L, m, inner, as + o, bs + o, os + o, stream);                \
+                    break;                                                                        \
                 case CF_LOG_SOFTMAX_BWD:                                                          \
-                    k->dt##_log_bwd_cols(L, m, inner, as + o, bs + o, os + o);                    \
+                    k->dt##_log_bwd_cols(L, m, inner, as + o, bs + o, os + o, stream);            \
                     break;                                                                        \
                 }                                                                                 \
             }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
         }                                                                                         \
     } while (0)
     if (dt == CF_F32)
@@ -105,6 +118,7 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
     else
         CF_SOFTMAX_COLS_RUN(f64, double);
 #undef CF_SOFTMAX_COLS_RUN
+    cf_free(work);
     return CF_OK;
 }
 

@@ -1,8 +1,9 @@
 /* softmax.h -- the softmax kernel family: softmax and log-softmax, forward and backward.
  *
- * Row kernels work on one contiguous row of L >= 1 elements (the softmax axis is the last one);
- * with `stream` set (fwd: a scratch row `work` of L elements given) they write their output with
- * non-temporal stores, and the caller calls store_fence() once after its last row.
+ * Row kernels work on one contiguous row of L >= 1 elements (the softmax axis is the last one).
+ * Both kinds take `stream` (fwd: a scratch `work` of L elements for rows, L * CF_SOFTMAX_COLS_MAX
+ * for columns): they then write their output with non-temporal stores, and the caller calls
+ * store_fence() once after its last call.
  * Column kernels work on 1 <= m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride)
  * block, the softmax axis
  * running down the columns (element (r, j) at r * stride + j): they vectorise across the columns,
@@ -30,15 +31,18 @@ typedef struct {
     void (*f64_bwd_row)(cf_int L, const double *dy, const double *y, double *dx, int stream);
     void (*f32_log_bwd_row)(cf_int L, const float *dy, const float *y, float *dx, int stream);
     void (*f64_log_bwd_row)(cf_int L, const double *dy, const double *y, double *dx, int stream);
-    void (*f32_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y);
-    void (*f64_fwd_cols)(cf_int L, cf_int m, cf_int stride, const double *x, double *y);
-    void (*f32_log_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y);
-    void (*f64_log_fwd_cols)(cf_int L, cf_int m, cf_int stride, const double *x, double *y);
-    void (*f32_bwd_cols)(cf_int L, cf_int m, cf_int stride, const float *dy, const float *y, float *dx);
-    void (*f64_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y, double *dx);
-    void (*f32_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const float *dy, const float *y, float *dx);
+    void (*f32_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y, float *work);
+    void (*f64_fwd_cols)(cf_int L, cf_int m, cf_int stride, const double *x, double *y, double *work);
+    void (*f32_log_fwd_cols)(cf_int L, cf_int m, cf_int stride, const float *x, float *y, int stream);
+    void (*f64_log_fwd_cols)(cf_int L, cf_int m, cf_int stride, const double *x, double *y, int stream);
+    void (*f32_bwd_cols)(cf_int L, cf_int m, cf_int stride, const float *dy, const float *y, float *dx,
+                         int stream);
+    void (*f64_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y, double *dx,
+                         int stream);
+    void (*f32_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const float *dy, const float *y, float *dx,
+                             int stream);
     void (*f64_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y,
-                             double *dx);
+                             double *dx, int stream);
     void (*f32_store_fence)(void);
     void (*f64_store_fence)(void);
 } cf_softmax_kernels;

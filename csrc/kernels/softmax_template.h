@@ -111,9 +111,17 @@ static inline void FN(col_store)(T *p, int last, TMT t, V v) {
     else
         STORE(p, v);
 }
+/* the final store of an output vector: non-temporal when streaming and p is aligned for it */
+static inline void FN(col_out)(T *p, int last, TMT t, V v, int stream) {
+    if (!last && stream && (uintptr_t)p % CF_VEC_ALIGN == 0)
+        STREAM(p, v);
+    else
+        FN(col_store)(p, last, t, v);
+}
 
-/* per-column max and sum of exp(x - max); stores the exps in y if y != NULL */
-static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, V *mx, V *sum) {
+/* per-column max and sum of exp(x - max); stores the exps in e (row stride es) if e != NULL */
+static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *x, T *e, cf_int es, V *mx,
+                                    V *sum) {
     const cf_int nv = (m + W - 1) / W, full = m / W;
     const TMT t = TMASK(m - full * W);
     const V ninf = SET1(-INFINITY);
@@ -127,30 +135,33 @@ static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *
         for (cf_int v = 0; v < nv; v++) {
             const cf_int o = r * stride + v * W;
             FN(prefetch_line)(x + o + CF_SOFTMAX_COLS_MAX, 0);
-            const V e = EXP(SUB(FN(col_load)(x + o, v == full, t, ninf), mx[v]));
-            if (y) FN(col_store)(y + o, v == full, t, e);
-            sum[v] = ADD(sum[v], e);
+            const V ex = EXP(SUB(FN(col_load)(x + o, v == full, t, ninf), mx[v]));
+            if (e) FN(col_store)(e + r * es + v * W, v == full, t, ex);
+            sum[v] = ADD(sum[v], ex);
         }
 }
 
-void KN(softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y) {
-    const cf_int nv = (m + W - 1) / W, full = m / W;
+/* work: NULL (the exps are stored in y and scaled in place), or L * CF_SOFTMAX_COLS_MAX elements
+ * of scratch for the exps, and y is written once, with non-temporal stores. */
+void KN(softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, T *work) {
+    const cf_int nv = (m + W - 1) / W, full = m / W, ws = work ? CF_SOFTMAX_COLS_MAX : stride;
     const TMT t = TMASK(m - full * W);
+    T *e = work ? work : y;
     V mx[CF_COLS_V], s[CF_COLS_V];
-    FN(cols_max_sum)(L, m, stride, x, y, mx, s);
+    FN(cols_max_sum)(L, m, stride, x, e, ws, mx, s);
     for (cf_int v = 0; v < nv; v++) s[v] = DIV(SET1(1), s[v]);
     for (cf_int r = 0; r < L; r++)
         for (cf_int v = 0; v < nv; v++) {
-            T *p = y + r * stride + v * W;
-            FN(col_store)(p, v == full, t, MUL(FN(col_load)(p, v == full, t, SET1(0)), s[v]));
+            const V out = MUL(FN(col_load)(e + r * ws + v * W, v == full, t, SET1(0)), s[v]);
+            FN(col_out)(y + r * stride + v * W, v == full, t, out, work != NULL);
         }
 }
 
-void KN(log_softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y) {
+void KN(log_softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, int stream) {
     const cf_int nv = (m + W - 1) / W, full = m / W;
     const TMT t = TMASK(m - full * W);
     V mx[CF_COLS_V], s[CF_COLS_V];
-    FN(cols_max_sum)(L, m, stride, x, NULL, mx, s);
+    FN(cols_max_sum)(L, m, stride, x, NULL, 0, mx, s);
     for (cf_int v = 0; v < nv; v++) {
         T lanes[W];
         TO_LANES(s[v], lanes);
@@ -160,11 +171,11 @@ void KN(log_softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *
     for (cf_int r = 0; r < L; r++)
         for (cf_int v = 0; v < nv; v++) {
             const cf_int o = r * stride + v * W;
-            FN(col_store)(y + o, v == full, t, SUB(SUB(FN(col_load)(x + o, v == full, t, SET1(0)), mx[v]), s[v]));
+            FN(col_out)(y + o, v == full, t, SUB(SUB(FN(col_load)(x + o, v == full, t, SET1(0)), mx[v]), s[v]), stream);
         }
 }
 
-void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx) {
+void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx, int stream) {
     const cf_int nv = (m + W - 1) / W, full = m / W;
     const TMT t = TMASK(m - full * W);
     const V zero = SET1(0);
@@ -181,11 +192,11 @@ void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const 
             FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
             FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
             const V g = FN(col_load)(dy + o, v == full, t, zero);
-            FN(col_store)(dx + o, v == full, t, MUL(FN(col_load)(y + o, v == full, t, zero), SUB(g, s[v])));
+            FN(col_out)(dx + o, v == full, t, MUL(FN(col_load)(y + o, v == full, t, zero), SUB(g, s[v])), stream);
         }
 }
 
-void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx) {
+void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx, int stream) {
     const cf_int nv = (m + W - 1) / W, full = m / W;
     const TMT t = TMASK(m - full * W);
     const V zero = SET1(0);
@@ -199,7 +210,7 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
             FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
             FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
             const V e = EXP(FN(col_load)(y + o, v == full, t, zero));
-            FN(col_store)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])));
+            FN(col_out)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])), stream);
         }
 }
 
