@@ -48,6 +48,7 @@ def cases(n, dtype, torch):
     xs, dys = x.reshape(rows), dy.reshape(rows)
     ys, yls = cf.softmax(xs), cf.log_softmax(xs)
     labels = rng.integers(0, 1024, rows[0])
+    nchw = x.reshape(-1, 16, 128, 128) if n % (16 * 128 * 128) == 0 else None
     T = {}
     if torch:
         F = torch.nn.functional
@@ -78,6 +79,9 @@ def cases(n, dtype, torch):
             "log_softmax_backward": lambda: A._log_softmax_backward_data(t["dys"], t["ylsm"], -1, t["xs"].dtype),
             "cross_entropy": lambda: F.cross_entropy(t["xs"], tl),
         }
+        if nchw is not None:
+            tn = torch.from_numpy(nchw)
+            T["softmax(axis=1 of NCHW)"] = lambda: torch.softmax(tn, 1)
     un, bi, ter = 2 * n * e, 3 * n * e, 4 * n * e
     out = [
         ("relu", un, lambda: cf.relu(x)),
@@ -102,6 +106,8 @@ def cases(n, dtype, torch):
         ("log_softmax_backward", bi, lambda: cf.log_softmax_backward(dys, yls)),
         ("cross_entropy", un, lambda: cf.cross_entropy(xs, labels)),
     ]
+    if nchw is not None:
+        out.append(("softmax(axis=1 of NCHW)", un, lambda: cf.softmax(nchw, 1)))
     return [(name, nbytes, fn, T.get(name)) for name, nbytes, fn in out]
 
 
