@@ -93,7 +93,8 @@ def threads(n):
 
 
 def show_config(file=None):
-    """Print the version, the ISA (detected and in force), OpenMP and the thread count."""
+    """Print the version, the ISA (detected and in force), OpenMP, the thread count and the memory
+    the output cache holds (csrc/frame/outbuf.c)."""
     from . import __version__
 
     lines = [
@@ -101,5 +102,6 @@ def show_config(file=None):
         f"  ISA in force    : {isa()} (CPU supports {_core.isa_detected()}; CNNFAST_ISA={os.environ.get('CNNFAST_ISA', '')!r})",
         f"  OpenMP          : {'yes' if _core.have_openmp() else 'NO - built without OpenMP, kernels run serially'}",
         f"  threads         : {get_num_threads()} (CPUs available: {_cpus()})",
+        f"  output cache    : {_core.outbuf_cached() / 2**20:.1f} MiB of freed large outputs held for reuse",
     ]
     print("\n".join(lines), file=file)
