@@ -1,14 +1,13 @@
 """The functional API in C: same names and signatures as cnnfast.reference.
 
 An op is here only once it runs in C; until then it is absent (use cnnfast.reference)."""
-from .norm import (batch_norm, batch_norm_backward, batch_norm_relu, batch_norm_relu_backward,
-                   fold_batch_norm)
-from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward,
-                   max_pool2d, max_pool2d_backward)
+from .activation import *  # noqa: F401,F403
+from .activation import __all__ as _activation_all
+from .norm import *  # noqa: F401,F403
+from .norm import __all__ as _norm_all
+from .output import *  # noqa: F401,F403
+from .output import __all__ as _output_all
+from .pool import *  # noqa: F401,F403
+from .pool import __all__ as _pool_all
 
-__all__ = [
-    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-    "global_avg_pool2d", "global_avg_pool2d_backward",
-    "batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
-    "fold_batch_norm",
-]
+__all__ = [*_activation_all, *_output_all, *_pool_all, *_norm_all]

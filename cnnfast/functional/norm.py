@@ -19,9 +19,9 @@ def _c(a):
 def _forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu):
     a = _shapes.batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentum,
                                 eps)
-    y = np.empty(x.shape, dtype=x.dtype)
-    save_mean = np.empty(a.c, dtype=x.dtype)
-    save_invstd = np.empty(a.c, dtype=x.dtype)
+    y = _core.empty(x.shape, x.dtype)
+    save_mean = _core.empty((a.c,), x.dtype)
+    save_invstd = _core.empty((a.c,), x.dtype)
     # the running statistics are written in place: C gets contiguous buffers, copied back
     # when the caller's arrays are strided views
     stats = [_c(running_mean), _c(running_var)]
@@ -49,9 +49,9 @@ def batch_norm_relu(x, gamma, beta, running_mean, running_var, training, momentu
 
 
 def _backward(dy, y, x, gamma, save_mean, save_invstd, a):
-    dx = np.empty(x.shape, dtype=x.dtype)
-    dgamma = np.empty(a.c, dtype=x.dtype)
-    dbeta = np.empty(a.c, dtype=x.dtype)
+    dx = _core.empty(x.shape, x.dtype)
+    dgamma = _core.empty((a.c,), x.dtype)
+    dbeta = _core.empty((a.c,), x.dtype)
     _core.batch_norm_bwd(a, _c(dy), _c(y), _c(x), _c(gamma), _c(save_mean), _c(save_invstd),
                          dx, dgamma, dbeta, get_num_threads())
     return dx, dgamma, dbeta
@@ -75,8 +75,8 @@ def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps):
     the returned bias is always an array."""
     k, eps = _shapes.fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var,
                                           eps)
-    folded_weight = np.empty(weight.shape, dtype=weight.dtype)
-    folded_bias = np.empty(k, dtype=weight.dtype)
+    folded_weight = _core.empty(weight.shape, weight.dtype)
+    folded_bias = _core.empty((k,), weight.dtype)
     _core.fold_batch_norm(_c(weight), _c(bias), _c(gamma), _c(beta), _c(running_mean),
                           _c(running_var), eps, folded_weight, folded_bias, get_num_threads())
     return folded_weight, folded_bias
