@@ -147,23 +147,42 @@ static void grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy, co
     }
 }
 
-/* Work items when channels are split: item t covers values [lo, hi) of plane (nn, ch). */
+/* Work items when channels are split: item t covers values [lo, hi) of plane t / chunks, a
+ * piece of chunk values (the last one shorter). `per` items go to a thread at a time, enough
+ * for CF_BN_GRAIN values, so that taking work costs little next to doing it. */
 typedef struct {
-    cf_int chunks; /* items per (n, c) plane */
+    cf_int chunks, chunk, per;
 } split;
+
+static inline split split_make(const cf_bnorm *bn) {
+    split sp;
+    sp.chunks = CF_MAX(1, bn->s / CF_BN_CHUNK);
+    sp.chunk = (bn->s + sp.chunks - 1) / sp.chunks;
+    sp.per = CF_MAX(1, CF_BN_GRAIN / sp.chunk);
+    return sp;
+}
 
 static inline void item(const cf_bnorm *bn, const split *sp, cf_int t, cf_int *ch, cf_int *off,
                         cf_int *len) {
-    cf_int plane = t / sp->chunks, part = t % sp->chunks;
-    cf_int chunk = (bn->s + sp->chunks - 1) / sp->chunks;
-    cf_int lo = part * chunk, hi = CF_MIN(bn->s, lo + chunk);
+    if (sp->chunks == 1) {
+        *ch = t % bn->c;
+        *off = t * bn->s;
+        *len = bn->s;
+        return;
+    }
+    cf_int plane = t / sp->chunks, lo = (t % sp->chunks) * sp->chunk;
     *ch = plane % bn->c;
     *off = plane * bn->s + lo;
-    *len = hi > lo ? hi - lo : 0;
+    *len = CF_MIN(bn->s, lo + sp->chunk) - lo;
 }
 
-/* Whole channels per thread when there are enough of them. */
-static inline int by_channel(const cf_bnorm *bn, int nt) { return bn->c >= 4 * (cf_int)nt; }
+/* Whole channels per thread when there are enough of them and their planes are long enough to
+ * stream (a channel's planes lie c*s values apart: short ones are a cache miss each, and the
+ * split layout walks memory in order instead). */
+#define CF_BN_PLANE_MIN 1024
+static inline int by_channel(const cf_bnorm *bn, int nt) {
+    return bn->c >= 4 * (cf_int)nt && bn->s >= CF_BN_PLANE_MIN;
+}
 
 /* The value the statistics of channel ch are shifted by: its first value (0 for an empty batch). */
 static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *bn, cf_int ch) {
@@ -281,7 +300,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
             fwd2d_double(bn, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, nt);
         return CF_OK;
     }
-    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
+    split sp = split_make(bn);
     if (by_channel(bn, nt)) {
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
@@ -308,7 +327,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         return CF_ERR_NOMEM;
     }
     if (learn) {
-        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
         for (cf_int t = 0; t < items; t++) {
             cf_int ch, off, len;
             item(bn, &sp, t, &ch, &off, &len);
@@ -328,7 +347,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                               save_mean, save_invstd);
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -355,7 +374,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
             bwd2d_double(bn, dy, y, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nt);
         return CF_OK;
     }
-    split sp = {CF_MAX(1, s / CF_BN_CHUNK)};
+    split sp = split_make(bn);
     if (by_channel(bn, nt)) {
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
@@ -379,7 +398,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         cf_free(ks);
         return CF_ERR_NOMEM;
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
@@ -396,7 +415,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
             }
         ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
