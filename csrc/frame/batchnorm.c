@@ -177,9 +177,9 @@ static inline void item(const cf_bnorm *bn, const split *sp, cf_int t, cf_int *c
 }
 
 /* Whole channels per thread when there are enough of them and their planes are long enough to
- * stream (a channel's planes lie c*s values apart: short ones are a cache miss each, and the
- * split layout walks memory in order instead). */
-#define CF_BN_PLANE_MIN 1024
+ * stream (a channel's planes lie c*s values apart and each restarts the prefetchers; below
+ * CF_BN_PLANE_MIN values the split layout, which walks memory in order, measured faster). */
+#define CF_BN_PLANE_MIN 8192
 static inline int by_channel(const cf_bnorm *bn, int nt) {
     return bn->c >= 4 * (cf_int)nt && bn->s >= CF_BN_PLANE_MIN;
 }
@@ -301,7 +301,7 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         return CF_OK;
     }
     split sp = split_make(bn);
-    if (by_channel(bn, nt)) {
+    if (learn && by_channel(bn, nt)) { /* eval has no statistics to keep in cache */
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
