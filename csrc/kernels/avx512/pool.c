@@ -23,6 +23,8 @@ static inline __mmask8 lanes8(cf_int m) { return m >= 8 ? 0xff : (__mmask8)((1u 
 typedef struct {
     __m512i cols, w;       /* float32: 16 lanes; for stride 2, elements 0-15 and 16-31   */
     __m512i cols_hi;       /* stride 2: the columns of elements 16-31                     */
+    cf_int first, last, width; /* columns of lane 0 and lane m-1 at t = 0; the row width  */
+    __mmask16 all, all_hi; /* the load masks when every lane is inside                    */
 } lanes_f32;
 
 static inline __mmask16 inside16(__m512i cols, __m512i w, int32_t t) {
@@ -35,10 +37,13 @@ static inline __mmask16 inside16(__m512i cols, __m512i w, int32_t t) {
  * row: masked loads do not touch the elements they leave out. */
 static inline __m512 taps_f32(const float *row, cf_int c, int32_t t, cf_int sw,
                               const lanes_f32 *ln, __m512 fill) {
-    if (sw == 1) return _mm512_mask_loadu_ps(fill, inside16(ln->cols, ln->w, t), row + c + t);
+    int inside = ln->first + t >= 0 && ln->last + t < ln->width; /* the common case */
+    __mmask16 k = inside ? ln->all : inside16(ln->cols, ln->w, t);
+    if (sw == 1) return _mm512_mask_loadu_ps(fill, k, row + c + t);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    __m512 a = _mm512_mask_loadu_ps(fill, inside16(ln->cols, ln->w, t), row + c + t);
-    __m512 b = _mm512_mask_loadu_ps(fill, inside16(ln->cols_hi, ln->w, t), row + c + t + 16);
+    __mmask16 k_hi = inside ? ln->all_hi : inside16(ln->cols_hi, ln->w, t);
+    __m512 a = _mm512_mask_loadu_ps(fill, k, row + c + t);
+    __m512 b = _mm512_mask_loadu_ps(fill, k_hi, row + c + t + 16);
     return _mm512_permutex2var_ps(a, even, b);
 }
 
@@ -51,18 +56,26 @@ static inline lanes_f32 lanes_make_f32(cf_int c, cf_int sw, cf_int m, cf_int w) 
     ln.w = _mm512_set1_epi32((int32_t)w);
     ln.cols = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)c));
     ln.cols_hi = _mm512_add_epi32(ln.cols, _mm512_set1_epi32(16));
+    ln.first = c;
+    ln.last = c + (m - 1) * sw;
+    ln.width = w;
     if (sw == 1) {
-        ln.cols = _mm512_mask_mov_epi32(far, lanes16(m), ln.cols);
+        ln.all = lanes16(m);
+        ln.all_hi = 0;
     } else { /* elements past 2(m-1) are not needed */
         cf_int e = 2 * m - 1;
-        ln.cols = _mm512_mask_mov_epi32(far, lanes16(e), ln.cols);
-        ln.cols_hi = _mm512_mask_mov_epi32(far, lanes16(e - 16 > 0 ? e - 16 : 0), ln.cols_hi);
+        ln.all = lanes16(e);
+        ln.all_hi = lanes16(e - 16 > 0 ? e - 16 : 0);
     }
+    ln.cols = _mm512_mask_mov_epi32(far, ln.all, ln.cols);
+    ln.cols_hi = _mm512_mask_mov_epi32(far, ln.all_hi, ln.cols_hi);
     return ln;
 }
 
 typedef struct {
     __m256i cols, w, cols_hi;
+    cf_int first, last, width;
+    __mmask8 all, all_hi;
 } lanes_f64;
 
 static inline __mmask8 inside8(__m256i cols, __m256i w, int32_t t) {
@@ -72,10 +85,13 @@ static inline __mmask8 inside8(__m256i cols, __m256i w, int32_t t) {
 
 static inline __m512d taps_f64(const double *row, cf_int c, int32_t t, cf_int sw,
                                const lanes_f64 *ln, __m512d fill) {
-    if (sw == 1) return _mm512_mask_loadu_pd(fill, inside8(ln->cols, ln->w, t), row + c + t);
+    int inside = ln->first + t >= 0 && ln->last + t < ln->width;
+    __mmask8 k = inside ? ln->all : inside8(ln->cols, ln->w, t);
+    if (sw == 1) return _mm512_mask_loadu_pd(fill, k, row + c + t);
     const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    __m512d a = _mm512_mask_loadu_pd(fill, inside8(ln->cols, ln->w, t), row + c + t);
-    __m512d b = _mm512_mask_loadu_pd(fill, inside8(ln->cols_hi, ln->w, t), row + c + t + 8);
+    __mmask8 k_hi = inside ? ln->all_hi : inside8(ln->cols_hi, ln->w, t);
+    __m512d a = _mm512_mask_loadu_pd(fill, k, row + c + t);
+    __m512d b = _mm512_mask_loadu_pd(fill, k_hi, row + c + t + 8);
     return _mm512_permutex2var_pd(a, even, b);
 }
 
@@ -86,13 +102,19 @@ static inline lanes_f64 lanes_make_f64(cf_int c, cf_int sw, cf_int m, cf_int w) 
     ln.w = _mm256_set1_epi32((int32_t)w);
     ln.cols = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)c));
     ln.cols_hi = _mm256_add_epi32(ln.cols, _mm256_set1_epi32(8));
+    ln.first = c;
+    ln.last = c + (m - 1) * sw;
+    ln.width = w;
     if (sw == 1) {
-        ln.cols = _mm256_mask_mov_epi32(far, lanes8(m), ln.cols);
+        ln.all = lanes8(m);
+        ln.all_hi = 0;
     } else {
         cf_int e = 2 * m - 1;
-        ln.cols = _mm256_mask_mov_epi32(far, lanes8(e), ln.cols);
-        ln.cols_hi = _mm256_mask_mov_epi32(far, lanes8(e - 8 > 0 ? e - 8 : 0), ln.cols_hi);
+        ln.all = lanes8(e);
+        ln.all_hi = lanes8(e - 8 > 0 ? e - 8 : 0);
     }
+    ln.cols = _mm256_mask_mov_epi32(far, ln.all, ln.cols);
+    ln.cols_hi = _mm256_mask_mov_epi32(far, ln.all_hi, ln.cols_hi);
     return ln;
 }
 
