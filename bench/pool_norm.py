@@ -1,6 +1,6 @@
 """Pooling and batch norm: cnnfast against PyTorch (CPU) and a large np.copyto, in one run.
 
-    python bench/pool_norm.py [--threads 2] [--batch 16] [--reps 9] [--dtype float32]
+    PYTHONPATH=. python bench/pool_norm.py [--threads 2] [--batch 16] [--reps 9] [--dtype float32]
 
 Shapes: /work/shared/shapes/pool_*.csv and bnorm_resnet_50.csv (or --shapes-dir), plus 2x2
 stride-2 max pooling of 64-128 channel maps at 28-112 px. cnnfast and torch alternate on the
