@@ -368,3 +368,20 @@ def test_results_do_not_depend_on_the_thread_count(isa):
         for other in results[1:]:
             for p, q in zip(results[0], other):
                 np.testing.assert_array_equal(p, q)
+
+
+def test_calls_from_eight_python_threads_match_serial_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, gamma, beta, rm, rv = make((4, 8, 40, 44), np.float32)
+    dy = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    y, mean, invstd = cf.batch_norm_relu(x, gamma, beta, None, None, True)
+    jobs = [lambda: cf.batch_norm(x, gamma, beta, None, None, True)[0],
+            lambda: cf.batch_norm(x, gamma, beta, rm, rv, False)[0],
+            lambda: cf.batch_norm_backward(dy, x, gamma, mean, invstd)[0],
+            lambda: cf.batch_norm_relu_backward(dy, y, x, gamma, mean, invstd)[1]]
+    serial = [job() for job in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(32)))
+    for i, got in enumerate(results):
+        np.testing.assert_array_equal(got, serial[i % len(jobs)])

@@ -353,3 +353,18 @@ def test_results_do_not_depend_on_the_thread_count(isa):
         for other in results[1:]:
             for p, q in zip(results[0], other):
                 np.testing.assert_array_equal(p, q)
+
+
+def test_calls_from_eight_python_threads_match_serial_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = data((4, 8, 40, 44), np.float32)
+    y, indices = cf.max_pool2d(x, 3, 2, 1)
+    jobs = [lambda: cf.max_pool2d(x, 3, 2, 1)[1], lambda: cf.max_pool2d_backward(y, indices, x.shape),
+            lambda: cf.avg_pool2d(x, 2), lambda: cf.avg_pool2d_backward(y, x.shape, 3, 2, 1),
+            lambda: cf.global_avg_pool2d(x)]
+    serial = [job() for job in jobs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(40)))
+    for i, got in enumerate(results):
+        np.testing.assert_array_equal(got, serial[i % len(jobs)])
