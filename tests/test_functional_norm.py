@@ -58,13 +58,13 @@ def bound(dtype, m):
     return 8 * eps + (m * EPS64 if dtype == np.float64 else BLOCK * eps)
 
 
-def check_forward(x, gamma, beta, rm, rv, training, relu=False):
+def check_forward(x, gamma, beta, rm, rv, training, relu=False, **params):
     """C vs reference: y within a few roundings of |gamma|*(|xhat| + |mean*invstd|) + |beta|;
     the statistics and the running statistics within one rounding of their float64 values."""
     op_c, op_r = (cf.batch_norm_relu, ref.batch_norm_relu) if relu else (cf.batch_norm, ref.batch_norm)
     rm_c, rv_c, rm_r, rv_r = copy(rm), copy(rv), copy(rm), copy(rv)
-    y, mean, invstd = op_c(x, gamma, beta, rm_c, rv_c, training)
-    want_y, want_mean, want_invstd = op_r(x, gamma, beta, rm_r, rv_r, training)
+    y, mean, invstd = op_c(x, gamma, beta, rm_c, rv_c, training, **params)
+    want_y, want_mean, want_invstd = op_r(x, gamma, beta, rm_r, rv_r, training, **params)
     m = x.size // x.shape[1]
     tol = bound(x.dtype, m)
     g = np.ones(x.shape[1]) if gamma is None else gamma.astype(np.float64)
@@ -78,7 +78,7 @@ def check_forward(x, gamma, beta, rm, rv, training, relu=False):
     assert np.all(np.abs(y.astype(np.float64) - want_y) <= tol * size + 1e-300)
     for got, want in ((mean, want_mean), (invstd, want_invstd), (rm_c, rm_r), (rv_c, rv_r)):
         if want is not None:
-            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(x).max())
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(x).max(initial=0))
     for a in (y, mean, invstd):
         assert a.dtype == x.dtype and a.flags.c_contiguous
     return y, mean, invstd
@@ -136,8 +136,10 @@ def test_optional_gamma_beta_and_running_stats(isa, dtype):
                 check_backward(dy, x, gamma, mean, invstd, training)
 
 
-@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 4)])
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 4), (2, 3, 0, 4)])
 def test_empty_batch_changes_nothing(shape):
+    """No values per channel (an empty batch, or empty planes): an empty output, the running
+    statistics unchanged, zero parameter gradients (as the reference and torch)."""
     x, gamma, beta, rm, rv = make(shape, np.float64)
     rm0, rv0 = rm.copy(), rv.copy()
     y, mean, invstd = cf.batch_norm(x, gamma, beta, rm, rv, True, eps=0.25)
@@ -385,3 +387,33 @@ def test_calls_from_eight_python_threads_match_serial_results():
         results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(32)))
     for i, got in enumerate(results):
         np.testing.assert_array_equal(got, serial[i % len(jobs)])
+
+
+# ---- property test -----------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=st.tuples(st.integers(0, 3), st.integers(1, 3)) |
+       st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 4), st.integers(0, 4)),
+       wrong=st.sampled_from([0, 0, 0, 1, -1]), training=st.sampled_from([True, False, 1]),
+       momentum=st.sampled_from([0.0, 0.1, 1.0, -0.5, float("nan")]),
+       eps=st.sampled_from([1e-5, 0.5, 0.0, 1e-300]), affine=st.booleans(),
+       stats=st.booleans(), dtype=st.sampled_from(DTYPES))
+def test_any_arguments_give_the_reference_result_or_its_error(shape, wrong, training, momentum,
+                                                              eps, affine, stats, dtype):
+    x = make(shape, dtype)[0] if shape[0] and all(shape) else np.ones(shape, dtype)
+    vec = (lambda: np.linspace(0.5, 1.5, max(0, shape[1] + wrong)).astype(dtype))
+    gamma, beta = (vec(), vec()) if affine else (None, None)
+    rm, rv = (vec(), vec()) if stats else (None, None)
+    try:
+        want = ref.batch_norm(x, gamma, beta, copy(rm), copy(rv), training, momentum, eps)
+    except (ValueError, TypeError, OverflowError) as e:
+        with pytest.raises(type(e)) as got:
+            cf.batch_norm(x, gamma, beta, copy(rm), copy(rv), training, momentum, eps)
+        assert str(got.value) == str(e)
+        return
+    y, mean, invstd = check_forward(x, gamma, beta, rm, rv, training, eps=eps, momentum=momentum)
+    check_backward(np.ones_like(x), x, gamma, mean, invstd, training)

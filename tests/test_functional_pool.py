@@ -368,3 +368,60 @@ def test_calls_from_eight_python_threads_match_serial_results():
         results = list(pool.map(lambda i: jobs[i % len(jobs)](), range(40)))
     for i, got in enumerate(results):
         np.testing.assert_array_equal(got, serial[i % len(jobs)])
+
+
+# ---- property tests ----------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WILD = st.sampled_from([-1, 0, 1, 2, 3, 2**31 - 1, 2**31, 2**62, 2**63 - 1, 2**63])
+
+
+def small_or_wild(lo, hi):
+    return st.one_of(st.integers(lo, hi), st.integers(lo, hi), st.integers(lo, hi), WILD)
+
+
+def same_outcome(call_c, call_ref):
+    """Both paths refuse with the same exception and message, or give equal results."""
+    try:
+        want = call_ref()
+    except (ValueError, TypeError, OverflowError) as e:
+        with pytest.raises(type(e)) as got:
+            call_c()
+        assert str(got.value) == str(e)
+        return None
+    got = call_c()
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
+    return got
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(h=st.integers(1, 9), w=st.integers(1, 40), n=st.integers(0, 2),
+       kernel=st.tuples(small_or_wild(1, 4), small_or_wild(1, 4)),
+       stride=st.none() | st.tuples(small_or_wild(1, 3), small_or_wild(1, 3)),
+       padding=st.tuples(small_or_wild(0, 2), small_or_wild(0, 2)),
+       dilation=st.tuples(small_or_wild(1, 3), small_or_wild(1, 3)), ceil_mode=st.booleans(),
+       count_include_pad=st.booleans(), dtype=st.sampled_from(DTYPES))
+def test_any_parameters_give_the_reference_result_or_its_error(h, w, n, kernel, stride, padding,
+                                                               dilation, ceil_mode,
+                                                               count_include_pad, dtype):
+    """Exact mode on small integers: C and reference agree bit for bit, or refuse alike."""
+    x = data((n, 2, h, w), dtype, integers=True)
+    p = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    got = same_outcome(lambda: cf.max_pool2d(x, **p, dilation=dilation),
+                       lambda: ref.max_pool2d(x, **p, dilation=dilation))
+    if got is not None:
+        same_outcome(lambda: cf.max_pool2d_backward(got[0], got[1], x.shape),
+                     lambda: ref.max_pool2d_backward(got[0], got[1], x.shape))
+    ya = same_outcome(lambda: cf.avg_pool2d(x, **p, count_include_pad=count_include_pad),
+                      lambda: ref.avg_pool2d(x, **p, count_include_pad=count_include_pad))
+    if ya is not None:
+        g = _shapes.avg_pool2d_args(x, kernel, stride, padding, ceil_mode, count_include_pad)
+        dy = (data(ya.shape, dtype, seed=1, integers=True) * _divisors(g)).astype(dtype)
+        same_outcome(lambda: cf.avg_pool2d_backward(dy, x.shape, **p,
+                                                    count_include_pad=count_include_pad),
+                     lambda: ref.avg_pool2d_backward(dy, x.shape, **p,
+                                                     count_include_pad=count_include_pad))

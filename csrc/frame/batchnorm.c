@@ -157,7 +157,7 @@ typedef struct {
 static inline split split_make(const cf_bnorm *bn) {
     split sp;
     sp.chunks = CF_MAX(1, bn->s / CF_BN_CHUNK);
-    sp.chunk = (bn->s + sp.chunks - 1) / sp.chunks;
+    sp.chunk = CF_MAX(1, (bn->s + sp.chunks - 1) / sp.chunks); /* s may be 0 (an empty plane) */
     sp.per = CF_MAX(1, CF_BN_GRAIN / sp.chunk);
     return sp;
 }
