@@ -184,9 +184,9 @@ static inline int by_channel(const cf_bnorm *bn, int nt) {
     return bn->c >= 4 * (cf_int)nt && bn->s >= CF_BN_PLANE_MIN;
 }
 
-/* The value the statistics of channel ch are shifted by: its first value (0 for an empty batch). */
+/* The value the statistics of channel ch are shifted by: its first value (0 when it has none). */
 static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *bn, cf_int ch) {
-    return bn->n > 0 ? load(dt, x, ch * bn->s, 0) : 0;
+    return bn->n > 0 && bn->s > 0 ? load(dt, x, ch * bn->s, 0) : 0;
 }
 
 /* ---- 2-D input (n, c): channels are the contiguous axis ----------------------------------
