@@ -38,3 +38,4 @@ cdef inline int _check(int status) except -1:
 
 
 include "_core_runtime.pxi"
+include "_core_dense.pxi"

@@ -1,0 +1,85 @@
+/* avx2/gemm.c -- GEMM microkernels for AVX2 + FMA (16 ymm registers).
+ *
+ * f32 6x16: 6 rows x 2 ymm = 12 accumulators, 2 ymm for the B row and 1 for the broadcast A value
+ * (15 of 16 registers). f64 6x8 is the same tile in doubles. Contract: kernels/gemm.h. */
+#include <immintrin.h>
+
+#include "kernels/gemm.h"
+
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+#define DECL(i) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
+#define STEP(i)                                                                                 \
+    {                                                                                           \
+        const VEC ai = VSET1(a[i]);                                                             \
+        c##i##0 = VFMA(ai, b0, c##i##0);                                                        \
+        c##i##1 = VFMA(ai, b1, c##i##1);                                                        \
+    }
+#define STORE0(i)                                                                               \
+    VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                                   \
+    VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
+#define STOREB(i)                                                                               \
+    VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));                   \
+    VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
+
+/* The 6 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below). */
+#define DEFINE_UKERNEL_6X2W(NAME)                                                               \
+    void NAME(cf_int k, const void *a_, const void *b_, void *c_, cf_int rs_c, const void *alpha_, \
+              const void *beta_) {                                                              \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                         \
+        S *c = (S *)c_;                                                                         \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
+        ROWS6(DECL)                                                                             \
+        for (cf_int p = 0; p < k; ++p) {                                                        \
+            const VEC b0 = VLOAD(b), b1 = VLOAD(b + W);                                         \
+            ROWS6(STEP)                                                                         \
+            a += 6;                                                                             \
+            b += 2 * W;                                                                         \
+        }                                                                                       \
+        const VEC va = VSET1(alpha);                                                            \
+        if (beta == (S)0) {                                                                     \
+            ROWS6(STORE0)                                                                       \
+        } else {                                                                                \
+            const VEC vb = VSET1(beta);                                                         \
+            ROWS6(STOREB)                                                                       \
+        }                                                                                       \
+    }
+
+#define S float
+#define VEC __m256
+#define W 8
+#define VZERO _mm256_setzero_ps
+#define VSET1 _mm256_set1_ps
+#define VFMA _mm256_fmadd_ps
+#define VMUL _mm256_mul_ps
+#define VLOAD _mm256_load_ps
+#define VLOADU _mm256_loadu_ps
+#define VSTOREU _mm256_storeu_ps
+DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2)
+#undef S
+#undef VEC
+#undef W
+#undef VZERO
+#undef VSET1
+#undef VFMA
+#undef VMUL
+#undef VLOAD
+#undef VLOADU
+#undef VSTOREU
+
+#define S double
+#define VEC __m256d
+#define W 4
+#define VZERO _mm256_setzero_pd
+#define VSET1 _mm256_set1_pd
+#define VFMA _mm256_fmadd_pd
+#define VMUL _mm256_mul_pd
+#define VLOAD _mm256_load_pd
+#define VLOADU _mm256_loadu_pd
+#define VSTOREU _mm256_storeu_pd
+DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2)
+
+const cf_gemm_kernels cf_gemm__avx2 = {
+    .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2"},
+    .f64 = {6, 8, 6 * 40, 256, 2048, cf_f64_gemm_ukernel_6x8__avx2, "cf_f64_gemm_ukernel_6x8__avx2"},
+};

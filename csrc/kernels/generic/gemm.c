@@ -1,0 +1,32 @@
+/* generic/gemm.c -- plain-C GEMM microkernels: the fallback on every CPU and the template of the
+ * SIMD kernels. A local MR x NR accumulator that the compiler can keep in vector registers
+ * (-O3 vectorises the j loop with whatever SIMD the baseline target has: SSE2, NEON).
+ * Contract: kernels/gemm.h. */
+#include "kernels/gemm.h"
+
+#define DEFINE_UKERNEL(NAME, S, MR, NR)                                                          \
+    void NAME(cf_int k, const void *a_, const void *b_, void *c_, cf_int rs_c, const void *alpha_, \
+              const void *beta_) {                                                               \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                          \
+        S *c = (S *)c_;                                                                          \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                            \
+        S acc[MR][NR] = {{0}};                                                                   \
+        for (cf_int p = 0; p < k; ++p) {                                                         \
+            for (int i = 0; i < MR; ++i)                                                         \
+                for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];                           \
+            a += MR;                                                                             \
+            b += NR;                                                                             \
+        }                                                                                        \
+        for (int i = 0; i < MR; ++i)                                                             \
+            for (int j = 0; j < NR; ++j)                                                         \
+                c[i * rs_c + j] = beta == (S)0 ? alpha * acc[i][j]                               \
+                                               : alpha * acc[i][j] + beta * c[i * rs_c + j];     \
+    }
+
+DEFINE_UKERNEL(cf_f32_gemm_ukernel_4x8__generic, float, 4, 8)
+DEFINE_UKERNEL(cf_f64_gemm_ukernel_4x4__generic, double, 4, 4)
+
+const cf_gemm_kernels cf_gemm__generic = {
+    .f32 = {4, 8, 4 * 32, 256, 2048, cf_f32_gemm_ukernel_4x8__generic, "cf_f32_gemm_ukernel_4x8__generic"},
+    .f64 = {4, 4, 4 * 32, 256, 1024, cf_f64_gemm_ukernel_4x4__generic, "cf_f64_gemm_ukernel_4x4__generic"},
+};
