@@ -189,3 +189,20 @@ def test_kernel_names_carry_tile_and_isa(isa):
         name, mr, nr, mc, kc, nc = _core.gemm_kernel_info(dtype)
         assert name == f"cf_{tag}_gemm_ukernel_{mr}x{nr}__{isa}"
         assert mc % mr == 0 and nc % nr == 0 and kc > 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_skinny_dot_path_exact(isa, nthreads, dtype):
+    """m <= 4 with A rows and B columns contiguous along k (a dense layer at batch 1..4) takes the
+    dot-product path: every m, n around multiples of 4, k around the 8/16-lane steps and their tails."""
+    rng = np.random.default_rng(9)
+    for m in (1, 2, 3, 4):
+        for n in (1, 3, 4, 5, 9, 70):
+            for k in (1, 7, 8, 15, 16, 17, 33, 300):
+                a = ints(rng, (m, k), dtype)
+                b = ints(rng, (n, k), dtype).T  # B (k, n) with unit stride along k
+                c = np.full((m, n), np.nan, dtype)
+                run(a, b, c, nthreads)
+    a, b = ints(rng, (3, 21), dtype), ints(rng, (10, 21), dtype).T
+    run(a, b, ints(rng, (3, 10), dtype), nthreads, 2.0, -1.0, ints(rng, 3, dtype), ints(rng, 10, dtype))
+    run(a[:, ::-1], b[::-1], ints(rng, (3, 10), dtype), nthreads)  # reversed k: strided, packed path

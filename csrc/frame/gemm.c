@@ -16,6 +16,13 @@
         for (cf_int r = 0; r < mn; r += w, dst += (cf_int)w * kc) {                                \
             const S *src = (const S *)x->data + (i0 + r) * s_mn + p0 * s_k;                        \
             const int rows = (int)CF_MIN((cf_int)w, mn - r);                                       \
+            if (s_k == 1 && s_mn != 1) { /* rows contiguous along k: read each row once, in order */ \
+                for (int i = 0; i < rows; ++i)                                                     \
+                    for (cf_int p = 0; p < kc; ++p) dst[p * w + i] = src[i * s_mn + p];            \
+                for (cf_int p = 0; p < kc && rows < w; ++p)                                        \
+                    for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                             \
+                continue;                                                                          \
+            }                                                                                      \
             for (cf_int p = 0; p < kc; ++p) {                                                      \
                 S *d = dst + p * w;                                                                \
                 const S *s = src + p * s_k;                                                        \
@@ -226,6 +233,38 @@ void cf_scratch_release(void *block, size_t capacity) {
     cf_free(block);
 }
 
+/* ---- skinny products: dot products straight from the operands --------------------------------- */
+/* For m <= 4 with A and B both contiguous along k (a dense layer at batch 1..4: x rows times weight
+ * rows) packing would copy all of B to use a few rows of each tile: instead each 4-column block of C
+ * is m x 4 dot products read straight from A and B (B streamed once), split over threads by column
+ * blocks and finished (alpha, beta, bias) like a tile. */
+static void gemm_skinny(const cf_gemm_problem *pb, const cf_gemm_matrix *a, const cf_gemm_matrix *b,
+                        int nthreads) {
+    const cf_gemm_kernels *kt = CF_SELECT(cf_gemm, cf_isa_current());
+    const cf_gemm_dot_fn dot = pb->dtype == CF_F32 ? kt->dot_f32 : kt->dot_f64;
+    const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
+    const cf_int blocks = (pb->n + 3) / 4;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(pb->m * pb->n * pb->k, (cf_int)1 << 15, nthreads), blocks);
+#ifdef CF_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+#endif
+    for (cf_int jb = 0; jb < blocks; ++jb) {
+        double t[16]; /* 4 x 4 results of the dtype */
+        const cf_int j0 = 4 * jb;
+        const int nn = (int)CF_MIN((cf_int)4, pb->n - j0);
+        dot(pb->k, (int)pb->m, nn, a->data, a->s_mn, (const char *)b->data + (size_t)(j0 * b->s_mn) * es,
+            b->s_mn, t);
+        for (cf_int i = 0; i < 4 * pb->m; ++i) { /* the dot kernel leaves alpha to us */
+            if (pb->dtype == CF_F32)
+                ((float *)t)[i] *= *(const float *)pb->alpha;
+            else
+                t[i] *= *(const double *)pb->alpha;
+        }
+        finish(pb, t, 4, 0, j0, pb->m, nn, 1, 1);
+    }
+    (void)nt;
+}
+
 /* ---- the strided entry point (cnnfast.h) -------------------------------------------------------- */
 int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, const void *a,
                     cf_int rs_a, cf_int cs_a, const void *b, cf_int rs_b, cf_int cs_b, double beta,
@@ -249,6 +288,11 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
         pb.cs_c = rs_c;
         pb.bias_m = bias_n;
         pb.bias_n = bias_m;
+    }
+    const cf_gemm_matrix *ma = (const cf_gemm_matrix *)pb.a.ctx, *mb = (const cf_gemm_matrix *)pb.b.ctx;
+    if (pb.m <= 4 && pb.m > 0 && pb.n > 0 && pb.k > 0 && ma->s_k == 1 && mb->s_k == 1) {
+        gemm_skinny(&pb, ma, mb, nthreads);
+        return CF_OK;
     }
     return cf_gemm(&pb, nthreads);
 }

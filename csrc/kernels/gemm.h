@@ -34,8 +34,16 @@ typedef struct {
     const char *name;  /* the kernel's function name, for tests and show_config */
 } cf_gemm_ukernel;
 
+/* Dot-product kernel for skinny products that skip packing (a batch-1 dense layer reads its weight
+ * once, instead of packing it and filling a 14-row tile with one useful row):
+ *   IN  a: m rows, a[i*lda + p];  b: n rows, b[j*ldb + p]   (both contiguous along k; any alignment)
+ *   OUT t[i*4 + j] = sum_p a[i*lda + p] * b[j*ldb + p]   for i < m, j < n;   1 <= m, n <= 4, k >= 0 */
+typedef void (*cf_gemm_dot_fn)(cf_int k, int m, int n, const void *a, cf_int lda, const void *b,
+                               cf_int ldb, void *t);
+
 typedef struct {
     cf_gemm_ukernel f32, f64;
+    cf_gemm_dot_fn dot_f32, dot_f64;
 } cf_gemm_kernels;
 
 extern const cf_gemm_kernels cf_gemm__generic, cf_gemm__avx2, cf_gemm__avx512;

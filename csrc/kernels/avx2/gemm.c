@@ -45,6 +45,53 @@
         }                                                                                       \
     }
 
+/* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 8 (4)
+ * lanes of k per step, the k tail under a mask; one function per m so the accumulators stay in
+ * registers as far as 16 ymm allow. */
+#define DEFINE_DOT_M(NAME, M)                                                                    \
+    static void NAME(cf_int k, const S *a, cf_int lda, const S *const *b, S *t) {               \
+        VEC acc[M][4];                                                                          \
+        for (int i = 0; i < M; ++i)                                                             \
+            for (int j = 0; j < 4; ++j) acc[i][j] = VZERO();                                    \
+        const __m256i lane = LANES;                                                             \
+        for (cf_int p = 0; p < k; p += W) {                                                     \
+            const __m256i msk = MASKGT(SET1I(k - p), lane);             \
+            VEC vb[4];                                                                          \
+            for (int j = 0; j < 4; ++j) vb[j] = VMASKLOAD(b[j] + p, msk);                       \
+            for (int i = 0; i < M; ++i) {                                                       \
+                const VEC va = VMASKLOAD(a + i * lda + p, msk);                                 \
+                for (int j = 0; j < 4; ++j) acc[i][j] = VFMA(va, vb[j], acc[i][j]);             \
+            }                                                                                   \
+        }                                                                                       \
+        for (int i = 0; i < M; ++i)                                                             \
+            for (int j = 0; j < 4; ++j) {                                                       \
+                S lanes[W];                                                                     \
+                VSTOREU(lanes, acc[i][j]);                                                      \
+                S sum = 0;                                                                      \
+                for (int l = 0; l < W; ++l) sum += lanes[l];                                    \
+                t[i * 4 + j] = sum;                                                             \
+            }                                                                                   \
+    }
+
+#define DEFINE_DOT(NAME)                                                                        \
+    DEFINE_DOT_M(NAME##_m1, 1)                                                                  \
+    DEFINE_DOT_M(NAME##_m2, 2)                                                                  \
+    DEFINE_DOT_M(NAME##_m3, 3)                                                                  \
+    DEFINE_DOT_M(NAME##_m4, 4)                                                                  \
+    void NAME(cf_int k, int m, int n, const void *a_, cf_int lda, const void *b_, cf_int ldb,   \
+              void *t_) {                                                                       \
+        const S *a = (const S *)a_, *b0 = (const S *)b_;                                        \
+        const S *b[4] = {b0, n > 1 ? b0 + ldb : b0, n > 2 ? b0 + 2 * ldb : b0,                  \
+                         n > 3 ? b0 + 3 * ldb : b0}; /* missing rows repeat row 0 */            \
+        S *t = (S *)t_;                                                                         \
+        switch (m) {                                                                            \
+        case 1: NAME##_m1(k, a, lda, b, t); break;                                              \
+        case 2: NAME##_m2(k, a, lda, b, t); break;                                              \
+        case 3: NAME##_m3(k, a, lda, b, t); break;                                              \
+        default: NAME##_m4(k, a, lda, b, t); break;                                             \
+        }                                                                                       \
+    }
+
 #define S float
 #define VEC __m256
 #define W 8
@@ -55,7 +102,12 @@
 #define VLOAD _mm256_load_ps
 #define VLOADU _mm256_loadu_ps
 #define VSTOREU _mm256_storeu_ps
+#define LANES _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+#define SET1I(v) _mm256_set1_epi32((int)CF_MIN((v), (cf_int)W))
+#define MASKGT _mm256_cmpgt_epi32
+#define VMASKLOAD _mm256_maskload_ps
 DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2)
+DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 #undef S
 #undef VEC
 #undef W
@@ -66,6 +118,10 @@ DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2)
 #undef VLOAD
 #undef VLOADU
 #undef VSTOREU
+#undef LANES
+#undef SET1I
+#undef MASKGT
+#undef VMASKLOAD
 
 #define S double
 #define VEC __m256d
@@ -77,9 +133,16 @@ DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2)
 #define VLOAD _mm256_load_pd
 #define VLOADU _mm256_loadu_pd
 #define VSTOREU _mm256_storeu_pd
+#define LANES _mm256_setr_epi64x(0, 1, 2, 3)
+#define SET1I(v) _mm256_set1_epi64x((long long)CF_MIN((v), (cf_int)W))
+#define MASKGT _mm256_cmpgt_epi64
+#define VMASKLOAD _mm256_maskload_pd
 DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2)
+DEFINE_DOT(cf_f64_gemm_dot_4x4__avx2)
 
 const cf_gemm_kernels cf_gemm__avx2 = {
     .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2"},
     .f64 = {6, 8, 6 * 40, 256, 2048, cf_f64_gemm_ukernel_6x8__avx2, "cf_f64_gemm_ukernel_6x8__avx2"},
+    .dot_f32 = cf_f32_gemm_dot_4x4__avx2,
+    .dot_f64 = cf_f64_gemm_dot_4x4__avx2,
 };

@@ -47,6 +47,46 @@
         }                                                                                       \
     }
 
+/* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 16 (8)
+ * lanes of k per step, the k tail under a mask; one function per m so the accumulators stay in
+ * registers. */
+#define DEFINE_DOT_M(NAME, M)                                                                    \
+    static void NAME(cf_int k, const S *a, cf_int lda, const S *const *b, S *t) {               \
+        VEC acc[M][4];                                                                          \
+        for (int i = 0; i < M; ++i)                                                             \
+            for (int j = 0; j < 4; ++j) acc[i][j] = VZERO();                                    \
+        for (cf_int p = 0; p < k; p += W) {                                                     \
+            const MASK msk = k - p >= W ? (MASK)~(MASK)0 : (MASK)(((MASK)1 << (k - p)) - 1);    \
+            VEC vb[4];                                                                          \
+            for (int j = 0; j < 4; ++j) vb[j] = VMASKLOAD(msk, b[j] + p);                       \
+            for (int i = 0; i < M; ++i) {                                                       \
+                const VEC va = VMASKLOAD(msk, a + i * lda + p);                                 \
+                for (int j = 0; j < 4; ++j) acc[i][j] = VFMA(va, vb[j], acc[i][j]);             \
+            }                                                                                   \
+        }                                                                                       \
+        for (int i = 0; i < M; ++i)                                                             \
+            for (int j = 0; j < 4; ++j) t[i * 4 + j] = VREDUCE(acc[i][j]);                      \
+    }
+
+#define DEFINE_DOT(NAME)                                                                        \
+    DEFINE_DOT_M(NAME##_m1, 1)                                                                  \
+    DEFINE_DOT_M(NAME##_m2, 2)                                                                  \
+    DEFINE_DOT_M(NAME##_m3, 3)                                                                  \
+    DEFINE_DOT_M(NAME##_m4, 4)                                                                  \
+    void NAME(cf_int k, int m, int n, const void *a_, cf_int lda, const void *b_, cf_int ldb,   \
+              void *t_) {                                                                       \
+        const S *a = (const S *)a_, *b0 = (const S *)b_;                                        \
+        const S *b[4] = {b0, n > 1 ? b0 + ldb : b0, n > 2 ? b0 + 2 * ldb : b0,                  \
+                         n > 3 ? b0 + 3 * ldb : b0}; /* missing rows repeat row 0 */            \
+        S *t = (S *)t_;                                                                         \
+        switch (m) {                                                                            \
+        case 1: NAME##_m1(k, a, lda, b, t); break;                                              \
+        case 2: NAME##_m2(k, a, lda, b, t); break;                                              \
+        case 3: NAME##_m3(k, a, lda, b, t); break;                                              \
+        default: NAME##_m4(k, a, lda, b, t); break;                                             \
+        }                                                                                       \
+    }
+
 #define S float
 #define VEC __m512
 #define W 16
@@ -57,7 +97,11 @@
 #define VLOAD _mm512_load_ps
 #define VLOADU _mm512_loadu_ps
 #define VSTOREU _mm512_storeu_ps
+#define MASK __mmask16
+#define VMASKLOAD _mm512_maskz_loadu_ps
+#define VREDUCE _mm512_reduce_add_ps
 DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512)
+DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #undef S
 #undef VEC
 #undef W
@@ -68,6 +112,9 @@ DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512)
 #undef VLOAD
 #undef VLOADU
 #undef VSTOREU
+#undef MASK
+#undef VMASKLOAD
+#undef VREDUCE
 
 #define S double
 #define VEC __m512d
@@ -79,9 +126,15 @@ DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512)
 #define VLOAD _mm512_load_pd
 #define VLOADU _mm512_loadu_pd
 #define VSTOREU _mm512_storeu_pd
+#define MASK __mmask8
+#define VMASKLOAD _mm512_maskz_loadu_pd
+#define VREDUCE _mm512_reduce_add_pd
 DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512)
+DEFINE_DOT(cf_f64_gemm_dot_4x4__avx512)
 
 const cf_gemm_kernels cf_gemm__avx512 = {
     .f32 = {14, 32, 14 * 24, 256, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512"},
     .f64 = {14, 16, 14 * 24, 256, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512"},
+    .dot_f32 = cf_f32_gemm_dot_4x4__avx512,
+    .dot_f64 = cf_f64_gemm_dot_4x4__avx512,
 };

@@ -26,7 +26,26 @@
 DEFINE_UKERNEL(cf_f32_gemm_ukernel_4x8__generic, float, 4, 8)
 DEFINE_UKERNEL(cf_f64_gemm_ukernel_4x4__generic, double, 4, 4)
 
+/* Dot-product kernel (contract: kernels/gemm.h): plain sequential sums along k. */
+#define DEFINE_DOT(NAME, S)                                                                      \
+    void NAME(cf_int k, int m, int n, const void *a_, cf_int lda, const void *b_, cf_int ldb,    \
+              void *t_) {                                                                        \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                          \
+        S *t = (S *)t_;                                                                          \
+        for (int i = 0; i < m; ++i)                                                              \
+            for (int j = 0; j < n; ++j) {                                                        \
+                S sum = 0;                                                                       \
+                for (cf_int p = 0; p < k; ++p) sum += a[i * lda + p] * b[j * ldb + p];           \
+                t[i * 4 + j] = sum;                                                              \
+            }                                                                                    \
+    }
+
+DEFINE_DOT(cf_f32_gemm_dot_4x4__generic, float)
+DEFINE_DOT(cf_f64_gemm_dot_4x4__generic, double)
+
 const cf_gemm_kernels cf_gemm__generic = {
     .f32 = {4, 8, 4 * 32, 256, 2048, cf_f32_gemm_ukernel_4x8__generic, "cf_f32_gemm_ukernel_4x8__generic"},
     .f64 = {4, 4, 4 * 32, 256, 1024, cf_f64_gemm_ukernel_4x4__generic, "cf_f64_gemm_ukernel_4x4__generic"},
+    .dot_f32 = cf_f32_gemm_dot_4x4__generic,
+    .dot_f64 = cf_f64_gemm_dot_4x4__generic,
 };
