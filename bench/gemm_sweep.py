@@ -4,7 +4,7 @@
 
 Square products C = A B for 256..2048 and dense-layer shapes (y = x W^T, batch 1/32/256 with
 512 -> 512 and 4096 -> 1000), float32 by default. cnnfast and the anchor alternate on the same
-inputs with the same thread count; each number is the median of --reps timings.
+inputs with the same thread count; each number is the median of 3 rounds of --reps timings.
 
 --numpy adds NumPy's matmul. This machine sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which slow
 OpenBLAS down: run with both unset for a fair NumPy column, e.g.
@@ -33,23 +33,25 @@ def median_time(fn, reps):
     return float(np.median(times))
 
 
-def alternate(fns, reps):
-    """Median seconds of each fn, timed round-robin so that load changes hit all of them alike."""
-    for fn in fns:
-        fn()
+def alternate(fns, reps, rounds=3):
+    """Median seconds of each fn over `rounds` rounds of `reps` back-to-back calls, the fns taking
+    turns each round: load changes hit all of them alike, and the OpenMP pool of one library (which
+    spins for a while after each call) slows only the first call of the other's block."""
     times = [[] for _ in fns]
-    for _ in range(reps):
+    for _ in range(rounds):
         for i, fn in enumerate(fns):
-            t = time.perf_counter()
             fn()
-            times[i].append(time.perf_counter() - t)
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                times[i].append(time.perf_counter() - t)
     return [float(np.median(t)) for t in times]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--reps", type=int, default=9)
+    p.add_argument("--reps", type=int, default=5, help="calls per round (3 rounds)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--numpy", action="store_true", help="add a NumPy matmul column (see above)")
     args = p.parse_args()
@@ -67,7 +69,7 @@ def main():
             args.numpy = False
     name = _core.gemm_kernel_info(dtype)[0]
     print(f"cnnfast {cnnfast.__version__}, ISA {cnnfast.isa()}, microkernel {name}, {args.dtype}, "
-          f"median of {args.reps}")
+          f"median of 3 x {args.reps} calls")
     if args.numpy:
         print(f"NumPy column with OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} "
               f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')!r}")

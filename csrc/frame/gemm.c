@@ -8,19 +8,17 @@
 #include "kernels/gemm.h"
 
 /* ---- packing of strided matrices (layout: frame/gemm.h) -------------------------------------- */
-#define DEFINE_PACK_STRIDED(NAME, S)                                                               \
+#define DEFINE_PACK_STRIDED(NAME, S, PACK_ROWS_FIELD)                                              \
     void NAME(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {    \
         const cf_gemm_matrix *x = (const cf_gemm_matrix *)ctx;                                   \
+        const cf_gemm_pack_rows_fn PACK_ROWS = CF_SELECT(cf_gemm, cf_isa_current())->PACK_ROWS_FIELD; \
         const cf_int s_mn = x->s_mn, s_k = x->s_k;                                                 \
         S *dst = (S *)dst_;                                                                        \
         for (cf_int r = 0; r < mn; r += w, dst += (cf_int)w * kc) {                                \
             const S *src = (const S *)x->data + (i0 + r) * s_mn + p0 * s_k;                        \
             const int rows = (int)CF_MIN((cf_int)w, mn - r);                                       \
-            if (s_k == 1 && s_mn != 1) { /* rows contiguous along k: read each row once, in order */ \
-                for (int i = 0; i < rows; ++i)                                                     \
-                    for (cf_int p = 0; p < kc; ++p) dst[p * w + i] = src[i * s_mn + p];            \
-                for (cf_int p = 0; p < kc && rows < w; ++p)                                        \
-                    for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                             \
+            if (s_k == 1 && s_mn != 1) { /* rows contiguous along k: the transposing kernel */     \
+                PACK_ROWS(src, s_mn, rows, kc, w, dst);                                            \
                 continue;                                                                          \
             }                                                                                      \
             for (cf_int p = 0; p < kc; ++p) {                                                      \
@@ -34,8 +32,8 @@
             }                                                                                      \
         }                                                                                          \
     }
-DEFINE_PACK_STRIDED(cf_f32_gemm_pack_strided, float)
-DEFINE_PACK_STRIDED(cf_f64_gemm_pack_strided, double)
+DEFINE_PACK_STRIDED(cf_f32_gemm_pack_strided, float, pack_rows_f32)
+DEFINE_PACK_STRIDED(cf_f64_gemm_pack_strided, double, pack_rows_f64)
 
 /* ---- typed helpers: C = beta*C + bias when k == 0, and the finish of one tile ----------------- */
 /* Finish tile (i0, j0) of mr x nr. IN t: the product tile (t[i*tr + j], already times alpha) when

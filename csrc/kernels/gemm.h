@@ -41,9 +41,16 @@ typedef struct {
 typedef void (*cf_gemm_dot_fn)(cf_int k, int m, int n, const void *a, cf_int lda, const void *b,
                                cf_int ldb, void *t);
 
+/* Packing of one micro-panel (layout: frame/gemm.h) from rows that are contiguous along k -- the
+ * transposing case (row-major A, or the weight of a dense layer as B):
+ *   IN  src[i*ld + p] for i < rows, p < kc;   1 <= rows <= w
+ *   OUT dst[p*w + i] = src[i*ld + p], and 0 for rows <= i < w */
+typedef void (*cf_gemm_pack_rows_fn)(const void *src, cf_int ld, int rows, cf_int kc, int w, void *dst);
+
 typedef struct {
     cf_gemm_ukernel f32, f64;
     cf_gemm_dot_fn dot_f32, dot_f64;
+    cf_gemm_pack_rows_fn pack_rows_f32, pack_rows_f64;
 } cf_gemm_kernels;
 
 extern const cf_gemm_kernels cf_gemm__generic, cf_gemm__avx2, cf_gemm__avx512;

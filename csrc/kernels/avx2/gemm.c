@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86_pack.h"
 
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
@@ -140,9 +141,14 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx2)
 
+CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx2, float, 8, cf_transpose8x8_ps)
+CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx2, double, 4, cf_transpose4x4_pd)
+
 const cf_gemm_kernels cf_gemm__avx2 = {
     .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2"},
     .f64 = {6, 8, 6 * 40, 256, 2048, cf_f64_gemm_ukernel_6x8__avx2, "cf_f64_gemm_ukernel_6x8__avx2"},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx2,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx2,
+    .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx2,
+    .pack_rows_f64 = cf_f64_gemm_pack_rows_4x4__avx2,
 };

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+#include "kernels/x86_pack.h"
 
 #define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
@@ -132,9 +133,14 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx512)
 
+CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx512, float, 8, cf_transpose8x8_ps)
+CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x4_pd)
+
 const cf_gemm_kernels cf_gemm__avx512 = {
     .f32 = {14, 32, 14 * 24, 256, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512"},
     .f64 = {14, 16, 14 * 24, 256, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512"},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx512,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx512,
+    .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx512,
+    .pack_rows_f64 = cf_f64_gemm_pack_rows_4x4__avx512,
 };

@@ -43,9 +43,25 @@ DEFINE_UKERNEL(cf_f64_gemm_ukernel_4x4__generic, double, 4, 4)
 DEFINE_DOT(cf_f32_gemm_dot_4x4__generic, float)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__generic, double)
 
+/* Packing from rows contiguous along k (contract: kernels/gemm.h): each row read once, in order. */
+#define DEFINE_PACK_ROWS(NAME, S)                                                                \
+    void NAME(const void *src_, cf_int ld, int rows, cf_int kc, int w, void *dst_) {             \
+        const S *src = (const S *)src_;                                                          \
+        S *dst = (S *)dst_;                                                                      \
+        for (int i = 0; i < rows; ++i)                                                           \
+            for (cf_int p = 0; p < kc; ++p) dst[p * w + i] = src[i * ld + p];                    \
+        for (cf_int p = 0; p < kc && rows < w; ++p)                                              \
+            for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                   \
+    }
+
+DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows__generic, float)
+DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows__generic, double)
+
 const cf_gemm_kernels cf_gemm__generic = {
     .f32 = {4, 8, 4 * 32, 256, 2048, cf_f32_gemm_ukernel_4x8__generic, "cf_f32_gemm_ukernel_4x8__generic"},
     .f64 = {4, 4, 4 * 32, 256, 1024, cf_f64_gemm_ukernel_4x4__generic, "cf_f64_gemm_ukernel_4x4__generic"},
     .dot_f32 = cf_f32_gemm_dot_4x4__generic,
     .dot_f64 = cf_f64_gemm_dot_4x4__generic,
+    .pack_rows_f32 = cf_f32_gemm_pack_rows__generic,
+    .pack_rows_f64 = cf_f64_gemm_pack_rows__generic,
 };
