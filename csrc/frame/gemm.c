@@ -66,8 +66,9 @@ static void finish(const cf_gemm_problem *pb, const void *t, cf_int tr, cf_int i
         finish_f64(pb, t, tr, i0, j0, mr, nr, first, last);
 }
 
-/* One MR x NR tile of C from packed panels a (MR x kc) and b (kc x NR). Full tiles of a C with unit
- * column stride go straight to the microkernel; edge tiles and strided C go through scratch t. */
+/* One mr x nr tile of C (mr <= MR, nr <= NR) from packed panels a (MR x kc) and b (kc x NR). Tiles
+ * of full width in a C with unit column stride go straight to the microkernel (which computes only
+ * mr rows); narrower tiles and strided C go through the scratch tile t. */
 static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc, const void *a,
                  const void *b, cf_int i0, cf_int j0, cf_int mr, cf_int nr, int first, int last) {
     static const float one_f32 = 1, zero_f32 = 0;
@@ -75,13 +76,13 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
     const int f32 = pb->dtype == CF_F32;
     const size_t es = f32 ? sizeof(float) : sizeof(double);
     const void *beta = first ? pb->beta : f32 ? (const void *)&one_f32 : (const void *)&one_f64;
-    if (mr == uk->mr && nr == uk->nr && pb->cs_c == 1) {
-        uk->ukernel(kc, a, b, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c, pb->alpha, beta);
+    if (nr == uk->nr && pb->cs_c == 1) {
+        uk->ukernel(kc, (int)mr, a, b, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c, pb->alpha, beta);
         if (last && (pb->bias_m || pb->bias_n)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
-    uk->ukernel(kc, a, b, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
+    uk->ukernel(kc, (int)mr, a, b, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
     finish(pb, t, uk->nr, i0, j0, mr, nr, first, last);
 }
 
@@ -236,8 +237,13 @@ void cf_scratch_release(void *block, size_t capacity) {
  * rows) packing would copy all of B to use a few rows of each tile: instead each 4-column block of C
  * is m x 4 dot products read straight from A and B (B streamed once), split over threads by column
  * blocks and finished (alpha, beta, bias) like a tile. */
-static void gemm_skinny(const cf_gemm_problem *pb, const cf_gemm_matrix *a, const cf_gemm_matrix *b,
-                        int nthreads) {
+static int skinny(const cf_gemm_problem *pb) {
+    const cf_gemm_matrix *a = (const cf_gemm_matrix *)pb->a.ctx, *b = (const cf_gemm_matrix *)pb->b.ctx;
+    return pb->m > 0 && pb->m <= 4 && pb->n > 0 && pb->k > 0 && a->s_k == 1 && b->s_k == 1;
+}
+
+static void gemm_skinny(const cf_gemm_problem *pb, int nthreads) {
+    const cf_gemm_matrix *a = (const cf_gemm_matrix *)pb->a.ctx, *b = (const cf_gemm_matrix *)pb->b.ctx;
     const cf_gemm_kernels *kt = CF_SELECT(cf_gemm, cf_isa_current());
     const cf_gemm_dot_fn dot = pb->dtype == CF_F32 ? kt->dot_f32 : kt->dot_f64;
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
@@ -264,6 +270,13 @@ static void gemm_skinny(const cf_gemm_problem *pb, const cf_gemm_matrix *a, cons
 }
 
 /* ---- the strided entry point (cnnfast.h) -------------------------------------------------------- */
+/* Work of the tiles that cover C, idle edge columns included (edge rows cost only their rows). */
+static double tile_cost(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk) {
+    const double rows = (double)pb->m;
+    const double cols = (double)((pb->n + uk->nr - 1) / uk->nr * uk->nr);
+    return rows * cols * (pb->cs_c == 1 ? 1.0 : 1.125);
+}
+
 int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, const void *a,
                     cf_int rs_a, cf_int cs_a, const void *b, cf_int rs_b, cf_int cs_b, double beta,
                     void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n,
@@ -275,24 +288,27 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     cf_gemm_problem pb = {dtype, m, n, k, f32 ? (const void *)&alpha_f32 : (const void *)&alpha,
                           f32 ? (const void *)&beta_f32 : (const void *)&beta, {pack, &sa}, {pack, &sb},
                           c, rs_c, cs_c, bias_m, bias_n};
-    /* A column-major C is computed as C^T = B^T A^T, so the microkernel can store rows of C^T. */
-    const cf_int ars = rs_c < 0 ? -rs_c : rs_c, acs = cs_c < 0 ? -cs_c : cs_c;
-    if (acs != 1 && ars < acs) {
-        pb.m = n;
-        pb.n = m;
-        pb.a.ctx = &sb;
-        pb.b.ctx = &sa;
-        pb.rs_c = cs_c;
-        pb.cs_c = rs_c;
-        pb.bias_m = bias_n;
-        pb.bias_n = bias_m;
-    }
-    const cf_gemm_matrix *ma = (const cf_gemm_matrix *)pb.a.ctx, *mb = (const cf_gemm_matrix *)pb.b.ctx;
-    if (pb.m <= 4 && pb.m > 0 && pb.n > 0 && pb.k > 0 && ma->s_k == 1 && mb->s_k == 1) {
-        gemm_skinny(&pb, ma, mb, nthreads);
+    /* The same product transposed: C^T = B^T A^T, m and n swapped. */
+    cf_gemm_problem pt = pb;
+    pt.m = n;
+    pt.n = m;
+    pt.a.ctx = &sb;
+    pt.b.ctx = &sa;
+    pt.rs_c = cs_c;
+    pt.cs_c = rs_c;
+    pt.bias_m = bias_n;
+    pt.bias_n = bias_m;
+    /* Skinny products that can be read without packing go to the dot kernels, in either orientation;
+     * the rest take the orientation whose tiles waste least on idle edge columns (m = 300, n = 5 is
+     * better as n = 300, m = 5), counting a C without unit column stride (stored through the scratch
+     * tile) as 1/8 more work: ties keep rows of C contiguous. */
+    if (skinny(&pb) || skinny(&pt)) {
+        gemm_skinny(skinny(&pb) ? &pb : &pt, nthreads);
         return CF_OK;
     }
-    return cf_gemm(&pb, nthreads);
+    const cf_gemm_kernels *kt = CF_SELECT(cf_gemm, cf_isa_current());
+    const cf_gemm_ukernel *uk = f32 ? &kt->f32 : &kt->f64;
+    return cf_gemm(tile_cost(&pt, uk) < tile_cost(&pb, uk) ? &pt : &pb, nthreads);
 }
 
 const char *cf_gemm_kernel_info(cf_dtype dtype, cf_int out[5]) {

@@ -1,13 +1,15 @@
 /* kernels/gemm.h -- the GEMM microkernel family: one register tile per ISA and dtype.
  *
- * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, a, b, c, rs_c, alpha, beta):
+ * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, m, a, b, c, rs_c, alpha, beta):
  *   IN  a      packed A micro-panel, k columns of MR values:  a[p*MR + i]   (64-byte aligned)
  *   IN  b      packed B micro-panel, k rows of NR values:     b[p*NR + j]   (64-byte aligned)
  *   IN  alpha, beta  pointers to one scalar of the kernel's dtype
- *   OUT c      the full MR x NR tile at c[i*rs_c + j] (unit column stride, no alignment needed):
+ *   OUT c      the first m rows (1 <= m <= MR) of the MR x NR tile at c[i*rs_c + j] (unit column
+ *              stride, no alignment needed):
  *                  c = alpha * (a * b) + beta * c,   and when *beta == 0, c is never read
- *                  (so it may hold NaN or garbage).
- *   k >= 0 (k == 0 gives c = beta * c, or 0). Edge tiles and strided C are the frame's business
+ *                  (so it may hold NaN or garbage). Rows m..MR-1 are neither computed nor touched,
+ *              so a short edge panel costs its rows, not a full tile.
+ *   k >= 0 (k == 0 gives c = beta * c, or 0). Edge columns and strided C are the frame's business
  *   (frame/gemm.c computes them into an aligned MR x NR scratch tile and copies the part it needs).
  *
  * The packed layouts (drawn in frame/gemm.h) put the k-th column of A and the k-th row of B next to
@@ -23,7 +25,7 @@
 
 #include "common.h"
 
-typedef void (*cf_gemm_ukernel_fn)(cf_int k, const void *a, const void *b, void *c, cf_int rs_c,
+typedef void (*cf_gemm_ukernel_fn)(cf_int k, int m, const void *a, const void *b, void *c, cf_int rs_c,
                                    const void *alpha, const void *beta);
 
 /* One microkernel and the blocking that feeds it. */

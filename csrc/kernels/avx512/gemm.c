@@ -13,25 +13,24 @@
 
 #define DECL(i) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
 #define STEP(i)                                                                                 \
-    {                                                                                           \
+    if (i < M) {                                                                                \
         const VEC ai = VSET1(a[i]);                                                             \
         c##i##0 = VFMA(ai, b0, c##i##0);                                                        \
         c##i##1 = VFMA(ai, b1, c##i##1);                                                        \
     }
 #define STORE0(i)                                                                               \
-    VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                                   \
-    VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
+    if (i < M) VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                                   \
+    if (i < M) VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
 #define STOREB(i)                                                                               \
-    VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));                   \
-    VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
+    if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));                   \
+    if (i < M) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
 
-/* The 14 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below). */
+/* The 14 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
+ * specialised for each row count M by the switch (rows past M compile away). */
 #define DEFINE_UKERNEL_14X2W(NAME)                                                              \
-    void NAME(cf_int k, const void *a_, const void *b_, void *c_, cf_int rs_c, const void *alpha_, \
-              const void *beta_) {                                                              \
-        const S *a = (const S *)a_, *b = (const S *)b_;                                         \
-        S *c = (S *)c_;                                                                         \
-        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
+    static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
+                                                                 const S *b, S *c, cf_int rs_c,  \
+                                                                 S alpha, S beta) {              \
         ROWS14(DECL)                                                                            \
         for (cf_int p = 0; p < k; ++p) {                                                        \
             const VEC b0 = VLOAD(b), b1 = VLOAD(b + W);                                         \
@@ -45,6 +44,28 @@
         } else {                                                                                \
             const VEC vb = VSET1(beta);                                                         \
             ROWS14(STOREB)                                                                      \
+        }                                                                                       \
+    }                                                                                           \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, void *c_, cf_int rs_c,           \
+              const void *alpha_, const void *beta_) {                                          \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                         \
+        S *c = (S *)c_;                                                                         \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
+        switch (m) {                                                                            \
+        case 1: NAME##_rows(1, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 2: NAME##_rows(2, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 3: NAME##_rows(3, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 4: NAME##_rows(4, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 5: NAME##_rows(5, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 6: NAME##_rows(6, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 7: NAME##_rows(7, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 8: NAME##_rows(8, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 9: NAME##_rows(9, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 10: NAME##_rows(10, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 11: NAME##_rows(11, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 12: NAME##_rows(12, k, a, b, c, rs_c, alpha, beta); break;                         \
+        case 13: NAME##_rows(13, k, a, b, c, rs_c, alpha, beta); break;                         \
+        default: NAME##_rows(14, k, a, b, c, rs_c, alpha, beta); break;                        \
         }                                                                                       \
     }
 

@@ -5,8 +5,8 @@
 #include "kernels/gemm.h"
 
 #define DEFINE_UKERNEL(NAME, S, MR, NR)                                                          \
-    void NAME(cf_int k, const void *a_, const void *b_, void *c_, cf_int rs_c, const void *alpha_, \
-              const void *beta_) {                                                               \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, void *c_, cf_int rs_c,            \
+              const void *alpha_, const void *beta_) {                                           \
         const S *a = (const S *)a_, *b = (const S *)b_;                                          \
         S *c = (S *)c_;                                                                          \
         const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                            \
@@ -17,7 +17,7 @@
             a += MR;                                                                             \
             b += NR;                                                                             \
         }                                                                                        \
-        for (int i = 0; i < MR; ++i)                                                             \
+        for (int i = 0; i < m; ++i)                                                              \
             for (int j = 0; j < NR; ++j)                                                         \
                 c[i * rs_c + j] = beta == (S)0 ? alpha * acc[i][j]                               \
                                                : alpha * acc[i][j] + beta * c[i * rs_c + j];     \
