@@ -206,3 +206,27 @@ def test_skinny_dot_path_exact(isa, nthreads, dtype):
     a, b = ints(rng, (3, 21), dtype), ints(rng, (10, 21), dtype).T
     run(a, b, ints(rng, (3, 10), dtype), nthreads, 2.0, -1.0, ints(rng, 3, dtype), ints(rng, 10, dtype))
     run(a[:, ::-1], b[::-1], ints(rng, (3, 10), dtype), nthreads)  # reversed k: strided, packed path
+
+
+def test_python_threads_at_once_share_the_scratch_pool():
+    """8 Python threads run products of different sizes at once (the GIL is released): each result
+    equals its serial one, so no two calls ever share a scratch block."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(10)
+    jobs = []
+    for i in range(16):
+        m, n, k = 20 + 13 * i, 300 - 11 * i, 50 + 37 * i
+        jobs.append((ints(rng, (m, k), np.float32), ints(rng, (k, n), np.float32)))
+    want = [(a.astype(np.float64) @ b).astype(np.float32) for a, b in jobs]
+
+    def work(job):
+        a, b = job
+        c = np.empty((a.shape[0], b.shape[1]), np.float32)
+        _core.gemm(a, b, c, 1.0, 0.0, None, None, 2)
+        return c
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            for got, w in zip(pool.map(work, jobs), want):
+                np.testing.assert_array_equal(got, w)

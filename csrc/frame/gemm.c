@@ -143,10 +143,10 @@ int cf_gemm(const cf_gemm_problem *pb, int nthreads) {
             for (cf_int j = 0; j < pb->n; ++j) finish(pb, &zero, 0, i, j, 1, 1, 1, 1);
         return CF_OK;
     }
-    /* threads worth it: at least ~2^18 multiply-adds and one tile each */
+    /* threads worth it: at least ~2^17 multiply-adds (a few microseconds) and one tile each */
     cf_int macs = pb->m * pb->n;
     macs = macs > ((cf_int)1 << 62) / pb->k ? ((cf_int)1 << 62) : macs * pb->k;
-    int nt = cf_threads_for(macs, (cf_int)1 << 18, nthreads), tm = 1, tn = 1;
+    int nt = cf_threads_for(macs, (cf_int)1 << 17, nthreads), tm = 1, tn = 1;
     while (nt > 1) {
         tm = 0;
         choose_grid(pb->m, pb->n, uk, nt, &tm, &tn);
