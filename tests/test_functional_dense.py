@@ -1,6 +1,7 @@
 """cnnfast.linear / linear_backward (C, on the GEMM engine) against cnnfast.reference."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import cnnfast
 from cnnfast import reference as ref
@@ -157,3 +158,18 @@ def test_bad_backward_input(fn):
 def test_exported_from_cnnfast():
     assert cnnfast.linear is cnnfast.functional.linear
     assert "linear_backward" in cnnfast.__all__
+
+
+
+@settings(max_examples=40, deadline=None)
+@given(lead=st.lists(st.integers(0, 6), max_size=3), fin=st.integers(0, 40), fout=st.integers(0, 40),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_property_any_consistent_shape_is_exact(lead, fin, fout, dtype, bias, seed):
+    rng = np.random.default_rng(seed)
+    lead = tuple(lead)
+    x, w = ints(rng, lead + (fin,), dtype), ints(rng, (fout, fin), dtype)
+    b = ints(rng, (fout,), dtype) if bias else None
+    np.testing.assert_array_equal(cnnfast.linear(x, w, b), ref.linear(x, w, b))
+    dy = ints(rng, lead + (fout,), dtype)
+    for got, want in zip(cnnfast.linear_backward(dy, x, w), ref.linear_backward(dy, x, w)):
+        np.testing.assert_array_equal(got, want)

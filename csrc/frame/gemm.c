@@ -134,6 +134,8 @@ static void choose_grid(cf_int m, cf_int n, const cf_gemm_ukernel *uk, int nt, i
 }
 
 int cf_gemm(const cf_gemm_problem *pb, int nthreads) {
+    CF_ASSERT(pb->m >= 0 && pb->n >= 0 && pb->k >= 0 && nthreads >= 1);
+    CF_ASSERT(pb->a.pack && pb->b.pack && pb->alpha && pb->beta && (pb->c || pb->m * pb->n == 0));
     if (pb->m == 0 || pb->n == 0) return CF_OK;
     const cf_gemm_ukernel *uk = pb->dtype == CF_F32 ? &CF_SELECT(cf_gemm, cf_isa_current())->f32
                                                      : &CF_SELECT(cf_gemm, cf_isa_current())->f64;
