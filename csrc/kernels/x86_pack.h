@@ -1,7 +1,7 @@
 /* x86_pack.h -- packing of micro-panels from rows contiguous along k, with in-register transposes
  * (AVX instructions only, so both the avx2/ and the avx512/ kernels include it; contract in
- * kernels/gemm.h, cf_gemm_pack_rows_fn). Blocks of 8 rows x 8 k (f32) or 4 x 4 (f64) are loaded as
- * rows and stored as columns; leftover rows and k are copied one by one. */
+ * kernels/gemm.h, cf_gemm_pack_rows_fn). Blocks of 8 x 8 and 4 x 4 floats (4 x 4 and 2 x 2
+ * doubles) are loaded as rows and stored as columns; leftover rows and k are copied one by one. */
 #ifndef CF_KERNELS_X86_PACK_H
 #define CF_KERNELS_X86_PACK_H
 
@@ -45,19 +45,44 @@ static inline void cf_transpose4x4_pd(const double *src, cf_int ld, double *dst,
     _mm256_storeu_pd(dst + 3 * w, _mm256_permute2f128_pd(t1, t3, 0x31));
 }
 
-/* One pack_rows kernel: B x B blocks through TRANSPOSE, the rest element by element. */
-#define CF_DEFINE_PACK_ROWS(NAME, S, B, TRANSPOSE)                                               \
+/* dst[j*w + i] = src[i*ld + j] for a 4 x 4 block of floats */
+static inline void cf_transpose4x4_ps(const float *src, cf_int ld, float *dst, cf_int w) {
+    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + ld), r2 = _mm_loadu_ps(src + 2 * ld),
+           r3 = _mm_loadu_ps(src + 3 * ld);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + w, r1);
+    _mm_storeu_ps(dst + 2 * w, r2);
+    _mm_storeu_ps(dst + 3 * w, r3);
+}
+
+/* dst[j*w + i] = src[i*ld + j] for a 2 x 2 block of doubles */
+static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst, cf_int w) {
+    const __m128d r0 = _mm_loadu_pd(src), r1 = _mm_loadu_pd(src + ld);
+    _mm_storeu_pd(dst, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(dst + w, _mm_unpackhi_pd(r0, r1));
+}
+
+/* Rows i0.. of the panel in groups of B, each group in B x B blocks through TRANSPOSE (the k tail
+ * element by element); advances i0 past the groups. */
+#define CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                     \
+    for (; i0 + B <= rows; i0 += B) {                                                           \
+        const S *s = src + i0 * ld;                                                             \
+        cf_int p = 0;                                                                           \
+        for (; p + B <= kc; p += B) TRANSPOSE(s + p, ld, dst + p * w + i0, w);                  \
+        for (; p < kc; ++p)                                                                     \
+            for (int i = 0; i < B; ++i) dst[p * w + i0 + i] = s[i * ld + p];                    \
+    }
+
+/* One pack_rows kernel: groups of B rows, then of B/2 rows (a 14-row panel is 8 + 4 + 2), through
+ * in-register transposes; the last odd row element by element. */
+#define CF_DEFINE_PACK_ROWS(NAME, S, B, TRANSPOSE, TRANSPOSE_HALF)                               \
     void NAME(const void *src_, cf_int ld, int rows, cf_int kc, int w, void *dst_) {            \
         const S *src = (const S *)src_;                                                         \
         S *dst = (S *)dst_;                                                                     \
         int i0 = 0;                                                                             \
-        for (; i0 + B <= rows; i0 += B) {                                                       \
-            const S *s = src + i0 * ld;                                                         \
-            cf_int p = 0;                                                                       \
-            for (; p + B <= kc; p += B) TRANSPOSE(s + p, ld, dst + p * w + i0, w);              \
-            for (; p < kc; ++p)                                                                 \
-                for (int i = 0; i < B; ++i) dst[p * w + i0 + i] = s[i * ld + p];                \
-        }                                                                                       \
+        CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                     \
+        CF_PACK_ROW_GROUPS(S, B / 2, TRANSPOSE_HALF)                                            \
         for (; i0 < rows; ++i0)                                                                 \
             for (cf_int p = 0; p < kc; ++p) dst[p * w + i0] = src[i0 * ld + p];                 \
         for (cf_int p = 0; p < kc && rows < w; ++p)                                             \

@@ -154,8 +154,8 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx2)
 
-CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx2, float, 8, cf_transpose8x8_ps)
-CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx2, double, 4, cf_transpose4x4_pd)
+CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx2, float, 8, cf_transpose8x8_ps, cf_transpose4x4_ps)
+CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx2, double, 4, cf_transpose4x4_pd, cf_transpose2x2_pd)
 
 const cf_gemm_kernels cf_gemm__avx2 = {
     .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2"},

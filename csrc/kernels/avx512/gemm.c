@@ -154,8 +154,8 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx512)
 
-CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx512, float, 8, cf_transpose8x8_ps)
-CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x4_pd)
+CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx512, float, 8, cf_transpose8x8_ps, cf_transpose4x4_ps)
+CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x4_pd, cf_transpose2x2_pd)
 
 const cf_gemm_kernels cf_gemm__avx512 = {
     .f32 = {14, 32, 14 * 24, 384, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512"},
