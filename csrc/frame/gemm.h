@@ -56,8 +56,12 @@ typedef struct {
     const void *bias_m, *bias_n; /* IN, optional (NULL): length m / length n, added after the product */
 } cf_gemm_problem;
 
-/* Run one GEMM on up to `nthreads` threads (fewer for small work). Returns CF_OK or CF_ERR_NOMEM
- * (nothing written). The microkernel is the one of cf_isa_current(). */
+/* Run one GEMM on up to `nthreads` threads (fewer for small work): C is cut into a grid of blocks,
+ * one per thread, each running the five loops with its own packed panels (so the packers must be
+ * safe to call concurrently on distinct dst). Each element of C is summed in the same order for any
+ * thread count. Safe to call from several threads at once, and from inside a parallel region (with
+ * nthreads = 1 there). Returns CF_OK or CF_ERR_NOMEM (nothing written). The microkernel is the one
+ * of cf_isa_current(). */
 int cf_gemm(const cf_gemm_problem *pb, int nthreads);
 
 /* Reusable 64-byte aligned scratch: a small pool of blocks shared by all threads (locked), so that
