@@ -230,3 +230,27 @@ def test_python_threads_at_once_share_the_scratch_pool():
         for _ in range(3):
             for got, w in zip(pool.map(work, jobs), want):
                 np.testing.assert_array_equal(got, w)
+
+
+def test_smaller_team_than_asked_still_computes_every_block():
+    """OpenMP may give fewer threads than num_threads asks (OMP_THREAD_LIMIT, nested regions): every
+    block of the grid and every bias-gradient part must still be computed."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, cnnfast\n"
+        "from cnnfast import _core\n"
+        "a = np.ones((200, 300), np.float32); b = np.ones((300, 400), np.float32)\n"
+        "c = np.zeros((200, 400), np.float32)\n"
+        "_core.gemm(a, b, c, 1.0, 0.0, None, None, 4)\n"
+        "assert (c == 300).all()\n"
+        "dy = np.ones((100000, 3), np.float32)\n"
+        "with cnnfast.threads(4):\n"
+        "    db = cnnfast.linear_backward(dy, np.ones((100000, 2), np.float32), np.ones((3, 2), np.float32))[2]\n"
+        "assert (db == 100000).all()\n"
+    )
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120,
+                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

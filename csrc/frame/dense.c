@@ -15,8 +15,8 @@ int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *x
                            nthreads);
 }
 
-/* Column sums of dy (n x out) into db (out): rows split over threads, each summing its rows into a
- * double row of the scratch; the rows of partials are then added in thread order (deterministic for
+/* Column sums of dy (n x out) into db (out): rows split into nt parts, each summed into a double row
+ * of the scratch by one thread; the rows of partials are then added in part order (deterministic for
  * a given thread count). */
 #define DEFINE_COLSUM(NAME, S)                                                                      \
     static int NAME(cf_int n, cf_int out, const S *dy, S *db, int nthreads) {                      \
@@ -25,8 +25,7 @@ int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *x
         double *part = (double *)cf_scratch_acquire(sizeof(double) * (size_t)(out * nt), &cap);      \
         if (!part) return CF_ERR_NOMEM;                                                             \
         CF_PRAGMA_OMP_PARALLEL(nt)                                                                  \
-        {                                                                                           \
-            const int t = CF_THREAD_ID();                                                           \
+        for (int t = CF_THREAD_ID(); t < nt; t += CF_NUM_THREADS_IN_TEAM()) {                       \
             cf_int lo, hi;                                                                          \
             cf_partition(n, nt, t, 1, &lo, &hi);                                                    \
             double *acc = part + (size_t)t * out;                                                   \

@@ -168,12 +168,13 @@ int cf_gemm(const cf_gemm_problem *pb, int nthreads) {
 #ifdef CF_HAVE_OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
-    {
-        const int t = CF_THREAD_ID(), ti = t / tn, tj = t % tn;
+    /* block b of the grid on thread b; a team smaller than asked for (a nested region, a thread
+     * limit) takes several blocks per thread */
+    for (int b = CF_THREAD_ID(); b < nt; b += CF_NUM_THREADS_IN_TEAM()) {
         cf_int i_lo, i_hi, j_lo, j_hi;
-        cf_partition(pb->m, tm, ti, uk->mr, &i_lo, &i_hi);
-        cf_partition(pb->n, tn, tj, uk->nr, &j_lo, &j_hi);
-        char *mine = ws + per * (size_t)t;
+        cf_partition(pb->m, tm, b / tn, uk->mr, &i_lo, &i_hi);
+        cf_partition(pb->n, tn, b % tn, uk->nr, &j_lo, &j_hi);
+        char *mine = ws + per * (size_t)b;
         if (i_lo < i_hi && j_lo < j_hi) gemm_block(pb, uk, i_lo, i_hi, j_lo, j_hi, mine, mine + abytes);
     }
     cf_scratch_release(ws, cap);
