@@ -251,6 +251,8 @@ def test_smaller_team_than_asked_still_computes_every_block():
         "    db = cnnfast.linear_backward(dy, np.ones((100000, 2), np.float32), np.ones((3, 2), np.float32))[2]\n"
         "assert (db == 100000).all()\n"
     )
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120,
-                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import cnnfast
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(cnnfast.__file__)))  # the cnnfast under test
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=here)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120, cwd=here)
