@@ -3,7 +3,8 @@
     python bench/gemm_sweep.py [--threads 1 2] [--reps 9] [--dtype float32] [--numpy]
 
 Square products C = A B for 256..2048 and dense-layer shapes (y = x W^T, batch 1/32/256 with
-512 -> 512 and 4096 -> 1000), float32 by default. cnnfast and the anchor alternate on the same
+512 -> 512 and 4096 -> 1000; lin_bwd: its backward dx, dW, db against the same three torch ops),
+float32 by default. cnnfast and the anchor alternate on the same
 inputs with the same thread count; each number is the median of 3 rounds of --reps timings.
 
 --numpy adds NumPy's matmul. This machine sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which slow
@@ -78,7 +79,8 @@ def main():
               f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')!r}")
     rng = np.random.default_rng(0)
     rows = [("matmul", s, s, s) for s in (256, 512, 1024, 1536, 2048)]
-    rows += [("linear", n, fout, fin) for fin, fout in ((512, 512), (4096, 1000)) for n in (1, 32, 256)]
+    rows += [(op, n, fout, fin) for op in ("linear", "lin_bwd") for fin, fout in ((512, 512), (4096, 1000))
+             for n in (1, 32, 256)]
     scale = 1.0 if dtype == np.float32 else 0.5  # the same FMAs hold half as many doubles
     head = f"{'op':7s} {'M x N x K':>17s} {'thr':>3s} {'cnnfast':>9s} {'%peak':>6s} {'torch':>9s} {'ratio':>6s}"
     print(head + (f" {'numpy':>9s}" if args.numpy else "") + "   (GFLOP/s; ratio = cnnfast time / torch time)")
@@ -92,7 +94,7 @@ def main():
                 ta, tb = torch.from_numpy(a), torch.from_numpy(b)
                 theirs = lambda: torch.matmul(ta, tb)  # noqa: E731
             npy = lambda: a @ b  # noqa: E731
-        else:
+        elif op == "linear":
             x = rng.standard_normal((m, k)).astype(dtype)
             w = rng.standard_normal((n, k)).astype(dtype)
             bias = rng.standard_normal(n).astype(dtype)
@@ -101,7 +103,16 @@ def main():
                 tx, tw, tbias = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(bias)
                 theirs = lambda: torch.nn.functional.linear(tx, tw, tbias)  # noqa: E731
             npy = lambda: x @ w.T + bias  # noqa: E731
-        flops = 2.0 * m * n * k
+        else:  # backward of linear: dx = dy w, dw = dy^T x, db = sum of dy rows (twice the flops)
+            x = rng.standard_normal((m, k)).astype(dtype)
+            w = rng.standard_normal((n, k)).astype(dtype)
+            dy = rng.standard_normal((m, n)).astype(dtype)
+            ours = lambda: cnnfast.linear_backward(dy, x, w)  # noqa: E731
+            if torch is not None:
+                tx, tw, tdy = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dy)
+                theirs = lambda: (tdy @ tw, tdy.t() @ tx, tdy.sum(0))  # noqa: E731
+            npy = lambda: (dy @ w, dy.T @ x, dy.sum(0))  # noqa: E731
+        flops = (4.0 if op == "lin_bwd" else 2.0) * m * n * k
         for nt in args.threads:
             fns = [ours]
             if torch is not None:

@@ -256,3 +256,23 @@ def test_smaller_team_than_asked_still_computes_every_block():
     here = os.path.dirname(os.path.dirname(os.path.abspath(cnnfast.__file__)))  # the cnnfast under test
     env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONPATH=here)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120, cwd=here)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_row_panel_reads_b_in_place_exact(isa, nthreads, dtype):
+    """m <= MR with B's rows contiguous (dense backward dx at small batch): B is read in place,
+    only the last narrow column block packed; any row stride of B, k past KC, alpha/beta/bias,
+    strided C."""
+    mr, nr, mc, kc, nc = info(dtype)
+    rng = np.random.default_rng(11)
+    for m in (1, 2, mr - 1, mr):
+        for n in (nr, nr + 1, 3 * nr - 5, 2):
+            for k in (1, 5, kc + 3):
+                a = ints(rng, (m, k), dtype)
+                wide = ints(rng, (k, n + 7), dtype)
+                run(a, wide[:, 3:3 + n], np.full((m, n), np.nan, dtype), nthreads)
+    m, n, k = mr - 2, 2 * nr + 3, 40
+    a, b = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
+    run(a, b, ints(rng, (m, n), dtype), nthreads, -2.0, 0.5, ints(rng, m, dtype), ints(rng, n, dtype))
+    buf = ints(rng, (m, 2 * n), dtype)
+    run(a, b, buf[:, ::2], nthreads, 1.0, 1.0)

@@ -66,27 +66,32 @@ static void finish(const cf_gemm_problem *pb, const void *t, cf_int tr, cf_int i
         finish_f64(pb, t, tr, i0, j0, mr, nr, first, last);
 }
 
-/* One mr x nr tile of C (mr <= MR, nr <= NR) from packed panels a (MR x kc) and b (kc x NR). Tiles
- * of full width in a C with unit column stride go straight to the microkernel (which computes only
- * mr rows); narrower tiles and strided C go through the scratch tile t. */
+/* One mr x nr tile of C (mr <= MR, nr <= NR) from a packed panel a (MR x kc) and kc rows of B at
+ * b[p*ldb + j] (a packed panel: ldb = NR). Tiles of full width in a C with unit column stride go
+ * straight to the microkernel (which computes only mr rows); narrower tiles and strided C go
+ * through the scratch tile t. */
 static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc, const void *a,
-                 const void *b, cf_int i0, cf_int j0, cf_int mr, cf_int nr, int first, int last) {
+                 const void *b, cf_int ldb, cf_int i0, cf_int j0, cf_int mr, cf_int nr, int first,
+                 int last) {
     static const float one_f32 = 1, zero_f32 = 0;
     static const double one_f64 = 1, zero_f64 = 0;
     const int f32 = pb->dtype == CF_F32;
     const size_t es = f32 ? sizeof(float) : sizeof(double);
     const void *beta = first ? pb->beta : f32 ? (const void *)&one_f32 : (const void *)&one_f64;
+    CF_ASSERT(mr >= 1 && mr <= uk->mr && nr >= 1 && nr <= uk->nr);
     if (nr == uk->nr && pb->cs_c == 1) {
-        uk->ukernel(kc, (int)mr, a, b, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c, pb->alpha, beta);
+        uk->ukernel(kc, (int)mr, a, b, ldb, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c,
+                    pb->alpha, beta);
         if (last && (pb->bias_m || pb->bias_n)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
-    uk->ukernel(kc, (int)mr, a, b, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
+    uk->ukernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
     finish(pb, t, uk->nr, i0, j0, mr, nr, first, last);
 }
 
 /* ---- the five loops, on the block [i_lo, i_hi) x [j_lo, j_hi) of C, serially ---------------- */
+#define SHALLOW_B_BYTES ((size_t)512 * 1024) /* a packed B block this small stays in L2 (1 MB) */
 static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int i_lo, cf_int i_hi,
                        cf_int j_lo, cf_int j_hi, char *abuf, char *bbuf) {
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
@@ -103,12 +108,21 @@ static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_
             for (cf_int ic = i_lo; ic < i_hi; ic += MC) {
                 const cf_int mc = CF_MIN(MC, i_hi - ic);
                 pb->a.pack(pb->a.ctx, ic, mc, pc, kc, (int)MR, abuf);
-                /* loop 2: one NR-wide micro-panel of B, held in L1 while the A panels pass by */
-                for (cf_int jr = 0; jr < nc; jr += NR)
-                    /* loop 1: one MR-row micro-panel of A times it: an MR x NR tile of C */
+                if ((size_t)(kc * nc) * es > SHALLOW_B_BYTES) {
+                    /* loop 2: one NR-wide micro-panel of B, held in L1 while the A panels pass by */
+                    for (cf_int jr = 0; jr < nc; jr += NR)
+                        /* loop 1: one MR-row micro-panel of A times it: an MR x NR tile of C */
+                        for (cf_int ir = 0; ir < mc; ir += MR)
+                            tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
+                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                } else {
+                    /* loops 2-1 swapped for a shallow B block (all of it in L2): C is then written
+                     * in MR long rows, not in columns of tiles that touch a new page per row */
                     for (cf_int ir = 0; ir < mc; ir += MR)
-                        tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
-                             ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                        for (cf_int jr = 0; jr < nc; jr += NR)
+                            tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
+                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                }
             }
         }
     }
@@ -272,6 +286,40 @@ static void gemm_skinny(const cf_gemm_problem *pb, int nthreads) {
     (void)nt;
 }
 
+/* ---- one row panel: B read in place ------------------------------------------------------------- */
+/* For m <= MR (one row panel of A) every B panel would be packed to be used once: when B's rows are
+ * contiguous (unit stride along n) the microkernel reads them in place (ldb = B's row stride) over
+ * the whole depth k, A packed once as one MR x k panel. Only the last, narrower column block is
+ * packed (reading NR columns in place would run past the row). Column blocks split over threads.
+ * Returns CF_ERR_NOMEM, or CF_OK. */
+static int gemm_one_panel(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, int nthreads) {
+    const cf_gemm_matrix *b = (const cf_gemm_matrix *)pb->b.ctx;
+    const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
+    const cf_int NR = uk->nr, full = pb->n / NR, edge = pb->n - full * NR, blocks = full + (edge > 0);
+    const size_t abytes = ((size_t)(uk->mr * pb->k) * es + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(abytes + (edge ? (size_t)(NR * pb->k) * es : 0), &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    pb->a.pack(pb->a.ctx, 0, pb->m, 0, pb->k, uk->mr, ws);
+    if (edge) pb->b.pack(pb->b.ctx, full * NR, edge, 0, pb->k, (int)NR, ws + abytes);
+    cf_int macs = pb->m * pb->n;
+    macs = macs > ((cf_int)1 << 62) / pb->k ? ((cf_int)1 << 62) : macs * pb->k;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(macs, (cf_int)1 << 17, nthreads), blocks);
+#ifdef CF_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+#endif
+    for (cf_int jb = 0; jb < blocks; ++jb) {
+        if (jb < full)
+            tile(pb, uk, pb->k, ws, (const char *)b->data + (size_t)(jb * NR * b->s_mn) * es, b->s_k, 0,
+                 jb * NR, pb->m, NR, 1, 1);
+        else
+            tile(pb, uk, pb->k, ws, ws + abytes, NR, 0, jb * NR, pb->m, edge, 1, 1);
+    }
+    (void)nt;
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
+
 /* ---- the strided entry point (cnnfast.h) -------------------------------------------------------- */
 /* Work of the tiles that cover C, idle edge columns included (edge rows cost only their rows). */
 static double tile_cost(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk) {
@@ -311,7 +359,12 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     }
     const cf_gemm_kernels *kt = CF_SELECT(cf_gemm, cf_isa_current());
     const cf_gemm_ukernel *uk = f32 ? &kt->f32 : &kt->f64;
-    return cf_gemm(tile_cost(&pt, uk) < tile_cost(&pb, uk) ? &pt : &pb, nthreads);
+    const cf_gemm_problem *best = tile_cost(&pt, uk) < tile_cost(&pb, uk) ? &pt : &pb;
+    const cf_gemm_matrix *bm = (const cf_gemm_matrix *)best->b.ctx;
+    if (best->m > 0 && best->m <= uk->mr && best->n > 0 && best->k > 0 && best->k <= ((cf_int)1 << 16) &&
+        bm->s_mn == 1)
+        return gemm_one_panel(best, uk, nthreads);
+    return cf_gemm(best, nthreads);
 }
 
 const char *cf_gemm_kernel_info(cf_dtype dtype, cf_int out[5]) {

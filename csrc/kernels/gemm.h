@@ -1,8 +1,9 @@
 /* kernels/gemm.h -- the GEMM microkernel family: one register tile per ISA and dtype.
  *
- * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, m, a, b, c, rs_c, alpha, beta):
- *   IN  a      packed A micro-panel, k columns of MR values:  a[p*MR + i]   (64-byte aligned)
- *   IN  b      packed B micro-panel, k rows of NR values:     b[p*NR + j]   (64-byte aligned)
+ * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, m, a, b, ldb, c, rs_c, alpha, beta):
+ *   IN  a      packed A micro-panel, k columns of MR values:  a[p*MR + i]
+ *   IN  b      k rows of NR values, b[p*ldb + j]: a packed B micro-panel (ldb = NR), or the rows of
+ *              a row-major B read in place (ldb = its row stride) when packing would not pay
  *   IN  alpha, beta  pointers to one scalar of the kernel's dtype
  *   OUT c      the first m rows (1 <= m <= MR) of the MR x NR tile at c[i*rs_c + j] (unit column
  *              stride, no alignment needed):
@@ -25,8 +26,8 @@
 
 #include "common.h"
 
-typedef void (*cf_gemm_ukernel_fn)(cf_int k, int m, const void *a, const void *b, void *c, cf_int rs_c,
-                                   const void *alpha, const void *beta);
+typedef void (*cf_gemm_ukernel_fn)(cf_int k, int m, const void *a, const void *b, cf_int ldb, void *c,
+                                   cf_int rs_c, const void *alpha, const void *beta);
 
 /* One microkernel and the blocking that feeds it. */
 typedef struct {

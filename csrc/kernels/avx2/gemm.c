@@ -27,14 +27,15 @@
  * specialised for each row count M by the switch (rows past M compile away). */
 #define DEFINE_UKERNEL_6X2W(NAME)                                                              \
     static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
-                                                                 const S *b, S *c, cf_int rs_c,  \
+                                                                 const S *b, cf_int ldb, S *c,   \
+                                                                 cf_int rs_c,                    \
                                                                  S alpha, S beta) {              \
         ROWS6(DECL)                                                                            \
         for (cf_int p = 0; p < k; ++p) {                                                        \
-            const VEC b0 = VLOAD(b), b1 = VLOAD(b + W);                                         \
+            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                         \
             ROWS6(STEP)                                                                        \
             a += 6;                                                                            \
-            b += 2 * W;                                                                         \
+            b += ldb;                                                                           \
         }                                                                                       \
         const VEC va = VSET1(alpha);                                                            \
         if (beta == (S)0) {                                                                     \
@@ -44,18 +45,18 @@
             ROWS6(STOREB)                                                                      \
         }                                                                                       \
     }                                                                                           \
-    void NAME(cf_int k, int m, const void *a_, const void *b_, void *c_, cf_int rs_c,           \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c, \
               const void *alpha_, const void *beta_) {                                          \
         const S *a = (const S *)a_, *b = (const S *)b_;                                         \
         S *c = (S *)c_;                                                                         \
         const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
         switch (m) {                                                                            \
-        case 1: NAME##_rows(1, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 2: NAME##_rows(2, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 3: NAME##_rows(3, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 4: NAME##_rows(4, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 5: NAME##_rows(5, k, a, b, c, rs_c, alpha, beta); break;                         \
-        default: NAME##_rows(6, k, a, b, c, rs_c, alpha, beta); break;                        \
+        case 1: NAME##_rows(1, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 2: NAME##_rows(2, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 3: NAME##_rows(3, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 4: NAME##_rows(4, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 5: NAME##_rows(5, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        default: NAME##_rows(6, k, a, b, ldb, c, rs_c, alpha, beta); break;                        \
         }                                                                                       \
     }
 
@@ -113,7 +114,6 @@
 #define VSET1 _mm256_set1_ps
 #define VFMA _mm256_fmadd_ps
 #define VMUL _mm256_mul_ps
-#define VLOAD _mm256_load_ps
 #define VLOADU _mm256_loadu_ps
 #define VSTOREU _mm256_storeu_ps
 #define LANES _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
@@ -129,7 +129,6 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 #undef VSET1
 #undef VFMA
 #undef VMUL
-#undef VLOAD
 #undef VLOADU
 #undef VSTOREU
 #undef LANES
@@ -144,7 +143,6 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 #define VSET1 _mm256_set1_pd
 #define VFMA _mm256_fmadd_pd
 #define VMUL _mm256_mul_pd
-#define VLOAD _mm256_load_pd
 #define VLOADU _mm256_loadu_pd
 #define VSTOREU _mm256_storeu_pd
 #define LANES _mm256_setr_epi64x(0, 1, 2, 3)

@@ -29,14 +29,17 @@
  * specialised for each row count M by the switch (rows past M compile away). */
 #define DEFINE_UKERNEL_14X2W(NAME)                                                              \
     static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
-                                                                 const S *b, S *c, cf_int rs_c,  \
+                                                                 const S *b, cf_int ldb, S *c,   \
+                                                                 cf_int rs_c,                    \
                                                                  S alpha, S beta) {              \
         ROWS14(DECL)                                                                            \
         for (cf_int p = 0; p < k; ++p) {                                                        \
-            const VEC b0 = VLOAD(b), b1 = VLOAD(b + W);                                         \
+            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                         \
+            _mm_prefetch((const char *)(b + 16 * ldb), _MM_HINT_T0);                              \
+            _mm_prefetch((const char *)(b + 16 * ldb + W), _MM_HINT_T0);                          \
             ROWS14(STEP)                                                                        \
             a += 14;                                                                            \
-            b += 2 * W;                                                                         \
+            b += ldb;                                                                           \
         }                                                                                       \
         const VEC va = VSET1(alpha);                                                            \
         if (beta == (S)0) {                                                                     \
@@ -46,26 +49,26 @@
             ROWS14(STOREB)                                                                      \
         }                                                                                       \
     }                                                                                           \
-    void NAME(cf_int k, int m, const void *a_, const void *b_, void *c_, cf_int rs_c,           \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c, \
               const void *alpha_, const void *beta_) {                                          \
         const S *a = (const S *)a_, *b = (const S *)b_;                                         \
         S *c = (S *)c_;                                                                         \
         const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
         switch (m) {                                                                            \
-        case 1: NAME##_rows(1, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 2: NAME##_rows(2, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 3: NAME##_rows(3, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 4: NAME##_rows(4, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 5: NAME##_rows(5, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 6: NAME##_rows(6, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 7: NAME##_rows(7, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 8: NAME##_rows(8, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 9: NAME##_rows(9, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 10: NAME##_rows(10, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 11: NAME##_rows(11, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 12: NAME##_rows(12, k, a, b, c, rs_c, alpha, beta); break;                         \
-        case 13: NAME##_rows(13, k, a, b, c, rs_c, alpha, beta); break;                         \
-        default: NAME##_rows(14, k, a, b, c, rs_c, alpha, beta); break;                        \
+        case 1: NAME##_rows(1, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 2: NAME##_rows(2, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 3: NAME##_rows(3, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 4: NAME##_rows(4, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 5: NAME##_rows(5, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 6: NAME##_rows(6, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 7: NAME##_rows(7, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 8: NAME##_rows(8, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 9: NAME##_rows(9, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 10: NAME##_rows(10, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 11: NAME##_rows(11, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 12: NAME##_rows(12, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        case 13: NAME##_rows(13, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
+        default: NAME##_rows(14, k, a, b, ldb, c, rs_c, alpha, beta); break;                        \
         }                                                                                       \
     }
 
@@ -116,7 +119,6 @@
 #define VSET1 _mm512_set1_ps
 #define VFMA _mm512_fmadd_ps
 #define VMUL _mm512_mul_ps
-#define VLOAD _mm512_load_ps
 #define VLOADU _mm512_loadu_ps
 #define VSTOREU _mm512_storeu_ps
 #define MASK __mmask16
@@ -131,7 +133,6 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #undef VSET1
 #undef VFMA
 #undef VMUL
-#undef VLOAD
 #undef VLOADU
 #undef VSTOREU
 #undef MASK
@@ -145,7 +146,6 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #define VSET1 _mm512_set1_pd
 #define VFMA _mm512_fmadd_pd
 #define VMUL _mm512_mul_pd
-#define VLOAD _mm512_load_pd
 #define VLOADU _mm512_loadu_pd
 #define VSTOREU _mm512_storeu_pd
 #define MASK __mmask8

@@ -5,7 +5,7 @@
 #include "kernels/gemm.h"
 
 #define DEFINE_UKERNEL(NAME, S, MR, NR)                                                          \
-    void NAME(cf_int k, int m, const void *a_, const void *b_, void *c_, cf_int rs_c,            \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c, \
               const void *alpha_, const void *beta_) {                                           \
         const S *a = (const S *)a_, *b = (const S *)b_;                                          \
         S *c = (S *)c_;                                                                          \
@@ -15,7 +15,7 @@
             for (int i = 0; i < MR; ++i)                                                         \
                 for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];                           \
             a += MR;                                                                             \
-            b += NR;                                                                             \
+            b += ldb;                                                                            \
         }                                                                                        \
         for (int i = 0; i < m; ++i)                                                              \
             for (int j = 0; j < NR; ++j)                                                         \
