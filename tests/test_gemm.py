@@ -56,6 +56,7 @@ def edge_shapes(dtype):
         (mc + mr + 2, nr + 3, 4),   # m over MC: two A blocks
         (2, nc + nr + 1, 3),        # n over NC: two B blocks (batch-1 dense shape)
         (37, 29, 11),               # odd everything
+        (2 * mr + 1, 1100, kc + 5),  # a deep B block over 512 KB even per thread: B panels in L1 order
     ]
 
 
