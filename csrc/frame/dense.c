@@ -18,28 +18,28 @@ int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *x
 /* Column sums of dy (n x out) into db (out): rows split into nt parts, each summed into a double row
  * of the scratch by one thread; the rows of partials are then added in part order (deterministic for
  * a given thread count). */
-#define DEFINE_COLSUM(NAME, S)                                                                      \
+#define DEFINE_COLSUM(NAME, S)                                                                     \
     static int NAME(cf_int n, cf_int out, const S *dy, S *db, int nthreads) {                      \
-        const int nt = cf_threads_for(n * out, (cf_int)1 << 15, nthreads);                          \
-        size_t cap = 0;                                                                             \
-        double *part = (double *)cf_scratch_acquire(sizeof(double) * (size_t)(out * nt), &cap);      \
-        if (!part) return CF_ERR_NOMEM;                                                             \
-        CF_PRAGMA_OMP_PARALLEL(nt)                                                                  \
-        for (int t = CF_THREAD_ID(); t < nt; t += CF_NUM_THREADS_IN_TEAM()) {                       \
-            cf_int lo, hi;                                                                          \
-            cf_partition(n, nt, t, 1, &lo, &hi);                                                    \
-            double *acc = part + (size_t)t * out;                                                   \
-            memset(acc, 0, sizeof(double) * (size_t)out);                                           \
-            for (cf_int i = lo; i < hi; ++i)                                                        \
-                for (cf_int j = 0; j < out; ++j) acc[j] += dy[i * out + j];                         \
-        }                                                                                           \
-        for (cf_int j = 0; j < out; ++j) {                                                          \
-            double s = 0;                                                                           \
-            for (int t = 0; t < nt; ++t) s += part[(size_t)t * out + j];                            \
-            db[j] = (S)s;                                                                           \
-        }                                                                                           \
-        cf_scratch_release(part, cap);                                                              \
-        return CF_OK;                                                                               \
+        const int nt = cf_threads_for(n * out, (cf_int)1 << 15, nthreads);                         \
+        size_t cap = 0;                                                                            \
+        double *part = (double *)cf_scratch_acquire(sizeof(double) * (size_t)(out * nt), &cap);    \
+        if (!part) return CF_ERR_NOMEM;                                                            \
+        CF_PRAGMA_OMP_PARALLEL(nt)                                                                 \
+        for (int t = CF_THREAD_ID(); t < nt; t += CF_NUM_THREADS_IN_TEAM()) {                      \
+            cf_int lo, hi;                                                                         \
+            cf_partition(n, nt, t, 1, &lo, &hi);                                                   \
+            double *acc = part + (size_t)t * out;                                                  \
+            memset(acc, 0, sizeof(double) * (size_t)out);                                          \
+            for (cf_int i = lo; i < hi; ++i)                                                       \
+                for (cf_int j = 0; j < out; ++j) acc[j] += dy[i * out + j];                        \
+        }                                                                                          \
+        for (cf_int j = 0; j < out; ++j) {                                                         \
+            double s = 0;                                                                          \
+            for (int t = 0; t < nt; ++t) s += part[(size_t)t * out + j];                           \
+            db[j] = (S)s;                                                                          \
+        }                                                                                          \
+        cf_scratch_release(part, cap);                                                             \
+        return CF_OK;                                                                              \
     }
 #ifdef CF_HAVE_OPENMP
 #define CF_PRAGMA_OMP_PARALLEL(nt) _Pragma("omp parallel num_threads(nt) if (nt > 1)")

@@ -10,7 +10,7 @@
 /* ---- packing of strided matrices (layout: frame/gemm.h) -------------------------------------- */
 #define DEFINE_PACK_STRIDED(NAME, S, PACK_ROWS_FIELD)                                              \
     void NAME(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {    \
-        const cf_gemm_matrix *x = (const cf_gemm_matrix *)ctx;                                   \
+        const cf_gemm_matrix *x = (const cf_gemm_matrix *)ctx;                                     \
         const cf_gemm_pack_rows_fn PACK_ROWS = CF_SELECT(cf_gemm, cf_isa_current())->PACK_ROWS_FIELD; \
         const cf_int s_mn = x->s_mn, s_k = x->s_k;                                                 \
         S *dst = (S *)dst_;                                                                        \
@@ -86,7 +86,8 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
-    uk->ukernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
+    uk->ukernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha,
+                f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
     finish(pb, t, uk->nr, i0, j0, mr, nr, first, last);
 }
 
@@ -138,7 +139,8 @@ static void choose_grid(cf_int m, cf_int n, const cf_gemm_ukernel *uk, int nt, i
     for (int a = 1; a <= nt; ++a) {
         if (nt % a || a > mt || nt / a > ntl) continue;
         const cf_int bm = (mt + a - 1) / a, bn = (ntl + nt / a - 1) / (nt / a);
-        const double cost = (double)bm * bn * uk->mr * uk->nr + 8.0 * ((double)bm * uk->mr + (double)bn * uk->nr);
+        const double cost =
+            (double)bm * bn * uk->mr * uk->nr + 8.0 * ((double)bm * uk->mr + (double)bn * uk->nr);
         if (best < 0 || cost < best) {
             best = cost;
             *tm = a;
@@ -214,7 +216,8 @@ void *cf_scratch_acquire(size_t bytes, size_t *capacity) {
     lock();
     int best = -1;
     for (int s = 0; s < POOL_SLOTS; ++s)
-        if (pool[s].block && pool[s].bytes >= bytes && (best < 0 || pool[s].bytes < pool[best].bytes)) best = s;
+        if (pool[s].block && pool[s].bytes >= bytes && (best < 0 || pool[s].bytes < pool[best].bytes))
+            best = s;
     if (best >= 0) {
         got = pool[best].block;
         *capacity = pool[best].bytes;
@@ -265,7 +268,8 @@ static void gemm_skinny(const cf_gemm_problem *pb, int nthreads) {
     const cf_gemm_dot_fn dot = pb->dtype == CF_F32 ? kt->dot_f32 : kt->dot_f64;
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
     const cf_int blocks = (pb->n + 3) / 4;
-    const int nt = (int)CF_MIN((cf_int)cf_threads_for(pb->m * pb->n * pb->k, (cf_int)1 << 15, nthreads), blocks);
+    const int nt =
+        (int)CF_MIN((cf_int)cf_threads_for(pb->m * pb->n * pb->k, (cf_int)1 << 15, nthreads), blocks);
 #ifdef CF_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
 #endif

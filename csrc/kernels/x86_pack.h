@@ -65,28 +65,28 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
 
 /* Rows i0.. of the panel in groups of B, each group in B x B blocks through TRANSPOSE (the k tail
  * element by element); advances i0 past the groups. */
-#define CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                     \
-    for (; i0 + B <= rows; i0 += B) {                                                           \
-        const S *s = src + i0 * ld;                                                             \
-        cf_int p = 0;                                                                           \
-        for (; p + B <= kc; p += B) TRANSPOSE(s + p, ld, dst + p * w + i0, w);                  \
-        for (; p < kc; ++p)                                                                     \
-            for (int i = 0; i < B; ++i) dst[p * w + i0 + i] = s[i * ld + p];                    \
+#define CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                        \
+    for (; i0 + B <= rows; i0 += B) {                                                              \
+        const S *s = src + i0 * ld;                                                                \
+        cf_int p = 0;                                                                              \
+        for (; p + B <= kc; p += B) TRANSPOSE(s + p, ld, dst + p * w + i0, w);                     \
+        for (; p < kc; ++p)                                                                        \
+            for (int i = 0; i < B; ++i) dst[p * w + i0 + i] = s[i * ld + p];                       \
     }
 
 /* One pack_rows kernel: groups of B rows, then of B/2 rows (a 14-row panel is 8 + 4 + 2), through
  * in-register transposes; the last odd row element by element. */
-#define CF_DEFINE_PACK_ROWS(NAME, S, B, TRANSPOSE, TRANSPOSE_HALF)                               \
-    void NAME(const void *src_, cf_int ld, int rows, cf_int kc, int w, void *dst_) {            \
-        const S *src = (const S *)src_;                                                         \
-        S *dst = (S *)dst_;                                                                     \
-        int i0 = 0;                                                                             \
-        CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                     \
-        CF_PACK_ROW_GROUPS(S, B / 2, TRANSPOSE_HALF)                                            \
-        for (; i0 < rows; ++i0)                                                                 \
-            for (cf_int p = 0; p < kc; ++p) dst[p * w + i0] = src[i0 * ld + p];                 \
-        for (cf_int p = 0; p < kc && rows < w; ++p)                                             \
-            for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                  \
+#define CF_DEFINE_PACK_ROWS(NAME, S, B, TRANSPOSE, TRANSPOSE_HALF)                                 \
+    void NAME(const void *src_, cf_int ld, int rows, cf_int kc, int w, void *dst_) {               \
+        const S *src = (const S *)src_;                                                            \
+        S *dst = (S *)dst_;                                                                        \
+        int i0 = 0;                                                                                \
+        CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                        \
+        CF_PACK_ROW_GROUPS(S, B / 2, TRANSPOSE_HALF)                                               \
+        for (; i0 < rows; ++i0)                                                                    \
+            for (cf_int p = 0; p < kc; ++p) dst[p * w + i0] = src[i0 * ld + p];                    \
+        for (cf_int p = 0; p < kc && rows < w; ++p)                                                \
+            for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                     \
     }
 
 #endif /* CF_KERNELS_X86_PACK_H */

@@ -1,7 +1,8 @@
 /* avx2/gemm.c -- GEMM microkernels for AVX2 + FMA (16 ymm registers).
  *
  * f32 6x16: 6 rows x 2 ymm = 12 accumulators, 2 ymm for the B row and 1 for the broadcast A value
- * (15 of 16 registers). f64 6x8 is the same tile in doubles. Contract: kernels/gemm.h. */
+ * (15 of 16 registers); the B row sixteen steps ahead is prefetched. f64 6x8 is the same tile in
+ * doubles. Contract: kernels/gemm.h. */
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -10,101 +11,102 @@
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 #define DECL(i) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
-#define STEP(i)                                                                                 \
-    if (i < M) {                                                                                \
-        const VEC ai = VSET1(a[i]);                                                             \
-        c##i##0 = VFMA(ai, b0, c##i##0);                                                        \
-        c##i##1 = VFMA(ai, b1, c##i##1);                                                        \
+#define STEP(i)                                                                                    \
+    if (i < M) {                                                                                   \
+        const VEC ai = VSET1(a[i]);                                                                \
+        c##i##0 = VFMA(ai, b0, c##i##0);                                                           \
+        c##i##1 = VFMA(ai, b1, c##i##1);                                                           \
     }
-#define STORE0(i)                                                                               \
-    if (i < M) VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                                   \
+#define STORE0(i)                                                                                  \
+    if (i < M) VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                           \
     if (i < M) VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
-#define STOREB(i)                                                                               \
-    if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));                   \
+#define STOREB(i)                                                                                  \
+    if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));           \
     if (i < M) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
 
 /* The 6 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
  * specialised for each row count M by the switch (rows past M compile away). */
-#define DEFINE_UKERNEL_6X2W(NAME)                                                              \
+#define DEFINE_UKERNEL_6X2W(NAME)                                                                  \
     static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
-                                                                 const S *b, cf_int ldb, S *c,   \
-                                                                 cf_int rs_c,                    \
-                                                                 S alpha, S beta) {              \
-        ROWS6(DECL)                                                                            \
-        for (cf_int p = 0; p < k; ++p) {                                                        \
-            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                         \
-            ROWS6(STEP)                                                                        \
-            a += 6;                                                                            \
-            b += ldb;                                                                           \
-        }                                                                                       \
-        const VEC va = VSET1(alpha);                                                            \
-        if (beta == (S)0) {                                                                     \
-            ROWS6(STORE0)                                                                      \
-        } else {                                                                                \
-            const VEC vb = VSET1(beta);                                                         \
-            ROWS6(STOREB)                                                                      \
-        }                                                                                       \
-    }                                                                                           \
-    void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c, \
-              const void *alpha_, const void *beta_) {                                          \
-        const S *a = (const S *)a_, *b = (const S *)b_;                                         \
-        S *c = (S *)c_;                                                                         \
-        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                           \
-        switch (m) {                                                                            \
+                                                                 const S *b, cf_int ldb, S *c,     \
+                                                                 cf_int rs_c,                      \
+                                                                 S alpha, S beta) {                \
+        ROWS6(DECL)                                                                                \
+        for (cf_int p = 0; p < k; ++p) {                                                           \
+            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                          \
+            _mm_prefetch((const char *)(b + 16 * ldb), _MM_HINT_T0);                               \
+            ROWS6(STEP)                                                                            \
+            a += 6;                                                                                \
+            b += ldb;                                                                              \
+        }                                                                                          \
+        const VEC va = VSET1(alpha);                                                               \
+        if (beta == (S)0) {                                                                        \
+            ROWS6(STORE0)                                                                          \
+        } else {                                                                                   \
+            const VEC vb = VSET1(beta);                                                            \
+            ROWS6(STOREB)                                                                          \
+        }                                                                                          \
+    }                                                                                              \
+    void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c,  \
+              const void *alpha_, const void *beta_) {                                             \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                            \
+        S *c = (S *)c_;                                                                            \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
+        switch (m) {                                                                               \
         case 1: NAME##_rows(1, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
         case 2: NAME##_rows(2, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
         case 3: NAME##_rows(3, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
         case 4: NAME##_rows(4, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
         case 5: NAME##_rows(5, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
         default: NAME##_rows(6, k, a, b, ldb, c, rs_c, alpha, beta); break;                        \
-        }                                                                                       \
+        }                                                                                          \
     }
 
 /* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 8 (4)
  * lanes of k per step, the k tail under a mask; one function per m so the accumulators stay in
  * registers as far as 16 ymm allow. */
-#define DEFINE_DOT_M(NAME, M)                                                                    \
-    static void NAME(cf_int k, const S *a, cf_int lda, const S *const *b, S *t) {               \
-        VEC acc[M][4];                                                                          \
-        for (int i = 0; i < M; ++i)                                                             \
-            for (int j = 0; j < 4; ++j) acc[i][j] = VZERO();                                    \
-        const __m256i lane = LANES;                                                             \
-        for (cf_int p = 0; p < k; p += W) {                                                     \
-            const __m256i msk = MASKGT(SET1I(k - p), lane);             \
-            VEC vb[4];                                                                          \
-            for (int j = 0; j < 4; ++j) vb[j] = VMASKLOAD(b[j] + p, msk);                       \
-            for (int i = 0; i < M; ++i) {                                                       \
-                const VEC va = VMASKLOAD(a + i * lda + p, msk);                                 \
-                for (int j = 0; j < 4; ++j) acc[i][j] = VFMA(va, vb[j], acc[i][j]);             \
-            }                                                                                   \
-        }                                                                                       \
-        for (int i = 0; i < M; ++i)                                                             \
-            for (int j = 0; j < 4; ++j) {                                                       \
-                S lanes[W];                                                                     \
-                VSTOREU(lanes, acc[i][j]);                                                      \
-                S sum = 0;                                                                      \
-                for (int l = 0; l < W; ++l) sum += lanes[l];                                    \
-                t[i * 4 + j] = sum;                                                             \
-            }                                                                                   \
+#define DEFINE_DOT_M(NAME, M)                                                                      \
+    static void NAME(cf_int k, const S *a, cf_int lda, const S *const *b, S *t) {                  \
+        VEC acc[M][4];                                                                             \
+        for (int i = 0; i < M; ++i)                                                                \
+            for (int j = 0; j < 4; ++j) acc[i][j] = VZERO();                                       \
+        const __m256i lane = LANES;                                                                \
+        for (cf_int p = 0; p < k; p += W) {                                                        \
+            const __m256i msk = MASKGT(SET1I(k - p), lane);                                        \
+            VEC vb[4];                                                                             \
+            for (int j = 0; j < 4; ++j) vb[j] = VMASKLOAD(b[j] + p, msk);                          \
+            for (int i = 0; i < M; ++i) {                                                          \
+                const VEC va = VMASKLOAD(a + i * lda + p, msk);                                    \
+                for (int j = 0; j < 4; ++j) acc[i][j] = VFMA(va, vb[j], acc[i][j]);                \
+            }                                                                                      \
+        }                                                                                          \
+        for (int i = 0; i < M; ++i)                                                                \
+            for (int j = 0; j < 4; ++j) {                                                          \
+                S lanes[W];                                                                        \
+                VSTOREU(lanes, acc[i][j]);                                                         \
+                S sum = 0;                                                                         \
+                for (int l = 0; l < W; ++l) sum += lanes[l];                                       \
+                t[i * 4 + j] = sum;                                                                \
+            }                                                                                      \
     }
 
-#define DEFINE_DOT(NAME)                                                                        \
-    DEFINE_DOT_M(NAME##_m1, 1)                                                                  \
-    DEFINE_DOT_M(NAME##_m2, 2)                                                                  \
-    DEFINE_DOT_M(NAME##_m3, 3)                                                                  \
-    DEFINE_DOT_M(NAME##_m4, 4)                                                                  \
-    void NAME(cf_int k, int m, int n, const void *a_, cf_int lda, const void *b_, cf_int ldb,   \
-              void *t_) {                                                                       \
-        const S *a = (const S *)a_, *b0 = (const S *)b_;                                        \
-        const S *b[4] = {b0, n > 1 ? b0 + ldb : b0, n > 2 ? b0 + 2 * ldb : b0,                  \
-                         n > 3 ? b0 + 3 * ldb : b0}; /* missing rows repeat row 0 */            \
-        S *t = (S *)t_;                                                                         \
-        switch (m) {                                                                            \
-        case 1: NAME##_m1(k, a, lda, b, t); break;                                              \
-        case 2: NAME##_m2(k, a, lda, b, t); break;                                              \
-        case 3: NAME##_m3(k, a, lda, b, t); break;                                              \
-        default: NAME##_m4(k, a, lda, b, t); break;                                             \
-        }                                                                                       \
+#define DEFINE_DOT(NAME)                                                                           \
+    DEFINE_DOT_M(NAME##_m1, 1)                                                                     \
+    DEFINE_DOT_M(NAME##_m2, 2)                                                                     \
+    DEFINE_DOT_M(NAME##_m3, 3)                                                                     \
+    DEFINE_DOT_M(NAME##_m4, 4)                                                                     \
+    void NAME(cf_int k, int m, int n, const void *a_, cf_int lda, const void *b_, cf_int ldb,      \
+              void *t_) {                                                                          \
+        const S *a = (const S *)a_, *b0 = (const S *)b_;                                           \
+        const S *b[4] = {b0, n > 1 ? b0 + ldb : b0, n > 2 ? b0 + 2 * ldb : b0,                     \
+                         n > 3 ? b0 + 3 * ldb : b0}; /* missing rows repeat row 0 */               \
+        S *t = (S *)t_;                                                                            \
+        switch (m) {                                                                               \
+        case 1: NAME##_m1(k, a, lda, b, t); break;                                                 \
+        case 2: NAME##_m2(k, a, lda, b, t); break;                                                 \
+        case 3: NAME##_m3(k, a, lda, b, t); break;                                                 \
+        default: NAME##_m4(k, a, lda, b, t); break;                                                \
+        }                                                                                          \
     }
 
 #define S float
