@@ -162,7 +162,7 @@ CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x
 
 const cf_gemm_kernels cf_gemm__avx512 = {
     .f32 = {14, 32, 14 * 24, 384, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512"},
-    .f64 = {14, 16, 14 * 24, 256, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512"},
+    .f64 = {14, 16, 14 * 24, 384, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512"},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx512,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx512,
     .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx512,
