@@ -56,8 +56,8 @@ def main():
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--numpy", action="store_true", help="add a NumPy matmul column (see above)")
     p.add_argument("--peak", type=float, default=115.0,
-                   help="FMA peak of one core in GFLOP/s for the %%peak column (default 115: a register-only "
-                        "float32 FMA loop on this machine's Zen 4 cores, 2 x 256-bit FMA per cycle)")
+                   help="float32 FMA peak of one core in GFLOP/s for the %%peak column (default 115: "
+                        "bench/fma_peak.c on this machine's Zen 4 cores when the machine is quiet)")
     args = p.parse_args()
     dtype = np.dtype(args.dtype)
     try:
