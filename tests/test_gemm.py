@@ -56,8 +56,8 @@ def edge_shapes(dtype):
         (mc + mr + 2, nr + 3, 4),   # m over MC: two A blocks
         (2, nc + nr + 1, 3),        # n over NC: two B blocks (batch-1 dense shape)
         (37, 29, 11),               # odd everything
-        (2 * mr + 1, 1100, kc + 5),  # a deep B block over 512 KB even per thread: B panels in L1 order
-    ]
+        (4 * mr + 5, 1100, kc + 5),  # packed B (over 4 row panels), a block over 512 KB even per thread:
+    ]                                # the loop order that keeps B micro-panels in L1
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -122,11 +122,11 @@ def views(base):
 def test_strided_and_transposed_operands_exact(isa, dtype):
     mr, nr, mc, kc, nc = info(dtype)
     rng = np.random.default_rng(5)
-    m, n, k = mr + 2, nr + 3, kc + 9
-    a0, b0 = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
-    for a in views(a0):
-        for b in views(b0):
-            run(a, b, np.empty((m, n), dtype), 2)
+    for m, n, k in [(mr + 2, nr + 3, kc + 9), (4 * mr + 3, nr + 3, kc + 9)]:  # B in place or packed
+        a0, b0 = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
+        for a in views(a0):
+            for b in views(b0):
+                run(a, b, np.empty((m, n), dtype), 2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -260,13 +260,13 @@ def test_smaller_team_than_asked_still_computes_every_block():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_one_row_panel_reads_b_in_place_exact(isa, nthreads, dtype):
-    """m <= MR with B's rows contiguous (dense backward dx at small batch): B is read in place,
+def test_few_row_panels_read_b_in_place_exact(isa, nthreads, dtype):
+    """m <= 4 MR with B's rows contiguous (dense backward dx at small batch): B is read in place,
     only the last narrow column block packed; any row stride of B, k past KC, alpha/beta/bias,
     strided C."""
     mr, nr, mc, kc, nc = info(dtype)
     rng = np.random.default_rng(11)
-    for m in (1, 2, mr - 1, mr):
+    for m in (1, 2, mr - 1, mr, 2 * mr + 1, 4 * mr):
         for n in (nr, nr + 1, 3 * nr - 5, 2):
             for k in (1, 5, kc + 3):
                 a = ints(rng, (m, k), dtype)

@@ -96,7 +96,10 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
 static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int i_lo, cf_int i_hi,
                        cf_int j_lo, cf_int j_hi, char *abuf, char *bbuf) {
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
-    const cf_int MR = uk->mr, NR = uk->nr, MC = uk->mc, KC = uk->kc, NC = uk->nc;
+    const cf_int MR = uk->mr, NR = uk->nr, MC = uk->mc, KC = uk->kc, kc0 = CF_MIN(KC, pb->k);
+    /* a shallow product (k <= KC/2) takes B blocks narrow enough for L2, so that C is swept by rows */
+    const cf_int NC = 2 * kc0 > KC ? uk->nc
+                                   : CF_MAX(NR, CF_MIN(uk->nc, (cf_int)(SHALLOW_B_BYTES / ((size_t)kc0 * es)) / NR * NR));
     /* loop 5: NC columns of C at a time; the B block of this slice lives in L3 */
     for (cf_int jc = j_lo; jc < j_hi; jc += NC) {
         const cf_int nc = CF_MIN(NC, j_hi - jc);
@@ -290,21 +293,25 @@ static void gemm_skinny(const cf_gemm_problem *pb, int nthreads) {
     (void)nt;
 }
 
-/* ---- one row panel: B read in place ------------------------------------------------------------- */
-/* For m <= MR (one row panel of A) every B panel would be packed to be used once: when B's rows are
- * contiguous (unit stride along n) the microkernel reads them in place (ldb = B's row stride) over
- * the whole depth k, A packed once as one MR x k panel. Only the last, narrower column block is
- * packed (reading NR columns in place would run past the row). Column blocks split over threads.
- * Returns CF_ERR_NOMEM, or CF_OK. */
-static int gemm_one_panel(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, int nthreads) {
+/* ---- a few row panels: B read in place ------------------------------------------------------- */
+/* For m <= B_IN_PLACE_PANELS * MR each packed B panel would serve a few row panels only, and packing
+ * B (read, write, read again) would cost more than the product: when B's rows are contiguous (unit
+ * stride along n) the microkernel reads them in place (ldb = B's row stride) over the whole depth k
+ * (a dense layer's dx = dy w at small batch). A is packed once, whole (m x k). The first row panel
+ * brings each B column block from memory, the others find it in L2. Only the last, narrower column
+ * block is packed (reading NR columns in place would run past the row). Column blocks split over
+ * threads. Returns CF_ERR_NOMEM, or CF_OK. */
+#define B_IN_PLACE_PANELS 4
+static int gemm_b_in_place(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, int nthreads) {
     const cf_gemm_matrix *b = (const cf_gemm_matrix *)pb->b.ctx;
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
-    const cf_int NR = uk->nr, full = pb->n / NR, edge = pb->n - full * NR, blocks = full + (edge > 0);
-    const size_t abytes = ((size_t)(uk->mr * pb->k) * es + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const cf_int MR = uk->mr, NR = uk->nr, full = pb->n / NR, edge = pb->n - full * NR;
+    const cf_int blocks = full + (edge > 0), panels = (pb->m + MR - 1) / MR;
+    const size_t abytes = ((size_t)(panels * MR * pb->k) * es + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
     size_t cap = 0;
     char *ws = (char *)cf_scratch_acquire(abytes + (edge ? (size_t)(NR * pb->k) * es : 0), &cap);
     if (!ws) return CF_ERR_NOMEM;
-    pb->a.pack(pb->a.ctx, 0, pb->m, 0, pb->k, uk->mr, ws);
+    pb->a.pack(pb->a.ctx, 0, pb->m, 0, pb->k, (int)MR, ws);
     if (edge) pb->b.pack(pb->b.ctx, full * NR, edge, 0, pb->k, (int)NR, ws + abytes);
     cf_int macs = pb->m * pb->n;
     macs = macs > ((cf_int)1 << 62) / pb->k ? ((cf_int)1 << 62) : macs * pb->k;
@@ -313,11 +320,11 @@ static int gemm_one_panel(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, 
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
 #endif
     for (cf_int jb = 0; jb < blocks; ++jb) {
-        if (jb < full)
-            tile(pb, uk, pb->k, ws, (const char *)b->data + (size_t)(jb * NR * b->s_mn) * es, b->s_k, 0,
-                 jb * NR, pb->m, NR, 1, 1);
-        else
-            tile(pb, uk, pb->k, ws, ws + abytes, NR, 0, jb * NR, pb->m, edge, 1, 1);
+        const char *bp = jb < full ? (const char *)b->data + (size_t)(jb * NR * b->s_mn) * es : ws + abytes;
+        const cf_int ldb = jb < full ? b->s_k : NR;
+        for (cf_int ir = 0; ir < pb->m; ir += MR)
+            tile(pb, uk, pb->k, ws + (size_t)(ir * pb->k) * es, bp, ldb, ir, jb * NR, CF_MIN(MR, pb->m - ir),
+                 jb < full ? NR : edge, 1, 1);
     }
     (void)nt;
     cf_scratch_release(ws, cap);
@@ -365,9 +372,9 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     const cf_gemm_ukernel *uk = f32 ? &kt->f32 : &kt->f64;
     const cf_gemm_problem *best = tile_cost(&pt, uk) < tile_cost(&pb, uk) ? &pt : &pb;
     const cf_gemm_matrix *bm = (const cf_gemm_matrix *)best->b.ctx;
-    if (best->m > 0 && best->m <= uk->mr && best->n > 0 && best->k > 0 && best->k <= ((cf_int)1 << 16) &&
-        bm->s_mn == 1)
-        return gemm_one_panel(best, uk, nthreads);
+    if (best->m > 0 && best->m <= B_IN_PLACE_PANELS * uk->mr && best->n > 0 && best->k > 0 &&
+        best->k <= ((cf_int)1 << 16) && bm->s_mn == 1)
+        return gemm_b_in_place(best, uk, nthreads);
     return cf_gemm(best, nthreads);
 }
 
