@@ -98,8 +98,8 @@ static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
     const cf_int MR = uk->mr, NR = uk->nr, MC = uk->mc, KC = uk->kc, kc0 = CF_MIN(KC, pb->k);
     /* a shallow product (k <= KC/2) takes B blocks narrow enough for L2, so that C is swept by rows */
-    const cf_int NC = 2 * kc0 > KC ? uk->nc
-                                   : CF_MAX(NR, CF_MIN(uk->nc, (cf_int)(SHALLOW_B_BYTES / ((size_t)kc0 * es)) / NR * NR));
+    const cf_int nc_l2 = (cf_int)(SHALLOW_B_BYTES / ((size_t)kc0 * es)) / NR * NR;
+    const cf_int NC = 2 * kc0 > KC ? uk->nc : CF_MAX(NR, CF_MIN(uk->nc, nc_l2));
     /* loop 5: NC columns of C at a time; the B block of this slice lives in L3 */
     for (cf_int jc = j_lo; jc < j_hi; jc += NC) {
         const cf_int nc = CF_MIN(NC, j_hi - jc);
