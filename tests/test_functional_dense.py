@@ -9,9 +9,12 @@ from cnnfast import reference as ref
 DTYPES = (np.float32, np.float64)
 
 # (leading shape of x, in_features, out_features): batch 0, 1 and odd; in or out of 1; sizes off the
-# tile (14x32 / 6x16 / 4x8) and over the k block (256); leading dims beyond one, and a 1-D x.
+# tile (14x32 / 6x16 / 4x8) and over the k block (384 / 256); batches that take each GEMM path
+# (dot products up to 4 rows, B in place up to 4 row panels, packed beyond); leading dims beyond
+# one, and a 1-D x.
 SHAPES = [((0,), 5, 3), ((1,), 1, 1), ((1,), 300, 33), ((7,), 1, 9), ((5,), 13, 1), ((33,), 29, 45),
-          ((2, 3), 17, 70), ((), 11, 4), ((4, 0, 2), 6, 3), ((3,), 0, 5), ((6,), 4, 0)]
+          ((3,), 400, 37), ((17,), 400, 37), ((70,), 390, 45), ((2, 3), 17, 70), ((), 11, 4),
+          ((4, 0, 2), 6, 3), ((3,), 0, 5), ((6,), 4, 0)]
 
 
 def ints(rng, shape, dtype):
