@@ -56,17 +56,29 @@ def edge_shapes(dtype):
         (mc + mr + 2, nr + 3, 4),   # m over MC: two A blocks
         (2, nc + nr + 1, 3),        # n over NC: two B blocks (batch-1 dense shape)
         (37, 29, 11),               # odd everything
-        (4 * mr + 5, 1100, kc + 5),  # packed B (over 4 row panels), a block over 512 KB even per thread:
-    ]                                # the loop order that keeps B micro-panels in L1
+        (4 * mr + 5, 1100, kc + 5),  # a packed B block over 512 KB even per thread (L1 loop order)
+    ]
+
+
+def b_layouts(b):
+    """B row-major (read in place for a few row panels), column-major (dot products for m <= 4) and
+    strided both ways (always packed): each edge shape runs through every path of the engine."""
+    k, n = b.shape
+    yield b
+    yield np.asfortranarray(b)
+    wide = np.zeros((k, 2 * n), b.dtype)
+    wide[:, ::2] = b
+    yield wide[:, ::2]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tile_edges_exact(isa, nthreads, dtype):
     rng = np.random.default_rng(1)
     for m, n, k in edge_shapes(dtype):
-        a, b = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
-        c = np.full((m, n), np.nan, dtype)  # beta = 0 must never read C
-        run(a, b, c, nthreads)
+        a = ints(rng, (m, k), dtype)
+        for b in b_layouts(ints(rng, (k, n), dtype)):
+            c = np.full((m, n), np.nan, dtype)  # beta = 0 must never read C
+            run(a, b, c, nthreads)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -75,9 +87,11 @@ def test_thread_grids_exact(isa, dtype, nthreads):
     """Grids of 2, 3 and 7 blocks (more threads than cores is legal) on shapes with few tiles."""
     mr, nr, *_ = info(dtype)
     rng = np.random.default_rng(2)
-    for m, n, k in [(1, 9 * nr + 3, 64), (9 * mr + 5, 1, 64), (2 * mr + 1, 2 * nr + 1, 700), (mr, nr, 9)]:
-        a, b = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
-        run(a, b, np.empty((m, n), dtype), nthreads)
+    for m, n, k in [(1, 9 * nr + 3, 64), (9 * mr + 5, 1, 64), (2 * mr + 1, 2 * nr + 1, 700), (mr, nr, 9),
+                    (5 * mr + 1, 3 * nr + 2, 50)]:
+        a = ints(rng, (m, k), dtype)
+        for b in b_layouts(ints(rng, (k, n), dtype)):
+            run(a, b, np.empty((m, n), dtype), nthreads)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
