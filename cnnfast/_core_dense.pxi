@@ -10,8 +10,9 @@ cdef inline cf_int _estride(cnp.ndarray a, int axis) except? -1:
 
 
 def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double beta=0.0,
-         bias_m=None, bias_n=None, int nthreads=1):
-    """c = alpha * a @ b + beta * c (+ bias_m[:, None] + bias_n[None, :]), written into c in place.
+         bias_m=None, bias_n=None, int nthreads=1, bint relu=False):
+    """c = alpha * a @ b + beta * c (+ bias_m[:, None] + bias_n[None, :]), clamped at 0 when relu,
+    written into c in place.
 
     Private: drives the engine directly on arbitrarily strided 2-D views (tests). a (m, k), b (k, n),
     c (m, n) share one float dtype; c must not overlap a or b; biases are C-contiguous 1-D arrays."""
@@ -43,7 +44,7 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double b
     cdef int st
     with nogil:
         st = cf_gemm_strided(dt, m, n, k, alpha, pa, rsa, csa, pb, rsb, csb, beta, pc, rsc, csc,
-                             pbm, pbn, nthreads)
+                             pbm, pbn, relu, nthreads)
     _check(st)
 
 

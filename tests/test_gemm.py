@@ -291,3 +291,25 @@ def test_few_row_panels_read_b_in_place_exact(isa, nthreads, dtype):
     run(a, b, ints(rng, (m, n), dtype), nthreads, -2.0, 0.5, ints(rng, m, dtype), ints(rng, n, dtype))
     buf = ints(rng, (m, 2 * n), dtype)
     run(a, b, buf[:, ::2], nthreads, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_bias_relu_exact(isa, nthreads, dtype):
+    """relu clamps the finished result (after beta and both biases) at 0, on every path and for
+    k = 0; a NaN product stays NaN."""
+    mr, nr, mc, kc, nc = info(dtype)
+    rng = np.random.default_rng(12)
+    for m, n, k in [(3, 2 * nr + 1, 7), (mr + 2, nr + 5, kc + 3), (5 * mr + 1, 2 * nr + 3, 30), (4, 9, 0)]:
+        a = ints(rng, (m, k), dtype)
+        bm, bn = ints(rng, m, dtype), ints(rng, n, dtype)
+        for b in b_layouts(ints(rng, (k, n), dtype)):
+            c0 = ints(rng, (m, n), dtype)
+            want = np.maximum(reference(a, b, c0, 1.0, 1.0, bm, bn), 0).astype(dtype)
+            c = c0.copy()
+            _core.gemm(a, b, c, 1.0, 1.0, bm, bn, nthreads, True)
+            np.testing.assert_array_equal(c, want)
+    a, b = ints(rng, (3, 5), dtype), ints(rng, (5, 4), dtype)
+    a[1, 2] = np.nan
+    c = np.empty((3, 4), dtype)
+    _core.gemm(a, b, c, 1.0, 0.0, None, None, 1, True)
+    assert np.isnan(c[1]).all() and not np.isnan(c[[0, 2]]).any() and (c[[0, 2]] >= 0).all()

@@ -11,7 +11,7 @@
 /* x (n x in), w (out x in), bias (out) or NULL: IN. y (n x out): OUT. */
 int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *x, const void *w,
                   const void *bias, void *y, int nthreads) {
-    return cf_gemm_strided(dtype, n, out, in, 1.0, x, in, 1, w, 1, in, 0.0, y, out, 1, NULL, bias,
+    return cf_gemm_strided(dtype, n, out, in, 1.0, x, in, 1, w, 1, in, 0.0, y, out, 1, NULL, bias, 0,
                            nthreads);
 }
 
@@ -53,10 +53,10 @@ DEFINE_COLSUM(colsum_f64, double)
  * db (out): OUT, or NULL to skip the bias gradient. */
 int cf_linear_bwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *dy, const void *x,
                   const void *w, void *dx, void *dw, void *db, int nthreads) {
-    int st = cf_gemm_strided(dtype, n, in, out, 1.0, dy, out, 1, w, in, 1, 0.0, dx, in, 1, NULL, NULL,
+    int st = cf_gemm_strided(dtype, n, in, out, 1.0, dy, out, 1, w, in, 1, 0.0, dx, in, 1, NULL, NULL, 0,
                              nthreads);
     if (st == CF_OK)
-        st = cf_gemm_strided(dtype, out, in, n, 1.0, dy, 1, out, x, in, 1, 0.0, dw, in, 1, NULL, NULL,
+        st = cf_gemm_strided(dtype, out, in, n, 1.0, dy, 1, out, x, in, 1, 0.0, dw, in, 1, NULL, NULL, 0,
                              nthreads);
     if (st == CF_OK && db)
         st = dtype == CF_F32 ? colsum_f32(n, out, (const float *)dy, (float *)db, nthreads)

@@ -38,7 +38,7 @@ DEFINE_PACK_STRIDED(cf_f64_gemm_pack_strided, double, pack_rows_f64)
 /* ---- typed helpers: C = beta*C + bias when k == 0, and the finish of one tile ----------------- */
 /* Finish tile (i0, j0) of mr x nr. IN t: the product tile (t[i*tr + j], already times alpha) when
  * the microkernel could not write C itself (edge tile or strided C), else NULL. first: apply beta
- * (only with t). last: add the bias. */
+ * (only with t). last: add the bias, then apply the ReLU. */
 #define DEFINE_FINISH(NAME, S)                                                                     \
     static void NAME(const cf_gemm_problem *pb, const void *t_, cf_int tr, cf_int i0, cf_int j0,   \
                      cf_int mr, cf_int nr, int first, int last) {                                  \
@@ -52,6 +52,7 @@ DEFINE_PACK_STRIDED(cf_f64_gemm_pack_strided, double, pack_rows_f64)
                 if (t) v = beta == (S)0 ? t[i * tr + j] : t[i * tr + j] + beta * v;                \
                 if (last && bm) v += bm[i0 + i];                                                   \
                 if (last && bn) v += bn[j0 + j];                                                   \
+                if (last && pb->relu && v < (S)0) v = 0;                                           \
                 *cij = v;                                                                          \
             }                                                                                      \
     }
@@ -82,7 +83,7 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
     if (nr == uk->nr && pb->cs_c == 1) {
         uk->ukernel(kc, (int)mr, a, b, ldb, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c,
                     pb->alpha, beta);
-        if (last && (pb->bias_m || pb->bias_n)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
+        if (last && (pb->bias_m || pb->bias_n || pb->relu)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
@@ -341,7 +342,7 @@ static double tile_cost(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk) {
 
 int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, const void *a,
                     cf_int rs_a, cf_int cs_a, const void *b, cf_int rs_b, cf_int cs_b, double beta,
-                    void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n,
+                    void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n, int relu,
                     int nthreads) {
     const float alpha_f32 = (float)alpha, beta_f32 = (float)beta;
     const int f32 = dtype == CF_F32;
@@ -349,7 +350,7 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     const cf_gemm_matrix sa = {a, rs_a, cs_a}, sb = {b, cs_b, rs_b};
     cf_gemm_problem pb = {dtype, m, n, k, f32 ? (const void *)&alpha_f32 : (const void *)&alpha,
                           f32 ? (const void *)&beta_f32 : (const void *)&beta, {pack, &sa}, {pack, &sb},
-                          c, rs_c, cs_c, bias_m, bias_n};
+                          c, rs_c, cs_c, bias_m, bias_n, relu};
     /* The same product transposed: C^T = B^T A^T, m and n swapped. */
     cf_gemm_problem pt = pb;
     pt.m = n;

@@ -1,7 +1,7 @@
 /* frame/gemm.h -- the GEMM engine's internal interface, for the ops built on it (dense now,
  * convolution next).
  *
- *     C[m x n] = alpha * A[m x k] * B[k x n] + beta * C   (+ bias_m[i] + bias_n[j])
+ *     C[m x n] = relu?( alpha * A[m x k] * B[k x n] + beta * C  (+ bias_m[i] + bias_n[j]) )
  *
  * A and B are not arrays but *operands*: a pack callback and its context. The engine asks an
  * operand for one block at a time, already packed in the layout the microkernel streams. A plain
@@ -54,6 +54,7 @@ typedef struct {
     void *c;                     /* OUT: C(i, j) = c[i*rs_c + j*cs_c], any strides that do not alias */
     cf_int rs_c, cs_c;
     const void *bias_m, *bias_n; /* IN, optional (NULL): length m / length n, added after the product */
+    int relu;                    /* nonzero: C = max(C, 0) last (NaN stays NaN), for fused conv+ReLU */
 } cf_gemm_problem;
 
 /* Run one GEMM on up to `nthreads` threads (fewer for small work): C is cut into a grid of blocks,

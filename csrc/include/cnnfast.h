@@ -31,10 +31,10 @@ int cf_have_openmp(void);         /* 1 if built with OpenMP                     
 /* C = alpha*A*B + beta*C + bias_m[i] + bias_n[j] on strided matrices (strides in elements, any
  * sign): A(i,p) = a[i*rs_a + p*cs_a] (m x k), B(p,j) = b[p*rs_b + j*cs_b] (k x n),
  * C(i,j) = c[i*rs_c + j*cs_c] (m x n, must not overlap A or B). beta == 0 never reads C.
- * bias_m (length m) and bias_n (length n) are optional (NULL). */
+ * bias_m (length m) and bias_n (length n) are optional (NULL); relu != 0 clamps the result at 0. */
 int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, const void *a,
                     cf_int rs_a, cf_int cs_a, const void *b, cf_int rs_b, cf_int cs_b, double beta,
-                    void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n,
+                    void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n, int relu,
                     int nthreads);
 /* The name of the microkernel cf_gemm_strided uses now for `dtype` (e.g. "cf_f32_gemm_ukernel_14x32__avx512"),
  * and its tile and blocking: out[0..4] = MR, NR, MC, KC, NC. */
