@@ -40,5 +40,6 @@ cdef inline int _check(int status) except -1:
 include "_core_runtime.pxi"
 include "_core_eltwise.pxi"
 include "_core_outbuf.pxi"
+include "_core_dense.pxi"
 include "_core_pool.pxi"
 include "_core_norm.pxi"
