@@ -1,0 +1,208 @@
+"""Run the selected ops over their shapes: cnnfast and PyTorch alternately, the reference briefly."""
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import report, shapes, timing
+
+# Default FMA peak: what TESTING.md measured on the project's reference machine (AMD Zen 5, AVX-512):
+# about 265 GFLOP/s float32 per thread. float64 is taken as half the float32 peak.
+PEAK_PER_THREAD = 265.0
+
+
+@dataclass
+class Settings:
+    ops: list                 # registry entries to run, in order
+    dtypes: tuple             # ('float32',), ('float64',) or both
+    threads: int
+    shape_sets: dict          # shape set name -> [shape, ...]
+    budget: timing.Budget
+    peak_gflops: float        # float32 FMA peak at `threads` threads
+    peak_source: str
+    copy_bytes: int = 128 * 2**20
+
+
+class MissingForward(Exception):
+    """A backward op needs the output of a forward that neither cnnfast nor the reference has."""
+
+
+class Inputs:
+    """Input arrays for the cases, cached by (shape, dtype, role) so ops on one shape share them."""
+
+    def __init__(self, lib, ref, seed=0):
+        self.lib, self.ref = lib, ref
+        self._rng = np.random.default_rng(seed)
+        self._cache = {}
+
+    def randn(self, dims, dtype, role="x"):
+        key = (tuple(dims), np.dtype(dtype).str, role)
+        if key not in self._cache:
+            self._cache[key] = self._rng.standard_normal(dims, dtype=np.dtype(dtype).type)
+        return self._cache[key]
+
+    def labels(self, n, classes):
+        return self._rng.integers(0, classes, size=n, dtype=np.int64)
+
+    def rng(self):
+        """A Generator for ops that take one (the op advances it call by call)."""
+        return np.random.default_rng(1)
+
+    def forward(self, func, *args, **kwargs):
+        """Run a forward op (cnnfast's if it has it, else the reference's) for what a backward needs."""
+        fn = getattr(self.lib, func, None) or getattr(self.ref, func, None)
+        if fn is None:
+            raise MissingForward(f"needs {func}, which neither cnnfast nor the reference has yet")
+        return fn(*args, **kwargs)
+
+    def clear(self):
+        self._cache.clear()
+
+
+def _arrays(obj):
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for item in obj:
+            yield from _arrays(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _arrays(item)
+
+
+def traffic_bytes(case, result):
+    """Bytes a memory-bound call must move: every array argument read once, every result written once."""
+    return sum(a.nbytes for a in _arrays((case.args, case.kwargs))) + sum(a.nbytes for a in _arrays(result))
+
+
+def load_torch():
+    """PyTorch if it can be imported, else None (it is never a dependency of cnnfast)."""
+    try:
+        import torch
+    except Exception:
+        return None
+    return torch
+
+
+class Runner:
+    def __init__(self, settings, lib, ref, torch, out):
+        self.s = settings
+        self.lib, self.ref, self.torch = lib, ref, torch
+        self.out = out
+        self.inputs = Inputs(lib, ref)
+        self.ref_cost = {}      # op name -> worst seconds per unit of work seen for the reference
+        self.notes = []
+        self.errors = 0
+
+    def cases(self):
+        """(op, shape, dtype) for every op cnnfast has, and the names of the ops it lacks."""
+        todo, missing = [], []
+        for op in self.s.ops:
+            if not hasattr(self.lib, op.func):
+                missing.append(op.name)
+                continue
+            for dtype in self.s.dtypes:
+                todo.extend((op, shp, dtype) for shp in self.s.shape_sets.get(op.shapes, ()) if op.accepts(shp))
+        return todo, missing
+
+    def run_case(self, op, shp, dtype):
+        record = {"op": op.name, "func": op.func, "family": op.family, "shape": shapes.as_dict(shp),
+                  "shape_label": shp.label(), "dtype": dtype}
+        try:
+            case = op.make(shp, np.dtype(dtype).type, self.inputs)
+        except MissingForward as e:
+            record["note"] = f"not timed: {e}"
+            return record
+        fn = getattr(self.lib, op.func)
+
+        def call():
+            return fn(*case.args, **case.kwargs)
+
+        try:
+            result = call()
+        except Exception as e:
+            self.errors += 1
+            record["note"] = f"error in cnnfast: {type(e).__name__}: {e}"
+            return record
+        candidates = {"cnnfast": call}
+        notes = []
+        if self.torch is not None:
+            try:
+                candidates["torch"] = op.torch(self.torch, case)
+            except Exception as e:
+                notes.append(f"torch: {type(e).__name__}: {e}")
+        times = timing.alternate(candidates, self.s.budget)
+        t = times["cnnfast"].median_s
+        record.update(times["cnnfast"].as_dict())
+        if op.flops is not None:
+            work = op.flops(shp)
+            peak = self.s.peak_gflops / (2 if dtype == "float64" else 1)
+            record.update(flops=work, gflops=work / t / 1e9, fraction_of_peak=work / t / 1e9 / peak)
+        else:
+            work = traffic_bytes(case, result)
+            record.update(bytes=work, gbps=work / t / 1e9, fraction_of_copy=work / t / 1e9 / self.copy_gbps)
+        if "torch" in times:
+            record["torch"] = times["torch"].as_dict()
+            record["ratio_torch"] = t / times["torch"].median_s
+        ref_note = self.time_reference(op, case, work, record)
+        if ref_note:
+            notes.append(ref_note)
+        if notes:
+            record["note"] = "; ".join(notes)
+        return record
+
+    def time_reference(self, op, case, work, record):
+        fn = getattr(self.ref, op.func, None)
+        if fn is None:
+            return "no reference yet"
+        predicted = self.ref_cost.get(op.name, 0.0) * work
+        if predicted > self.s.budget.ref_skip_s:
+            record["reference"] = {"skipped": True, "predicted_s": predicted}
+            return f"ref skipped (one run ~{report.fmt_time(predicted)})"
+        try:
+            tr = timing.repeat_within(lambda: fn(*case.args, **case.kwargs), self.s.budget.ref_seconds)
+        except Exception as e:
+            self.errors += 1
+            return f"error in reference: {type(e).__name__}: {e}"
+        self.ref_cost[op.name] = max(self.ref_cost.get(op.name, 0.0), tr.median_s / max(work, 1))
+        record["reference"] = tr.as_dict()
+        record["ratio_reference"] = record["time_s"] / tr.median_s
+        return ""
+
+    def run(self):
+        """Measure everything, print the table as it goes; return the JSON document."""
+        start = time.perf_counter()
+        facts = report.machine_facts(self.s.threads, self.torch)
+        copy = timing.copy_bandwidth(self.s.copy_bytes, self.s.budget)
+        self.copy_gbps = copy["gbps"]
+        settings = {"ops": [op.name for op in self.s.ops], "dtypes": list(self.s.dtypes),
+                    "threads": self.s.threads, "peak_gflops": self.s.peak_gflops,
+                    "peak_source": self.s.peak_source, "budget": dataclasses.asdict(self.s.budget)}
+        if self.torch is None:
+            self.notes.append("PyTorch is not importable (or --no-torch): the torch column says n/a.")
+        report.preamble(self.out, facts, settings, copy)
+        todo, missing = self.cases()
+        results = []
+        if todo:
+            table = report.Table(self.out, max(len(op.name) for op, _, _ in todo),
+                                 max(len(shp.label()) for _, shp, _ in todo))
+            table.header()
+            for op, shp, dtype in todo:
+                record = self.run_case(op, shp, dtype)
+                results.append(record)
+                table.row(record)
+        else:
+            print("No op of the selection is in C yet: nothing to time.", file=self.out)
+        summary = report.summarise(results)
+        report.print_summary(self.out, summary)
+        report.print_notes(self.out, missing, self.notes)
+        elapsed = time.perf_counter() - start
+        print(f"\n{len(results)} cases in {elapsed:.1f} s", file=self.out)
+        return {"machine": facts, "settings": settings, "copyto": copy, "results": results,
+                "summary": summary, "not_in_c": missing, "elapsed_s": elapsed,
+                "errors": self.errors}
+
+
+def default_peak(threads):
+    return PEAK_PER_THREAD * threads
