@@ -14,6 +14,7 @@ only the generic kernels are built.
 Environment knobs for developers:
   CNNFAST_DEBUG=1     -O1 -g and the C-side precondition asserts (CF_ASSERT)
   CNNFAST_SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer (implies CNNFAST_DEBUG)
+  CNNFAST_OPENMP=0    build without OpenMP (serial kernels), as on a compiler that lacks it
 """
 import glob
 import os
@@ -57,6 +58,8 @@ def base_flags():
 
 def openmp_flag(compiler):
     """Test-compile and link a tiny OpenMP program; return the flag that works, or None."""
+    if os.environ.get("CNNFAST_OPENMP") == "0":
+        return None
     src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\nreturn n>0?0:1;}\n"
     tmp = tempfile.mkdtemp()
     try:

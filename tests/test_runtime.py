@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -13,8 +14,9 @@ def run_py(code, **env):
     full = {k: v for k, v in os.environ.items()
             if k not in ("CNNFAST_ISA", "CNNFAST_NUM_THREADS", "OMP_NUM_THREADS")}
     full.update(env)
+    # Run outside the source tree so `import cnnfast` finds the installed package.
     out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
-                         timeout=120, check=True)
+                         timeout=120, check=True, cwd=tempfile.gettempdir())
     return out.stdout.strip()
 
 
