@@ -12,11 +12,13 @@ import types
 import numpy as np
 import pytest
 
+import cnnfast
 from cnnfast.bench import cli, main, registry, runner, shapes
 
-SHARED_SHAPES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "shapes")
-if not os.path.isdir(SHARED_SHAPES):
-    SHARED_SHAPES = "/work/shared/shapes"
+# The project's shared shape lists (../shared/shapes beside the repository, or shared/ inside it).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_SHAPES = next((p for p in (os.path.join(_ROOT, "..", "shared", "shapes"), os.path.join(_ROOT, "shared", "shapes"))
+                      if os.path.isdir(p)), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,9 +139,10 @@ def test_torch_not_importable(monkeypatch, capsys):
 def test_module_entry_point_quick_json(tmp_path):
     """`python -m cnnfast.bench --quick --json` on the real package, whatever it has in C."""
     out = tmp_path / "r.json"
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    # The cnnfast this test imported (an installed one, or the in-place build of a source tree).
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(cnnfast.__file__)))
     proc = subprocess.run([sys.executable, "-m", "cnnfast.bench", "--quick", "--no-torch", "--json", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = load(out)
     check_document(doc)
@@ -249,7 +252,7 @@ def test_csv_missing_file(tmp_path):
 
 
 def test_shared_shape_files_all_parse():
-    if not os.path.isdir(SHARED_SHAPES):
+    if SHARED_SHAPES is None:
         pytest.skip("../shared/shapes is not here")
     files = sorted(f for f in os.listdir(SHARED_SHAPES) if f.endswith(".csv"))
     assert files
