@@ -105,6 +105,8 @@ def test_quick_json_without_torch(tmp_path, capsys):
     assert "conv2d" in doc["not_in_c"] and "relu" not in doc["not_in_c"]
     assert "< 1 means cnnfast is faster" in text
     assert "Not in C yet (not timed): " in text
+    assert doc["not_in_reference"] == ["relu_backward", "dropout", "dropout_backward", "softmax"]
+    assert "Not in cnnfast.reference yet (ref column n/a): relu_backward, dropout" in text
     linear = next(r for r in doc["results"] if r["op"] == "linear" and r["dtype"] == "float32")
     shp = shapes.QUICK["dense"][0]
     assert linear["flops"] == 2 * shp.n * shp.fin * shp.fout

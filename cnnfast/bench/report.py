@@ -132,8 +132,9 @@ def summarise(results):
     return summary
 
 
-def print_summary(out, summary):
-    rows = [s for s in summary if s["shapes"] > 1 and "torch_geomean" in s]
+def print_summary(out, summary, min_shapes=3):
+    """Print the torch summary of the ops measured on at least `min_shapes` shapes."""
+    rows = [s for s in summary if s.get("torch_shapes", 0) >= min_shapes]
     if not rows:
         return
     print(file=out)

@@ -26,8 +26,8 @@ class Budget:
     ref_skip_s: float   # ... and skip it when one run is predicted to take longer than this
 
 
-DEFAULT_BUDGET = Budget(seconds=0.25, min_reps=5, max_reps=51, sample_s=0.002,
-                        ref_seconds=0.3, ref_skip_s=2.0)
+DEFAULT_BUDGET = Budget(seconds=0.2, min_reps=5, max_reps=51, sample_s=0.002,
+                        ref_seconds=0.1, ref_skip_s=1.0)
 QUICK_BUDGET = Budget(seconds=0.01, min_reps=3, max_reps=5, sample_s=0.0005,
                       ref_seconds=0.02, ref_skip_s=0.2)
 
