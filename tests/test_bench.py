@@ -321,3 +321,13 @@ def test_traffic_bytes_counts_arrays_once():
     x = np.zeros((4, 5), np.float32)
     case = registry.Case((x, np.zeros(5, np.float32), (4, 5)), {"axis": -1, "w": np.zeros(3, np.float64)})
     assert runner.traffic_bytes(case, (x, [np.zeros(2, np.int64)], None)) == 80 + 20 + 24 + 80 + 16
+
+
+def test_input_cache_is_bounded_and_shared():
+    inputs = runner.Inputs(None, None, cache_bytes=1000)
+    a = inputs.randn((10, 10), np.float32)
+    assert inputs.randn((10, 10), np.float32) is a
+    assert inputs.randn((10, 10), np.float32, "dy") is not a
+    b = inputs.randn((10, 10), np.float64)
+    assert inputs.randn((10, 10), np.float64) is b
+    assert inputs.randn((10, 10), np.float32) is not a  # evicted: 400 + 400 + 800 bytes > 1000

@@ -1,4 +1,5 @@
 """Run the selected ops over their shapes: cnnfast and PyTorch alternately, the reference briefly."""
+import collections
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -29,18 +30,26 @@ class MissingForward(Exception):
 
 
 class Inputs:
-    """Input arrays for the cases, cached by (shape, dtype, role) so ops on one shape share them."""
+    """Input arrays for the cases, cached by (shape, dtype, role) so ops on one shape share them;
+    the least recently used arrays are dropped beyond `cache_bytes`."""
 
-    def __init__(self, lib, ref, seed=0):
+    def __init__(self, lib, ref, seed=0, cache_bytes=1 << 30):
         self.lib, self.ref = lib, ref
         self._rng = np.random.default_rng(seed)
-        self._cache = {}
+        self._cache = collections.OrderedDict()
+        self._cache_bytes = cache_bytes
 
     def randn(self, dims, dtype, role="x"):
         key = (tuple(dims), np.dtype(dtype).str, role)
-        if key not in self._cache:
-            self._cache[key] = self._rng.standard_normal(dims, dtype=np.dtype(dtype).type)
-        return self._cache[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        a = self._rng.standard_normal(dims, dtype=np.dtype(dtype).type)
+        self._cache[key] = a
+        total = sum(v.nbytes for v in self._cache.values())
+        while total > self._cache_bytes and len(self._cache) > 1:
+            total -= self._cache.popitem(last=False)[1].nbytes
+        return a
 
     def labels(self, n, classes):
         return self._rng.integers(0, classes, size=n, dtype=np.int64)
@@ -55,9 +64,6 @@ class Inputs:
         if fn is None:
             raise MissingForward(f"needs {func}, which neither cnnfast nor the reference has yet")
         return fn(*args, **kwargs)
-
-    def clear(self):
-        self._cache.clear()
 
 
 def _arrays(obj):
@@ -191,10 +197,13 @@ class Runner:
             table = report.Table(self.out, max(len(op.name) for op, _, _ in todo),
                                  max(len(shp.label()) for _, shp, _ in todo))
             table.header()
-            for op, shp, dtype in todo:
-                record = self.run_case(op, shp, dtype)
-                results.append(record)
-                table.row(record)
+            try:
+                for op, shp, dtype in todo:
+                    record = self.run_case(op, shp, dtype)
+                    results.append(record)
+                    table.row(record)
+            except KeyboardInterrupt:
+                self.notes.append(f"Interrupted after {len(results)} of {len(todo)} cases.")
         else:
             print("No op of the selection is in C yet: nothing to time.", file=self.out)
         summary = report.summarise(results)
