@@ -45,10 +45,14 @@ def _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.
     return x.copy(), np.zeros(x.shape[1], x.dtype), np.ones(x.shape[1], x.dtype)
 
 
+def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    return x.copy()
+
+
 def standin(names=None, **special):
     funcs = {op.func: _copy for op in registry.REGISTRY}
     funcs.update(rrelu=_drawn, noisy_relu=_drawn, dropout=_drawn, gaussian_noise=_drawn,
-                 max_pool2d=_max_pool2d, batch_norm=_batch_norm)
+                 max_pool2d=_max_pool2d, batch_norm=_batch_norm, batch_norm_relu=_batch_norm, conv2d=_conv2d)
     if names is not None:
         funcs = {k: v for k, v in funcs.items() if k in names}
     funcs.update(special)
@@ -173,7 +177,22 @@ def test_nothing_in_c(capsys):
     status, text = run(["--quick", "--ops", "conv"], types.SimpleNamespace(), capsys=capsys)
     assert status == 0
     assert "nothing to time" in text
-    assert "conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward" in text
+    assert "conv2d, conv2d_backward, conv2d_relu, conv_transpose2d, conv_transpose2d_backward" in text
+
+
+def test_keyword_op_needs_the_keyword(tmp_path, capsys):
+    """conv2d_relu is conv2d(..., activation='relu'): timed only when conv2d takes `activation`."""
+    out = tmp_path / "r.json"
+    status, _ = run(["--quick", "--no-torch", "--ops", "conv2d,conv2d_relu", "--json", str(out)],
+                    standin({"conv2d"}, conv2d=_copy), capsys=capsys)
+    assert status == 0
+    doc = load(out)
+    assert doc["not_in_c"] == ["conv2d_relu"] and {r["op"] for r in doc["results"]} == {"conv2d"}
+    status, _ = run(["--quick", "--no-torch", "--ops", "conv2d_relu", "--json", str(out)], standin({"conv2d"}),
+                    ref=standin({"conv2d"}, conv2d=_copy), capsys=capsys)
+    doc = load(out)
+    assert status == 0 and doc["not_in_reference"] == ["conv2d_relu"]
+    assert [r["op"] for r in doc["results"]] == ["conv2d_relu"]
 
 
 def test_list(capsys):
@@ -272,7 +291,7 @@ def test_shapes_option_replaces_that_kind_and_selects_its_ops(tmp_path, capsys):
                     capsys=capsys)
     assert status == 0
     results = load(out)["results"]
-    assert {r["op"] for r in results} == {"conv2d", "conv_transpose2d", "batch_norm", "batch_norm_eval"}
+    assert {r["op"] for r in results} == {"conv2d", "conv2d_relu", "conv_transpose2d", "batch_norm", "batch_norm_eval"}
     assert all(r["shape"]["n"] == 1 for r in results)
     assert sorted(r["shape"]["name"] for r in results if r["op"] == "conv2d") == ["net:dw", "net:stem", "net:up"]
     assert sum(r["op"] == "batch_norm" for r in results) == 2

@@ -99,7 +99,7 @@ def shape_sets(parser, args):
 def list_ops(lib, out):
     width = max(len(op.name) for op in registry.REGISTRY)
     for op in registry.REGISTRY:
-        where = "in C" if hasattr(lib, op.func) else "not in C yet"
+        where = "in C" if op.available(lib) else "not in C yet"
         print(f"{op.name:<{width}}  {op.family:<10}  {op.shapes:<6}  {where}", file=out)
 
 

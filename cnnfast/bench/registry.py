@@ -11,10 +11,13 @@ An entry says
   flops    shape -> FLOP count for compute-bound ops; None for memory-bound ones, whose bytes are
            counted from the call itself (every array argument read once + every array returned)
   accepts  shape -> bool, for ops that run on only part of a shape set
+  requires function -> bool, for ops that are a keyword of a function (conv2d's activation=)
 
 Adding an op is one `Op(...)` line plus, when no helper below fits, a make / torch pair of a few
-lines. The runner times an entry only when `hasattr(cnnfast, func)`.
+lines. The runner times an entry only when `cnnfast` has `func` (and `requires` holds), and
+compares with the reference only when it has it too.
 """
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -40,6 +43,22 @@ class Op:
     torch: Callable
     flops: Optional[Callable] = None
     accepts: Callable = lambda shape: True
+    requires: Optional[Callable] = None
+
+    def available(self, module):
+        """Whether `module` (cnnfast or the reference) has this op."""
+        fn = getattr(module, self.func, None)
+        return fn is not None and (self.requires is None or self.requires(fn))
+
+
+def _has_parameter(name):
+    """requires= for ops that are an extra keyword of an existing function."""
+    def check(fn):
+        try:
+            return name in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return False
+    return check
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,12 +134,13 @@ def _with_rng(func, torch_fn, **kw):
     return Op(func, func, "activation", "nchw", make, _forward(torch_fn))
 
 
-def _from_forward(func, fwd, torch_fn, **kw):
-    """Backward ops that take what a random forward drew: func(dy, x, drawn) or func(dy, drawn, p)."""
+def _from_forward(func, fwd, torch_fn, fwd_kw, **kw):
+    """Backward ops that take what a random forward drew: func(dy, x, drawn) or func(dy, drawn, p).
+    fwd_kw: the forward's parameters; kw: the backward's own."""
     def make(s, dt, inp):
         x = inp.randn(s.dims, dt)
         dy = inp.randn(s.dims, dt, "dy")
-        drawn = inp.forward(fwd, x, **dict(kw, training=True, rng=inp.rng()))[1]
+        drawn = inp.forward(fwd, x, **dict(fwd_kw, training=True, rng=inp.rng()))[1]
         args = (dy, drawn) if fwd == "dropout" else (dy, x, drawn)
         return Case(args, dict(kw), {"x": x, "dy": dy, "drawn": drawn})
     return Op(func, func, "activation", "nchw", make, _backward(torch_fn, ("x",)))
@@ -153,12 +173,13 @@ ACTIVATIONS = [
     Op("prelu_backward", "prelu_backward", "activation", "nchw", _prelu_backward,
        _backward(lambda t, F, x, w: F.prelu(x, w), ("x", "w"))),
     _with_rng("rrelu", lambda t, F, x: F.rrelu(x, 1 / 8, 1 / 3, training=True)),
-    _from_forward("rrelu_backward", "rrelu", lambda t, F, x, drawn: F.rrelu(x, 1 / 8, 1 / 3, training=True)),
+    _from_forward("rrelu_backward", "rrelu", lambda t, F, x, drawn: F.rrelu(x, 1 / 8, 1 / 3, training=True), {}),
     _with_rng("gaussian_noise", lambda t, F, x: x + t.randn_like(x) * 0.1, stddev=0.1),
     _with_rng("noisy_relu", lambda t, F, x: F.relu(x + t.randn_like(x) * 0.1), stddev=0.1),
-    _from_forward("noisy_relu_backward", "noisy_relu", lambda t, F, x, drawn: F.relu(x + drawn), stddev=0.1),
+    _from_forward("noisy_relu_backward", "noisy_relu", lambda t, F, x, drawn: F.relu(x + drawn), {"stddev": 0.1}),
     _with_rng("dropout", lambda t, F, x: F.dropout(x, 0.5, True), p=0.5),
-    _from_forward("dropout_backward", "dropout", lambda t, F, x, drawn: F.dropout(x, 0.5, True), p=0.5),
+    _from_forward("dropout_backward", "dropout", lambda t, F, x, drawn: F.dropout(x, 0.5, True), {"p": 0.5},
+                  p=0.5),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +270,11 @@ def _conv2d_backward(s, dt, inp):
     return Case((dy, x, w), dict(case.kwargs, need_bias_grad=True), dict(case.arrays, dy=dy), s)
 
 
+def _conv2d_relu(s, dt, inp):
+    case = _conv2d(s, dt, inp)
+    return Case(case.args, dict(case.kwargs, activation="relu"), case.arrays, s)
+
+
 def _deconv_params(s):
     return dict(_conv_params(s), output_padding=s.transpose_output_padding())
 
@@ -269,6 +295,10 @@ def _deconv_backward(s, dt, inp):
 
 def _torch_conv(t, F, x, w, b, s):
     return F.conv2d(x, w, b, s.stride, s.padding, s.dilation, s.groups)
+
+
+def _torch_conv_relu(t, F, x, w, b, s):
+    return F.relu(_torch_conv(t, F, x, w, b, s))
 
 
 def _torch_deconv(t, F, x, w, b, s):
@@ -301,6 +331,8 @@ CONV = [
     Op("conv2d", "conv2d", "conv", "conv", _conv2d, _conv_forward(_torch_conv), flops=lambda s: s.flops),
     Op("conv2d_backward", "conv2d_backward", "conv", "conv", _conv2d_backward, _conv_backward(_torch_conv),
        flops=lambda s: 2 * s.flops),
+    Op("conv2d_relu", "conv2d", "conv", "conv", _conv2d_relu, _conv_forward(_torch_conv_relu),
+       flops=lambda s: s.flops, requires=_has_parameter("activation")),
     Op("conv_transpose2d", "conv_transpose2d", "conv", "deconv", _deconv, _conv_forward(_torch_deconv),
        flops=lambda s: s.flops, accepts=_transposable),
     Op("conv_transpose2d_backward", "conv_transpose2d_backward", "conv", "deconv", _deconv_backward,
@@ -441,9 +473,18 @@ def _bn_backward(s, dt, inp):
                 {"x": x, "gamma": gamma, "beta": beta, "rm": rm, "rv": rv, "dy": dy}, s)
 
 
-def _torch_bn(training):
+def _bn_relu_backward(s, dt, inp):
+    case = _bn_backward(s, dt, inp)
+    dy, x, gamma, _, _ = case.args
+    rm, rv = np.zeros(s.c, dtype=dt), np.ones(s.c, dtype=dt)
+    y, save_mean, save_invstd = inp.forward("batch_norm_relu", x, gamma, case.arrays["beta"], rm, rv, True)
+    return Case((dy, y, x, gamma, save_mean, save_invstd), {"training": True}, case.arrays, s)
+
+
+def _torch_bn(training, relu=False):
     def fn(t, F, x, gamma, beta, rm, rv):
-        return F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=0.1, eps=1e-5)
+        y = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=0.1, eps=1e-5)
+        return F.relu(y) if relu else y
     return fn
 
 
@@ -452,6 +493,10 @@ BNORM = [
     Op("batch_norm_eval", "batch_norm", "bnorm", "bnorm", _bn(False), _forward(_torch_bn(False))),
     Op("batch_norm_backward", "batch_norm_backward", "bnorm", "bnorm", _bn_backward,
        _backward(_torch_bn(True), ("x", "gamma", "beta"))),
+    # the fused inference/training paths of the layer API, against torch's relu(batch_norm(x))
+    Op("batch_norm_relu", "batch_norm_relu", "bnorm", "bnorm", _bn(True), _forward(_torch_bn(True, True))),
+    Op("batch_norm_relu_backward", "batch_norm_relu_backward", "bnorm", "bnorm", _bn_relu_backward,
+       _backward(_torch_bn(True, True), ("x", "gamma", "beta"))),
 ]
 
 REGISTRY = ACTIVATIONS + OUTPUT + DENSE + CONV + POOL + BNORM

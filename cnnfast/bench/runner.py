@@ -106,7 +106,7 @@ class Runner:
         """(op, shape, dtype) for every op cnnfast has, and the names of the ops it lacks."""
         todo, missing = [], []
         for op in self.s.ops:
-            if not hasattr(self.lib, op.func):
+            if not op.available(self.lib):
                 missing.append(op.name)
                 continue
             for dtype in self.s.dtypes:
@@ -160,8 +160,7 @@ class Runner:
         return record
 
     def time_reference(self, op, case, work, record):
-        fn = getattr(self.ref, op.func, None)
-        if fn is None:
+        if not op.available(self.ref):
             if op.name not in self.no_reference:
                 self.no_reference.append(op.name)
             return ""
@@ -169,6 +168,7 @@ class Runner:
         if predicted > self.s.budget.ref_skip_s:
             record["reference"] = {"skipped": True, "predicted_s": predicted}
             return f"ref skipped (one run ~{report.fmt_time(predicted)})"
+        fn = getattr(self.ref, op.func)
         try:
             tr = timing.repeat_within(lambda: fn(*case.args, **case.kwargs), self.s.budget.ref_seconds)
         except Exception as e:
