@@ -350,3 +350,11 @@ def test_input_cache_is_bounded_and_shared():
     b = inputs.randn((10, 10), np.float64)
     assert inputs.randn((10, 10), np.float64) is b
     assert inputs.randn((10, 10), np.float32) is not a  # evicted: 400 + 400 + 800 bytes > 1000
+
+
+def test_no_reference(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    status, text = run(["--quick", "--no-torch", "--no-reference", "--ops", "relu", "--json", str(out)],
+                       standin({"relu"}), ref=standin({"relu"}), capsys=capsys)
+    assert status == 0 and "--no-reference" in text
+    assert all("ratio_reference" not in r and "reference" not in r for r in load(out)["results"])

@@ -58,6 +58,8 @@ def build_parser():
                    f"(default {runner.PEAK_PER_THREAD:.0f} x threads, measured on an AMD Zen 5 with "
                    "AVX-512; float64 uses half)")
     p.add_argument("--no-torch", action="store_true", help="do not import PyTorch (its column says n/a)")
+    p.add_argument("--no-reference", action="store_true",
+                   help="do not time the NumPy reference (its column says n/a); for long shape files")
     p.add_argument("--list", action="store_true", help="list the ops, their families and whether they are in C")
     return p
 
@@ -137,7 +139,7 @@ def main(argv=None, lib=None, ref=None, out=None):
         if torch is not None:
             torch.set_num_threads(threads)
         with cnnfast.threads(threads):
-            document = runner.Runner(settings, lib, ref, torch, out).run()
+            document = runner.Runner(settings, lib, None if args.no_reference else ref, torch, out).run()
     finally:
         if torch is not None:
             torch.set_num_threads(torch_threads)

@@ -38,6 +38,7 @@ def machine_facts(threads, torch):
         "isa_detected": _core.isa_detected(),
         "openmp": bool(_core.have_openmp()),
         "threads": threads,
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,
@@ -98,6 +99,9 @@ def preamble(out, facts, settings, copy):
           f"ISA {facts['isa']}, OpenMP {'yes' if facts['openmp'] else 'no'}, {threads} thread(s)", file=out)
     torch = f"torch {facts['torch']} on {threads} thread(s)" if facts["torch"] else "torch not available"
     print(f"numpy {facts['numpy']}, {torch}, python {facts['python']}", file=out)
+    load = facts["load_average"]
+    if load is not None and load > 0.5:
+        print(f"load average {load:.1f} at the start: other work is running, timings are noisy", file=out)
     print(f"np.copyto baseline: {copy['gbps']:.1f} GB/s ({copy['bytes'] / 2**20:.0f} MiB read + written, "
           f"1 thread)", file=out)
     print(f"FMA peak assumed: {settings['peak_gflops']:.0f} GFLOP/s float32, "

@@ -160,6 +160,8 @@ class Runner:
         return record
 
     def time_reference(self, op, case, work, record):
+        if self.ref is None:
+            return ""
         if not op.available(self.ref):
             if op.name not in self.no_reference:
                 self.no_reference.append(op.name)
@@ -190,6 +192,8 @@ class Runner:
                     "peak_source": self.s.peak_source, "budget": dataclasses.asdict(self.s.budget)}
         if self.torch is None:
             self.notes.append("PyTorch is not importable (or --no-torch): the torch column says n/a.")
+        if self.ref is None:
+            self.notes.append("--no-reference: the ref column says n/a.")
         report.preamble(self.out, facts, settings, copy)
         todo, missing = self.cases()
         results = []
