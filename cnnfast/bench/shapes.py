@@ -201,7 +201,8 @@ def as_dict(shape):
 
 
 # ---------------------------------------------------------------------------------------------
-# Built-in shape sets: common CNN layers, small to large within each kind.
+# Built-in shape sets: common CNN layers, roughly small to large within each kind (the reference
+# is skipped where the smaller shapes predict one run would take too long).
 # `tensor` is split by the ops' needs: "nchw" for activations, "rows" for softmax / cross-entropy.
 
 def _conv(n, c, hw, k, rs, stride=1, pad=0, groups=1, name=""):
@@ -223,15 +224,15 @@ DEFAULT = {
     ],
     "dense": [
         Dense(64, 2048, 1000, "resnet fc"),
-        Dense(128, 4096, 4096, "vgg fc7"),
         Dense(1024, 1024, 1024, "square"),
+        Dense(128, 4096, 4096, "vgg fc7"),
     ],
     "conv": [
+        _conv(8, 128, 56, 128, 3, 1, 1, groups=128, name="mobilenet dw"),
+        _conv(8, 1, 256, 32, 3, 1, 1, name="1-ch medical"),
+        _conv(8, 64, 56, 256, 1, 1, 0, name="resnet 1x1"),
         _conv(8, 512, 7, 512, 3, 1, 1, name="resnet 3x3 7px"),
         _conv(8, 256, 14, 256, 3, 1, 1, name="resnet 3x3 14px"),
-        _conv(8, 128, 56, 128, 3, 1, 1, groups=128, name="mobilenet dw"),
-        _conv(8, 64, 56, 256, 1, 1, 0, name="resnet 1x1"),
-        _conv(8, 1, 256, 32, 3, 1, 1, name="1-ch medical"),
         _conv(8, 64, 56, 64, 3, 1, 1, name="resnet 3x3 56px"),
         _conv(8, 3, 224, 64, 7, 2, 3, name="resnet stem"),
         _conv(8, 32, 128, 32, 3, 1, 1, name="unet 3x3 128px"),
