@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cnnfast
-from cnnfast.bench import cli, main, registry, runner, shapes
+from cnnfast.bench import cli, main, registry, report, runner, shapes
 
 # The project's shared shape lists (../shared/shapes beside the repository, or shared/ inside it).
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -358,3 +358,20 @@ def test_no_reference(tmp_path, capsys):
                        standin({"relu"}), ref=standin({"relu"}), capsys=capsys)
     assert status == 0 and "--no-reference" in text
     assert all("ratio_reference" not in r and "reference" not in r for r in load(out)["results"])
+
+
+def test_summary_geomeans_and_forward_plus_backward():
+    def rec(op, label, t, torch_t, dtype="float32"):
+        return {"op": op, "dtype": dtype, "shape_label": label, "time_s": t, "torch": {"time_s": torch_t},
+                "ratio_torch": t / torch_t}
+
+    results = [rec("max_pool2d", "a", 1.0, 4.0), rec("max_pool2d", "b", 1.0, 1.0),
+               rec("max_pool2d_backward", "a", 3.0, 4.0), rec("max_pool2d_backward", "b", 2.0, 1.0),
+               rec("relu", "a", 1.0, 2.0)]
+    summary = {s["op"]: s for s in report.summarise(results)}
+    assert summary["max_pool2d"]["torch_geomean"] == pytest.approx(0.5)
+    assert summary["max_pool2d"]["torch_worst"] == 1.0
+    assert summary["max_pool2d_backward"]["torch_shapes"] == 2
+    both = summary["max_pool2d+backward"]
+    assert both["torch_geomean"] == pytest.approx(math.sqrt(0.5 * 1.5)) and both["torch_worst"] == 1.5
+    assert "relu+backward" not in summary and "reference_geomean" not in summary["relu"]

@@ -118,8 +118,16 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def _stats(entry, key, ratios):
+    if ratios:
+        entry.update({f"{key}_geomean": geomean(ratios), f"{key}_worst": max(ratios), f"{key}_shapes": len(ratios)})
+    return entry
+
+
 def summarise(results):
-    """Per (op, dtype): geometric mean and worst of the torch and reference ratios."""
+    """Per (op, dtype): geometric mean and worst of the torch and reference ratios over the shapes;
+    then per (op, dtype) measured with its backward on the same shapes, the torch ratio of
+    forward + backward: (t_fwd + t_bwd) / (torch_fwd + torch_bwd) per shape (op named 'X+backward')."""
     groups = {}
     for r in results:
         groups.setdefault((r["op"], r["dtype"]), []).append(r)
@@ -127,12 +135,17 @@ def summarise(results):
     for (op, dtype), rows in groups.items():
         entry = {"op": op, "dtype": dtype, "shapes": len(rows)}
         for key in ("torch", "reference"):
-            ratios = [r[f"ratio_{key}"] for r in rows if r.get(f"ratio_{key}")]
-            if ratios:
-                entry[f"{key}_geomean"] = geomean(ratios)
-                entry[f"{key}_worst"] = max(ratios)
-                entry[f"{key}_shapes"] = len(ratios)
+            _stats(entry, key, [r[f"ratio_{key}"] for r in rows if r.get(f"ratio_{key}")])
         summary.append(entry)
+    timed = {(r["op"], r["dtype"], r["shape_label"]): r for r in results if "ratio_torch" in r}
+    pairs = {}
+    for (op, dtype, label), fwd in timed.items():
+        bwd = timed.get((op + "_backward", dtype, label))
+        if bwd is not None:
+            ratio = (fwd["time_s"] + bwd["time_s"]) / (fwd["torch"]["time_s"] + bwd["torch"]["time_s"])
+            pairs.setdefault((op + "+backward", dtype), []).append(ratio)
+    for (op, dtype), ratios in pairs.items():
+        summary.append(_stats({"op": op, "dtype": dtype, "shapes": len(ratios)}, "torch", ratios))
     return summary
 
 
