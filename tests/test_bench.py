@@ -2,6 +2,7 @@
 
 Ops are replaced by stand-ins here (cheap NumPy functions of the right signature) so the harness
 is tested whatever is in C yet. No timing is asserted."""
+import dataclasses
 import json
 import math
 import os
@@ -375,3 +376,18 @@ def test_summary_geomeans_and_forward_plus_backward():
     both = summary["max_pool2d+backward"]
     assert both["torch_geomean"] == pytest.approx(math.sqrt(0.5 * 1.5)) and both["torch_worst"] == 1.5
     assert "relu+backward" not in summary and "reference_geomean" not in summary["relu"]
+
+
+def test_torch_twin_failure_is_a_note_not_a_crash(monkeypatch, capsys):
+    pytest.importorskip("torch")
+
+    def broken_twin(torch, case):
+        def fail():
+            raise RuntimeError("no such kernel")
+        return fail
+
+    relu = next(op for op in registry.REGISTRY if op.name == "relu")
+    monkeypatch.setattr(registry, "REGISTRY", [dataclasses.replace(relu, torch=broken_twin)])
+    status, text = run(["--quick", "--ops", "relu"], standin({"relu"}), capsys=capsys)
+    assert status == 0
+    assert "torch failed: RuntimeError: no such kernel" in text

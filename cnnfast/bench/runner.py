@@ -121,6 +121,10 @@ class Runner:
         except MissingForward as e:
             record["note"] = f"not timed: {e}"
             return record
+        except Exception as e:
+            self.errors += 1
+            record["note"] = f"error making the inputs: {type(e).__name__}: {e}"
+            return record
         fn = getattr(self.lib, op.func)
 
         def call():
@@ -136,9 +140,11 @@ class Runner:
         notes = []
         if self.torch is not None:
             try:
-                candidates["torch"] = op.torch(self.torch, case)
+                twin = op.torch(self.torch, case)
+                twin()
+                candidates["torch"] = twin
             except Exception as e:
-                notes.append(f"torch: {type(e).__name__}: {e}")
+                notes.append(f"torch failed: {type(e).__name__}: {e}")
         times = timing.alternate(candidates, self.s.budget)
         t = times["cnnfast"].median_s
         record.update(times["cnnfast"].as_dict())
@@ -219,8 +225,7 @@ class Runner:
         print(f"\n{len(results)} cases in {elapsed:.1f} s", file=self.out)
         return {"machine": facts, "settings": settings, "copyto": copy, "results": results,
                 "summary": summary, "not_in_c": missing, "not_in_reference": self.no_reference,
-                "elapsed_s": elapsed,
-                "errors": self.errors}
+                "elapsed_s": elapsed, "errors": self.errors}
 
 
 def default_peak(threads):
