@@ -18,8 +18,8 @@ from cnnfast.bench import cli, main, registry, report, runner, shapes
 
 # The project's shared shape lists (../shared/shapes beside the repository, or shared/ inside it).
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_SHAPES = next((p for p in (os.path.join(_ROOT, "..", "shared", "shapes"), os.path.join(_ROOT, "shared", "shapes"))
-                      if os.path.isdir(p)), None)
+SHARED_SHAPES = next((p for p in (os.path.join(_ROOT, "..", "shared", "shapes"),
+                                  os.path.join(_ROOT, "shared", "shapes")) if os.path.isdir(p)), None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,23 +69,30 @@ def _t(torch, a, grad=False):
     return t.requires_grad_() if grad else t
 
 
-def _forward(fn):
-    """torch side of a forward op: fn(torch, F, **tensors) on the case's arrays."""
+def _forward(fn, shaped=False):
+    """torch side of a forward op: fn(torch, F, **tensors) on the case's arrays (and s=the shape
+    record when shaped)."""
     def build(torch, case):
         F = torch.nn.functional
-        tensors = {k: _t(torch, v) for k, v in case.arrays.items()}
-        return lambda: fn(torch, F, **tensors)
+        kw = {k: _t(torch, v) for k, v in case.arrays.items()}
+        if shaped:
+            kw["s"] = case.shape
+        return lambda: fn(torch, F, **kw)
     return build
 
 
-def _backward(fn, wrt, dy="dy"):
-    """torch side of a backward op: y = fn(torch, F, **tensors) once, then the callable is
-    torch.autograd.grad(y, <tensors named in wrt>, dy) alone (no accumulation into .grad)."""
+def _backward(fn, wrt, dy="dy", shaped=False):
+    """torch side of a backward op: y = fn(torch, F, **tensors) once (the first output if it
+    returns several), then the callable is torch.autograd.grad(y, <tensors named in wrt>, dy)
+    alone: the backward without the forward, and no accumulation into .grad."""
     def build(torch, case):
         F = torch.nn.functional
-        tensors = {k: _t(torch, v, grad=k in wrt) for k, v in case.arrays.items() if k != dy}
-        y = fn(torch, F, **tensors)
-        inputs = tuple(tensors[k] for k in wrt)
+        kw = {k: _t(torch, v, grad=k in wrt) for k, v in case.arrays.items() if k != dy}
+        inputs = tuple(kw[k] for k in wrt)
+        if shaped:
+            kw["s"] = case.shape
+        y = fn(torch, F, **kw)
+        y = y[0] if isinstance(y, tuple) else y
         grad_out = _t(torch, case.arrays[dy]).reshape(y.shape) if dy else None
         return lambda: torch.autograd.grad(y, inputs, grad_out, retain_graph=True)
     return build
@@ -113,17 +120,15 @@ def _unary(func, torch_fn, **kw):
     return Op(func, func, "activation", "nchw", make, _forward(torch_fn))
 
 
-def _unary_backward(func, torch_fn, saved="x", **kw):
-    """func(dy, x_or_y, **kw); saved='y' passes the forward output (computed here in NumPy)."""
+def _unary_backward(func, torch_fn, output=None, **kw):
+    """func(dy, x, **kw), or func(dy, y, **kw) with y = output(x) when the backward takes the
+    forward's output (computed here in NumPy)."""
     def make(s, dt, inp):
         x = inp.randn(s.dims, dt)
         dy = inp.randn(s.dims, dt, "dy")
-        arg = x if saved == "x" else _SAVED[func](x).astype(dt)
-        return Case((dy, arg), dict(kw), {"x": x, "dy": dy})
+        saved = x if output is None else output(x).astype(dt)
+        return Case((dy, saved), dict(kw), {"x": x, "dy": dy})
     return Op(func, func, "activation", "nchw", make, _backward(torch_fn, ("x",)))
-
-
-_SAVED = {"sigmoid_backward": _sigmoid, "tanh_backward": np.tanh}
 
 
 def _with_rng(func, torch_fn, **kw):
@@ -166,9 +171,9 @@ ACTIVATIONS = [
     _unary("elu", lambda t, F, x: F.elu(x, 1.0), alpha=1.0),
     _unary_backward("elu_backward", lambda t, F, x: F.elu(x, 1.0), alpha=1.0),
     _unary("sigmoid", lambda t, F, x: t.sigmoid(x)),
-    _unary_backward("sigmoid_backward", lambda t, F, x: t.sigmoid(x), saved="y"),
+    _unary_backward("sigmoid_backward", lambda t, F, x: t.sigmoid(x), output=_sigmoid),
     _unary("tanh", lambda t, F, x: t.tanh(x)),
-    _unary_backward("tanh_backward", lambda t, F, x: t.tanh(x), saved="y"),
+    _unary_backward("tanh_backward", lambda t, F, x: t.tanh(x), output=np.tanh),
     Op("prelu", "prelu", "activation", "nchw", _prelu, _forward(lambda t, F, x, w: F.prelu(x, w))),
     Op("prelu_backward", "prelu_backward", "activation", "nchw", _prelu_backward,
        _backward(lambda t, F, x, w: F.prelu(x, w), ("x", "w"))),
@@ -305,38 +310,23 @@ def _torch_deconv(t, F, x, w, b, s):
     return F.conv_transpose2d(x, w, b, s.stride, s.padding, s.transpose_output_padding(), s.groups, s.dilation)
 
 
-def _conv_forward(fn):
-    def build(torch, case):
-        F = torch.nn.functional
-        x, w, b = (_t(torch, case.arrays[k]) for k in ("x", "w", "b"))
-        return lambda: fn(torch, F, x, w, b, case.shape)
-    return build
-
-
-def _conv_backward(fn):
-    def build(torch, case):
-        F = torch.nn.functional
-        x, w, b = (_t(torch, case.arrays[k], grad=True) for k in ("x", "w", "b"))
-        y = fn(torch, F, x, w, b, case.shape)
-        dy = _t(torch, case.arrays["dy"])
-        return lambda: torch.autograd.grad(y, (x, w, b), dy, retain_graph=True)
-    return build
-
-
 def _transposable(s):
     return s.transpose_output_padding() is not None
 
 
+_XWB = ("x", "w", "b")
+
 CONV = [
-    Op("conv2d", "conv2d", "conv", "conv", _conv2d, _conv_forward(_torch_conv), flops=lambda s: s.flops),
-    Op("conv2d_backward", "conv2d_backward", "conv", "conv", _conv2d_backward, _conv_backward(_torch_conv),
-       flops=lambda s: 2 * s.flops),
-    Op("conv2d_relu", "conv2d", "conv", "conv", _conv2d_relu, _conv_forward(_torch_conv_relu),
+    Op("conv2d", "conv2d", "conv", "conv", _conv2d, _forward(_torch_conv, shaped=True),
+       flops=lambda s: s.flops),
+    Op("conv2d_backward", "conv2d_backward", "conv", "conv", _conv2d_backward,
+       _backward(_torch_conv, _XWB, shaped=True), flops=lambda s: 2 * s.flops),
+    Op("conv2d_relu", "conv2d", "conv", "conv", _conv2d_relu, _forward(_torch_conv_relu, shaped=True),
        flops=lambda s: s.flops, requires=_has_parameter("activation")),
-    Op("conv_transpose2d", "conv_transpose2d", "conv", "deconv", _deconv, _conv_forward(_torch_deconv),
+    Op("conv_transpose2d", "conv_transpose2d", "conv", "deconv", _deconv, _forward(_torch_deconv, shaped=True),
        flops=lambda s: s.flops, accepts=_transposable),
     Op("conv_transpose2d_backward", "conv_transpose2d_backward", "conv", "deconv", _deconv_backward,
-       _conv_backward(_torch_deconv), flops=lambda s: 2 * s.flops, accepts=_transposable),
+       _backward(_torch_deconv, _XWB, shaped=True), flops=lambda s: 2 * s.flops, accepts=_transposable),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -390,33 +380,15 @@ def _global_pool_backward(s, dt, inp):
     return Case((dy, x.shape), {}, {"x": x, "dy": dy}, s)
 
 
-def _pool_forward(fn):
-    def build(torch, case):
-        F = torch.nn.functional
-        x = _t(torch, case.arrays["x"])
-        return lambda: fn(F, x, case.shape)
-    return build
-
-
-def _pool_backward(fn):
-    def build(torch, case):
-        x = _t(torch, case.arrays["x"], grad=True)
-        y = fn(torch.nn.functional, x, case.shape)
-        y = y[0] if isinstance(y, tuple) else y
-        dy = _t(torch, case.arrays["dy"]).reshape(y.shape)
-        return lambda: torch.autograd.grad(y, (x,), dy, retain_graph=True)
-    return build
-
-
-def _torch_max(F, x, s):
+def _torch_max(t, F, x, s):
     return F.max_pool2d(x, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode, return_indices=True)
 
 
-def _torch_avg(F, x, s):
+def _torch_avg(t, F, x, s):
     return F.avg_pool2d(x, s.kernel, s.stride, s.padding, s.ceil_mode, count_include_pad=True)
 
 
-def _torch_global(F, x, s):
+def _torch_global(t, F, x, s):
     return F.adaptive_avg_pool2d(x, 1)
 
 
@@ -433,16 +405,18 @@ def _is_global(s):
 
 
 POOL = [
-    Op("max_pool2d", "max_pool2d", "pool", "pool", _max_pool, _pool_forward(_torch_max), accepts=_is_max),
+    Op("max_pool2d", "max_pool2d", "pool", "pool", _max_pool, _forward(_torch_max, shaped=True),
+       accepts=_is_max),
     Op("max_pool2d_backward", "max_pool2d_backward", "pool", "pool", _max_pool_backward,
-       _pool_backward(_torch_max), accepts=_is_max),
-    Op("avg_pool2d", "avg_pool2d", "pool", "pool", _avg_pool, _pool_forward(_torch_avg), accepts=_is_avg),
+       _backward(_torch_max, ("x",), shaped=True), accepts=_is_max),
+    Op("avg_pool2d", "avg_pool2d", "pool", "pool", _avg_pool, _forward(_torch_avg, shaped=True),
+       accepts=_is_avg),
     Op("avg_pool2d_backward", "avg_pool2d_backward", "pool", "pool", _avg_pool_backward,
-       _pool_backward(_torch_avg), accepts=_is_avg),
-    Op("global_avg_pool2d", "global_avg_pool2d", "pool", "pool", _global_pool, _pool_forward(_torch_global),
-       accepts=_is_global),
+       _backward(_torch_avg, ("x",), shaped=True), accepts=_is_avg),
+    Op("global_avg_pool2d", "global_avg_pool2d", "pool", "pool", _global_pool,
+       _forward(_torch_global, shaped=True), accepts=_is_global),
     Op("global_avg_pool2d_backward", "global_avg_pool2d_backward", "pool", "pool", _global_pool_backward,
-       _pool_backward(_torch_global), accepts=_is_global),
+       _backward(_torch_global, ("x",), shaped=True), accepts=_is_global),
 ]
 
 # ---------------------------------------------------------------------------------------------
