@@ -127,7 +127,8 @@ def main(argv=None, lib=None, ref=None, out=None):
     ops = select_ops(parser, args.ops, csv_kinds)
     threads = args.threads or cnnfast.get_num_threads()
     peak, source = ((args.peak, "--peak") if args.peak else
-                    (runner.default_peak(threads), f"default {runner.PEAK_PER_THREAD:.0f}/thread; set --peak"))
+                    (runner.default_peak(threads), f"default: {runner.PEAK_PER_THREAD:.0f} per thread as measured on "
+                     "the project's Zen 5; --peak sets this machine's"))
     settings = runner.Settings(
         ops=ops, dtypes=("float32", "float64") if args.dtype == "both" else (args.dtype,), threads=threads,
         shape_sets=sets, budget=timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,

@@ -108,7 +108,8 @@ def preamble(out, facts, settings, copy):
           f"{settings['peak_gflops'] / 2:.0f} float64 ({settings['peak_source']})", file=out)
     print("time: median per call.  rate: GFLOP/s for compute ops, GB/s (bytes read + written) for "
           "memory-bound ops.", file=out)
-    print("frac: fraction of the FMA peak (GFLOP/s rows) or of np.copyto's bandwidth (GB/s rows).", file=out)
+    print("frac: fraction of the FMA peak (GFLOP/s rows) or of np.copyto's bandwidth (GB/s rows; arrays that "
+          "fit in cache can beat it).", file=out)
     print("ref, torch: time(cnnfast) / time(cnnfast.reference or PyTorch); < 1 means cnnfast is faster.",
           file=out)
     print(file=out)
