@@ -391,3 +391,20 @@ def test_torch_twin_failure_is_a_note_not_a_crash(monkeypatch, capsys):
     status, text = run(["--quick", "--ops", "relu"], standin({"relu"}), capsys=capsys)
     assert status == 0
     assert "torch failed: RuntimeError: no such kernel" in text
+
+
+def test_slow_reference_is_skipped_from_a_batch_1_pilot(tmp_path, capsys):
+    import time
+
+    def slow_relu(x):
+        time.sleep(0.1 * x.shape[0])
+        return x.copy()
+
+    out = tmp_path / "r.json"
+    status, text = run(["--quick", "--no-torch", "--ops", "relu,sigmoid", "--batch", "4", "--json", str(out)],
+                       standin({"relu", "sigmoid"}), ref=standin({"sigmoid"}, relu=slow_relu), capsys=capsys)
+    assert status == 0
+    relu, sigmoid = load(out)["results"]
+    assert relu["reference"]["skipped"] and relu["reference"]["predicted_s"] == pytest.approx(0.4, rel=0.5)
+    assert "ratio_reference" not in relu and "ref skipped (one run ~" in text
+    assert sigmoid["ratio_reference"] > 0

@@ -158,34 +158,53 @@ class Runner:
         if "torch" in times:
             record["torch"] = times["torch"].as_dict()
             record["ratio_torch"] = t / times["torch"].median_s
-        ref_note = self.time_reference(op, case, work, record)
+        ref_note = self.time_reference(op, shp, dtype, case, work, record)
         if ref_note:
             notes.append(ref_note)
         if notes:
             record["note"] = "; ".join(notes)
         return record
 
-    def time_reference(self, op, case, work, record):
+    def time_reference(self, op, shp, dtype, case, work, record):
+        """Time the reference on the case, unless one run is predicted to take over ref_skip_s.
+
+        The prediction: the op's worst seconds per unit of work seen so far, refined by one run at
+        batch 1 scaled by the batch size (the reference's cost grows linearly with the batch)."""
         if self.ref is None:
             return ""
         if not op.available(self.ref):
             if op.name not in self.no_reference:
                 self.no_reference.append(op.name)
             return ""
-        predicted = self.ref_cost.get(op.name, 0.0) * work
-        if predicted > self.s.budget.ref_skip_s:
-            record["reference"] = {"skipped": True, "predicted_s": predicted}
-            return f"ref skipped (one run ~{report.fmt_time(predicted)})"
         fn = getattr(self.ref, op.func)
+        limit = self.s.budget.ref_skip_s
         try:
+            predicted = self.ref_cost.get(op.name, 0.0) * work
+            if shp.batch > 1 and (op.name not in self.ref_cost or predicted > limit / 4):
+                if predicted / shp.batch > limit:
+                    return self._skip_reference(record, predicted)
+                pilot = op.make(shp.with_batch(1), np.dtype(dtype).type, self.inputs)
+                t1 = timing.repeat_within(lambda: fn(*pilot.args, **pilot.kwargs), 0.0).median_s
+                self._learn_reference(op, t1, work / shp.batch)
+                predicted = t1 * shp.batch
+            if predicted > limit:
+                return self._skip_reference(record, predicted)
             tr = timing.repeat_within(lambda: fn(*case.args, **case.kwargs), self.s.budget.ref_seconds)
         except Exception as e:
             self.errors += 1
             return f"error in reference: {type(e).__name__}: {e}"
-        self.ref_cost[op.name] = max(self.ref_cost.get(op.name, 0.0), tr.median_s / max(work, 1))
+        self._learn_reference(op, tr.median_s, work)
         record["reference"] = tr.as_dict()
         record["ratio_reference"] = record["time_s"] / tr.median_s
         return ""
+
+    def _learn_reference(self, op, seconds, work):
+        self.ref_cost[op.name] = max(self.ref_cost.get(op.name, 0.0), seconds / max(work, 1))
+
+    @staticmethod
+    def _skip_reference(record, predicted):
+        record["reference"] = {"skipped": True, "predicted_s": predicted}
+        return f"ref skipped (one run ~{report.fmt_time(predicted)})"
 
     def run(self):
         """Measure everything, print the table as it goes; return the JSON document."""

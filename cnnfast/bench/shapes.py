@@ -44,6 +44,10 @@ class Tensor:
     count: int = 1
     kind = "tensor"
 
+    @property
+    def batch(self):
+        return self.dims[0]
+
     def with_batch(self, n):
         return dataclasses.replace(self, dims=(n,) + tuple(self.dims[1:]))
 
@@ -63,6 +67,10 @@ class Dense:
     name: str = ""
     count: int = 1
     kind = "dense"
+
+    @property
+    def batch(self):
+        return self.n
 
     def with_batch(self, n):
         return dataclasses.replace(self, n=n)
@@ -118,6 +126,10 @@ class Conv:
             pads.append(extra)
         return tuple(pads)
 
+    @property
+    def batch(self):
+        return self.n
+
     def with_batch(self, n):
         return dataclasses.replace(self, n=n)
 
@@ -158,6 +170,10 @@ class Pool:
         """The window covers the whole plane once (what global_avg_pool2d computes)."""
         return self.kernel == (self.h, self.w) and self.padding == (0, 0) and self.out == (1, 1)
 
+    @property
+    def batch(self):
+        return self.n
+
     def with_batch(self, n):
         return dataclasses.replace(self, n=n)
 
@@ -180,6 +196,10 @@ class BNorm:
     name: str = ""
     count: int = 1
     kind = "bnorm"
+
+    @property
+    def batch(self):
+        return self.n
 
     def with_batch(self, n):
         return dataclasses.replace(self, n=n)
