@@ -1,6 +1,7 @@
 """Run the selected ops over their shapes: cnnfast and PyTorch alternately, the reference briefly."""
 import collections
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 
@@ -97,7 +98,7 @@ class Runner:
         self.lib, self.ref, self.torch = lib, ref, torch
         self.out = out
         self.inputs = Inputs(lib, ref)
-        self.ref_cost = {}      # op name -> worst seconds per unit of work seen for the reference
+        self.ref_cost = {}      # op name -> worst seconds per unit of work of the reference
         self.notes = []
         self.no_reference = []  # ops timed whose reference is not written yet
         self.errors = 0
@@ -168,8 +169,9 @@ class Runner:
     def time_reference(self, op, shp, dtype, case, work, record):
         """Time the reference on the case, unless one run is predicted to take over ref_skip_s.
 
-        The prediction: the op's worst seconds per unit of work seen so far, refined by one run at
-        batch 1 scaled by the batch size (the reference's cost grows linearly with the batch)."""
+        Where the op's earlier runs (seconds per unit of work) do not promise a short run, two
+        pilot runs on 1/8 and 1/4 of the batch predict the full batch's time (the reference's
+        cost may grow faster than the batch: the growth between the pilots is extrapolated)."""
         if self.ref is None:
             return ""
         if not op.available(self.ref):
@@ -179,32 +181,35 @@ class Runner:
         fn = getattr(self.ref, op.func)
         limit = self.s.budget.ref_skip_s
         try:
-            predicted = self.ref_cost.get(op.name, 0.0) * work
-            if shp.batch > 1 and (op.name not in self.ref_cost or predicted > limit / 4):
-                if predicted / shp.batch > limit:
-                    return self._skip_reference(record, predicted)
-                pilot = op.make(shp.with_batch(1), np.dtype(dtype).type, self.inputs)
-                t1 = timing.repeat_within(lambda: fn(*pilot.args, **pilot.kwargs), 0.0).median_s
-                self._learn_reference(op, t1, work / shp.batch)
-                predicted = t1 * shp.batch
-            if predicted > limit:
-                return self._skip_reference(record, predicted)
+            rate = self.ref_cost.get(op.name)
+            if shp.batch > 1 and (rate is None or rate * work > limit / 10):
+                predicted = self._predict_reference(op, shp, dtype, fn)
+                if predicted > limit:
+                    record["reference"] = {"skipped": True, "predicted_s": predicted}
+                    return f"ref skipped (one run ~{report.fmt_time(predicted)})"
             tr = timing.repeat_within(lambda: fn(*case.args, **case.kwargs), self.s.budget.ref_seconds)
         except Exception as e:
             self.errors += 1
             return f"error in reference: {type(e).__name__}: {e}"
-        self._learn_reference(op, tr.median_s, work)
+        self.ref_cost[op.name] = max(rate or 0.0, tr.median_s / max(work, 1))
         record["reference"] = tr.as_dict()
         record["ratio_reference"] = record["time_s"] / tr.median_s
         return ""
 
-    def _learn_reference(self, op, seconds, work):
-        self.ref_cost[op.name] = max(self.ref_cost.get(op.name, 0.0), seconds / max(work, 1))
+    def _predict_reference(self, op, shp, dtype, fn):
+        """Seconds one reference run on `shp` should take, from runs on smaller batches."""
+        def run_at(batch):
+            case = op.make(shp.with_batch(batch), np.dtype(dtype).type, self.inputs)
+            return timing.repeat_within(lambda: fn(*case.args, **case.kwargs), 0.05).median_s
 
-    @staticmethod
-    def _skip_reference(record, predicted):
-        record["reference"] = {"skipped": True, "predicted_s": predicted}
-        return f"ref skipped (one run ~{report.fmt_time(predicted)})"
+        n = shp.batch
+        b1 = max(1, n // 8)
+        t1 = run_at(b1)
+        if 2 * b1 >= n or t1 * n / b1 > self.s.budget.ref_skip_s:
+            return t1 * n / b1
+        t2 = run_at(2 * b1)
+        growth = min(2.0, max(1.0, math.log2(max(t2, 1e-9) / max(t1, 1e-9))))
+        return t2 * (n / (2 * b1)) ** growth
 
     def run(self):
         """Measure everything, print the table as it goes; return the JSON document."""
