@@ -236,7 +236,7 @@ def _pool(n, c, hw, alg, k, stride, pad=0, ceil=False, name=""):
 DEFAULT = {
     "nchw": [
         Tensor((8, 256, 14, 14), "resnet stage 3"),
-        Tensor((16, 64, 112, 112), "stem output"),
+        Tensor((8, 64, 112, 112), "stem output"),
     ],
     "rows": [
         Tensor((8192, 10), "10 classes"),
