@@ -197,9 +197,12 @@ def test_keyword_op_needs_the_keyword(tmp_path, capsys):
 
 
 def test_list(capsys):
-    status, text = run(["--list"], standin({"relu"}), capsys=capsys)
+    status, text = run(["--list"], standin({"relu"}), ref=standin({"relu", "sigmoid"}), capsys=capsys)
     assert status == 0
-    assert "relu " in text and "in C" in text and "not in C yet" in text
+    lines = {line.split()[0]: line.split()[3:] for line in text.splitlines()}
+    assert lines["relu"] == ["in", "C", "yes"]
+    assert lines["sigmoid"] == ["not", "in", "C", "yet", "yes"]
+    assert lines["tanh"] == ["not", "in", "C", "yet", "not", "yet"]
 
 
 # ---------------------------------------------------------------------------------------------

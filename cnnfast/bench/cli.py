@@ -60,7 +60,8 @@ def build_parser():
     p.add_argument("--no-torch", action="store_true", help="do not import PyTorch (its column says n/a)")
     p.add_argument("--no-reference", action="store_true",
                    help="do not time the NumPy reference (its column says n/a); for long shape files")
-    p.add_argument("--list", action="store_true", help="list the ops, their families and whether they are in C")
+    p.add_argument("--list", action="store_true",
+                   help="list the ops, their families and shape sets, and whether cnnfast and the reference have them")
     return p
 
 
@@ -98,11 +99,13 @@ def shape_sets(parser, args):
     return sets, kinds
 
 
-def list_ops(lib, out):
+def list_ops(lib, ref, out):
     width = max(len(op.name) for op in registry.REGISTRY)
+    print(f"{'op':<{width}}  {'family':<10}  {'shapes':<6}  {'cnnfast':<12}  reference", file=out)
     for op in registry.REGISTRY:
         where = "in C" if op.available(lib) else "not in C yet"
-        print(f"{op.name:<{width}}  {op.family:<10}  {op.shapes:<6}  {where}", file=out)
+        oracle = "yes" if op.available(ref) else "not yet"
+        print(f"{op.name:<{width}}  {op.family:<10}  {op.shapes:<6}  {where:<12}  {oracle}", file=out)
 
 
 def main(argv=None, lib=None, ref=None, out=None):
@@ -117,7 +120,7 @@ def main(argv=None, lib=None, ref=None, out=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
-        list_ops(lib, out)
+        list_ops(lib, ref, out)
         return 0
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))
