@@ -101,7 +101,8 @@ def preamble(out, facts, settings, copy):
     print(f"numpy {facts['numpy']}, {torch}, python {facts['python']}", file=out)
     load = facts["load_average"]
     if load is not None and load > 0.5:
-        print(f"load average {load:.1f} at the start: other work is running, timings are noisy", file=out)
+        print(f"load average {load:.1f} on {facts['cpus_available']} CPUs at the start: other work is running, "
+              "timings are noisy (threaded ops can wait whole scheduler slices for a CPU)", file=out)
     print(f"np.copyto baseline: {copy['gbps']:.1f} GB/s ({copy['bytes'] / 2**20:.0f} MiB read + written, "
           f"1 thread)", file=out)
     print(f"FMA peak assumed: {settings['peak_gflops']:.0f} GFLOP/s float32, "
