@@ -105,6 +105,7 @@ def test_quick_json_without_torch(tmp_path, capsys):
     assert got == {(op, dt) for op in ("relu", "relu_backward", "linear", "dropout", "dropout_backward",
                                        "softmax") for dt in ("float32", "float64")}
     assert doc["machine"]["torch"] is None
+    assert doc["settings"]["argv"] == ["--quick", "--json", str(out), "--no-torch", "--dtype", "both"]
     assert all("ratio_torch" not in r for r in doc["results"])
     assert all(("ratio_reference" in r) == (r["op"] in ("relu", "linear")) for r in doc["results"])
     assert "conv2d" in doc["not_in_c"] and "relu" not in doc["not_in_c"]

@@ -148,6 +148,7 @@ def main(argv=None, lib=None, ref=None, out=None):
         if torch is not None:
             torch.set_num_threads(torch_threads)
     if args.json:
+        document["settings"]["argv"] = list(sys.argv[1:] if argv is None else argv)
         report.write_json(args.json, document)
         print(f"JSON written to {args.json}", file=out)
     return 1 if document["errors"] else 0
