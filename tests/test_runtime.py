@@ -14,7 +14,8 @@ def run_py(code, **env):
     full = {k: v for k, v in os.environ.items()
             if k not in ("CNNFAST_ISA", "CNNFAST_NUM_THREADS", "OMP_NUM_THREADS")}
     full.update(env)
-    # Run outside the source tree so `import cnnfast` finds the installed package.
+    # Import the very cnnfast under test (installed or built in place), from outside the source tree.
+    full["PYTHONPATH"] = os.path.dirname(os.path.dirname(cnnfast.__file__))
     out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
                          timeout=120, check=True, cwd=tempfile.gettempdir())
     return out.stdout.strip()
