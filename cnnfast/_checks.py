@@ -127,3 +127,83 @@ def shape_tuple(shape, name):
     out = tuple(integer(s, f"{name}[{i}]", 0) for i, s in enumerate(shape))
     checked_product(out, name)
     return out
+
+
+# ---- activations (d) and output layer (e) ------------------------------------------------------
+
+def grad_and_input(dy, dy_name, x, x_name):
+    """dy and x: float arrays of one dtype and one shape."""
+    data(dy, dy_name)
+    data(x, x_name)
+    same_dtype(x_name, x, dy_name, dy)
+    same_shape(x_name, x, dy_name, dy)
+
+
+def prelu_weight(x, weight):
+    """weight: a float array of x's dtype, shape (1,) or (C,) where C = x.shape[1] (1 if x.ndim < 2)."""
+    data(x, "x")
+    data(weight, "weight")
+    same_dtype("x", x, "weight", weight)
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if weight.ndim != 1 or weight.shape[0] not in (1, channels):
+        raise ValueError(f"weight must have shape (1,) or ({channels},) (x has {channels} channels on axis 1), "
+                         f"got {weight.shape}")
+
+
+def rrelu_bounds(lower, upper):
+    lower = real(lower, "lower")
+    upper = real(upper, "upper")
+    if lower > upper:
+        raise ValueError(f"lower = {lower} must be <= upper = {upper}")
+    return lower, upper
+
+
+def same_as_input(arr, name, x, x_name="x", allow_none=False):
+    """An array that a forward op returned next to its output (noise, slopes): x's dtype and shape."""
+    if arr is None and allow_none:
+        return
+    data(arr, name)
+    same_dtype(x_name, x, name, arr)
+    same_shape(x_name, x, name, arr)
+
+
+def dropout_mask(mask, dy):
+    """The keep-mask dropout returned: None (not training) or a bool array of dy's shape."""
+    if mask is None:
+        return
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"mask must be a numpy.ndarray of bool or None, got {type(mask).__name__}")
+    if mask.dtype != np.bool_:
+        raise TypeError(f"mask must have dtype bool, got {mask.dtype}")
+    same_shape("dy", dy, "mask", mask)
+
+
+def softmax_input(x, name, axis_value):
+    """x: a float array of at least one dimension; returns the non-negative axis."""
+    data(x, name)
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have at least 1 dimension, got a 0-d array")
+    return axis(axis_value, x.ndim)
+
+
+def class_labels(labels, n, classes):
+    """labels: an integer array of shape (n,) with values in [0, classes); returns it as int64."""
+    if not isinstance(labels, np.ndarray):
+        raise TypeError(f"labels must be a numpy.ndarray of integers, got {type(labels).__name__}")
+    if labels.dtype == np.bool_ or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) (one per row of the scores), got {labels.shape}")
+    if n:
+        lo, hi = labels.min(), labels.max()
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes, got the value {bad}")
+    return labels.astype(np.int64, copy=False)
+
+
+def scores_and_labels(scores, name, labels):
+    """scores (N, C) float and labels (N,) integer in [0, C); returns labels as int64."""
+    data(scores, name)
+    ndim(scores, name, 2)
+    return class_labels(labels, scores.shape[0], scores.shape[1])

@@ -25,3 +25,59 @@ cdef extern from "cnnfast.h" nogil:
     void cf_isa_set(cf_isa isa)
     const char *cf_isa_name(cf_isa isa)
     int cf_have_openmp()
+
+    # ---- activations and output layer (frame/eltwise.c, frame/softmax.c)
+    ctypedef enum cf_unary_op:
+        CF_UNARY_RELU
+        CF_UNARY_LEAKY_RELU
+        CF_UNARY_ELU
+        CF_UNARY_SIGMOID
+        CF_UNARY_TANH
+        CF_UNARY_SCALE
+
+    ctypedef enum cf_binary_op:
+        CF_BINARY_RELU_BWD
+        CF_BINARY_LEAKY_RELU_BWD
+        CF_BINARY_ELU_BWD
+        CF_BINARY_SIGMOID_BWD
+        CF_BINARY_TANH_BWD
+        CF_BINARY_ADD
+        CF_BINARY_NOISY_RELU
+        CF_BINARY_RRELU
+
+    ctypedef enum cf_ternary_op:
+        CF_TERNARY_NOISY_RELU_BWD
+        CF_TERNARY_RRELU_BWD
+
+    ctypedef enum cf_softmax_op:
+        CF_SOFTMAX_FWD
+        CF_LOG_SOFTMAX_FWD
+        CF_SOFTMAX_BWD
+        CF_LOG_SOFTMAX_BWD
+
+    int cf_eltwise_unary(cf_unary_op op, cf_dtype dt, cf_int n, const void *x, void *y, double param,
+                         int nthreads)
+    int cf_eltwise_binary(cf_binary_op op, cf_dtype dt, cf_int n, const void *a, const void *b, void *y,
+                          double param, int nthreads)
+    int cf_eltwise_ternary(cf_ternary_op op, cf_dtype dt, cf_int n, const void *a, const void *b,
+                           const void *c, void *y, int nthreads)
+    int cf_dropout(cf_dtype dt, cf_int n, const void *x, const unsigned char *mask, void *y, double scale,
+                   int nthreads)
+    int cf_prelu_fwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *x,
+                     const void *w, void *y, int nthreads)
+    int cf_prelu_bwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *dy,
+                     const void *x, const void *w, void *dx, void *dw, int nthreads)
+    int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
+                   const void *b, void *out, int nthreads)
+    int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
+                             void *probs, double *loss_sum, int nthreads)
+    int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
+                             void *dlogits, int nthreads)
+
+    # ---- output buffers (frame/outbuf.c)
+    void *cf_outbuf_malloc(size_t size)
+    void *cf_outbuf_calloc(size_t nelem, size_t elsize)
+    void *cf_outbuf_realloc(void *p, size_t size)
+    void cf_outbuf_free(void *p)
+    size_t cf_outbuf_set_limit(size_t bytes)
+    size_t cf_outbuf_cached()

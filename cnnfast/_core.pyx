@@ -38,3 +38,5 @@ cdef inline int _check(int status) except -1:
 
 
 include "_core_runtime.pxi"
+include "_core_eltwise.pxi"
+include "_core_outbuf.pxi"

@@ -1,4 +1,9 @@
 """The functional API in C: same names and signatures as cnnfast.reference.
 
 An op is here only once it runs in C; until then it is absent (use cnnfast.reference)."""
-__all__ = []
+from .activation import *  # noqa: F401,F403
+from .activation import __all__ as _activation_all
+from .output import *  # noqa: F401,F403
+from .output import __all__ as _output_all
+
+__all__ = [*_activation_all, *_output_all]

@@ -27,4 +27,83 @@ void cf_isa_set(cf_isa isa);      /* lower the ISA in force; clamped to cf_isa_d
 const char *cf_isa_name(cf_isa isa);
 int cf_have_openmp(void);         /* 1 if built with OpenMP                                  */
 
+/* ---- activations and output layer (frame/eltwise.c, frame/softmax.c) -------------------------
+ * Elementwise ops on n elements of flat C-contiguous arrays (any shape flattened). `param` is the
+ * op's scalar (negative_slope, alpha, scale), converted to the dtype. */
+typedef enum {
+    CF_UNARY_RELU,        /* y = x <= 0 ? 0 : x   (NaN propagates)              */
+    CF_UNARY_LEAKY_RELU,  /* y = x > 0 ? x : param * x                          */
+    CF_UNARY_ELU,         /* y = x > 0 ? x : param * expm1(x)                   */
+    CF_UNARY_SIGMOID,     /* y = 1 / (1 + exp(-x))                              */
+    CF_UNARY_TANH,        /* y = tanh(x)                                        */
+    CF_UNARY_SCALE,       /* y = param * x                                      */
+    CF_UNARY_COUNT
+} cf_unary_op;
+
+typedef enum {
+    CF_BINARY_RELU_BWD,        /* (dy, x): x <= 0 ? 0 : dy                      */
+    CF_BINARY_LEAKY_RELU_BWD,  /* (dy, x): x > 0 ? dy : param * dy              */
+    CF_BINARY_ELU_BWD,         /* (dy, x): x <= 0 ? dy * param * exp(x) : dy    */
+    CF_BINARY_SIGMOID_BWD,     /* (dy, y): dy * y * (1 - y)                     */
+    CF_BINARY_TANH_BWD,        /* (dy, y): dy * (1 - y * y)                     */
+    CF_BINARY_ADD,             /* (x, noise): x + noise                         */
+    CF_BINARY_NOISY_RELU,      /* (x, noise): relu(x + noise)                   */
+    CF_BINARY_RRELU,           /* (x, s): x > 0 ? x : s * x                     */
+    CF_BINARY_COUNT
+} cf_binary_op;
+
+typedef enum {
+    CF_TERNARY_NOISY_RELU_BWD, /* (dy, x, noise): x + noise <= 0 ? 0 : dy       */
+    CF_TERNARY_RRELU_BWD,      /* (dy, x, s): x > 0 ? dy : s * dy               */
+    CF_TERNARY_COUNT
+} cf_ternary_op;
+
+/* IN a, b, c; OUT y; all of n elements. */
+int cf_eltwise_unary(cf_unary_op op, cf_dtype dt, cf_int n, const void *x, void *y, double param,
+                     int nthreads);
+int cf_eltwise_binary(cf_binary_op op, cf_dtype dt, cf_int n, const void *a, const void *b, void *y,
+                      double param, int nthreads);
+int cf_eltwise_ternary(cf_ternary_op op, cf_dtype dt, cf_int n, const void *a, const void *b,
+                       const void *c, void *y, int nthreads);
+/* IN x, mask (n bytes, 0 or 1); OUT y = x * (mask ? scale : 0). */
+int cf_dropout(cf_dtype dt, cf_int n, const void *x, const uint8_t *mask, void *y, double scale,
+               int nthreads);
+/* x viewed as (outer, channels, inner); IN w (channels,): the slope of each channel.
+ * fwd: OUT y = x > 0 ? x : w[c] * x.
+ * bwd: IN dy; OUT dx = x > 0 ? dy : w[c] * dy and dw[c] = sum over x <= 0 of x * dy (summed in
+ * double, per-thread partials reduced after the parallel region). */
+int cf_prelu_fwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *x, const void *w,
+                 void *y, int nthreads);
+int cf_prelu_bwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *dy, const void *x,
+                 const void *w, void *dx, void *dw, int nthreads);
+
+typedef enum {
+    CF_SOFTMAX_FWD,      /* (x)     -> y = softmax(x)                */
+    CF_LOG_SOFTMAX_FWD,  /* (x)     -> y = log_softmax(x)            */
+    CF_SOFTMAX_BWD,      /* (dy, y) -> dx = y * (dy - sum(dy * y))   */
+    CF_LOG_SOFTMAX_BWD   /* (dy, y) -> dx = dy - exp(y) * sum(dy)    */
+} cf_softmax_op;
+
+/* Arrays viewed as (outer, L, inner), the softmax taken along L >= 1. IN a (x or dy), b (y for the
+ * backward ops, NULL for the forward ones); OUT out. */
+int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
+               const void *b, void *out, int nthreads);
+/* IN logits (N, C), labels (N,) int64 in [0, C) (validated); OUT probs (N, C) = softmax of each
+ * row, *loss_sum = sum over rows of logsumexp(row) - row[label] (double). C >= 1. */
+int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
+                         void *probs, double *loss_sum, int nthreads);
+/* IN probs (N, C), labels; OUT dlogits = (probs - onehot(labels)) / N. N >= 1, C >= 1. */
+int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
+                         void *dlogits, int nthreads);
+
+/* ---- output buffers (frame/outbuf.c): a small cache of large freed blocks, used as NumPy's
+ * allocator for the op outputs so that repeated calls reuse mapped pages instead of faulting. */
+#include <stddef.h>
+void *cf_outbuf_malloc(size_t size);
+void *cf_outbuf_calloc(size_t nelem, size_t elsize);
+void *cf_outbuf_realloc(void *p, size_t size);
+void cf_outbuf_free(void *p);
+size_t cf_outbuf_set_limit(size_t bytes); /* returns the previous limit; 0 disables the cache */
+size_t cf_outbuf_cached(void);            /* bytes held now */
+
 #endif /* CNNFAST_H */

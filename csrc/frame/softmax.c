@@ -1,0 +1,198 @@
+/* softmax.c -- the frame of softmax, log-softmax and cross-entropy: arrays are viewed as
+ * (outer, L, inner) with the softmax along L, and the work is split over OpenMP threads.
+ *
+ *   inner == 1 (softmax axis is the last):  rows of L contiguous elements, one row kernel each;
+ *                                           threads take contiguous ranges of rows.
+ *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring
+ *                                           columns of one (L, inner) slab; the column kernel
+ *                                           vectorises across them; threads take ranges of units.
+ * Large outputs with rows of at least 1 KiB are streamed (non-temporal stores, see
+ * CF_STREAM_BYTES). Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a
+ * per-thread partial (double), added in thread order after the region.
+ *
+ * CF_OMP_PARALLEL_NT opens a region of `nt` threads (a variable of that name must be in scope). */
+#include "common.h"
+#include "kernels/eltwise.h"
+#include "kernels/softmax.h"
+
+#define CF_SOFTMAX_GRAIN 32768 /* elements per thread below which one thread does it all */
+
+#ifdef CF_HAVE_OPENMP
+#define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
+#else
+#define CF_OMP_PARALLEL_NT (void)nt;
+#endif
+
+#define CF_MY_RANGE(n, b, e)                                                                      \
+    cf_int b, e;                                                                                  \
+    cf_partition((n), CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &b, &e)
+
+static const cf_softmax_kernels *kernels(void) { return CF_SELECT(cf_softmax, cf_isa_current()); }
+
+/* threads for `units` units of `per_unit` elements each */
+static int threads_for_units(cf_int units, cf_int per_unit, int nthreads) {
+    return cf_threads_for(units, CF_MAX(1, CF_SOFTMAX_GRAIN / CF_MAX(1, per_unit)), nthreads);
+}
+
+/* IN a (x or dy), b (y for the backward ops, else NULL); OUT out; all (outer, L, inner), L >= 1. */
+int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
+               const void *b, void *out, int nthreads) {
+    const cf_softmax_kernels *k = kernels();
+    if (inner == 1) {
+        const int nt = threads_for_units(outer, L, nthreads);
+        const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+        const int stream = outer * L * (cf_int)elem >= CF_STREAM_BYTES && L * (cf_int)elem >= 1024 &&
+                           (uintptr_t)out % elem == 0;
+        /* streaming softmax keeps each row's exps in a scratch row per thread */
+        char *work = stream && op == CF_SOFTMAX_FWD ? cf_malloc((size_t)nt * (size_t)L * elem) : NULL;
+        if (stream && op == CF_SOFTMAX_FWD && !work) return CF_ERR_NOMEM;
+#define CF_SOFTMAX_ROWS(dt, type)                                                                 \
+    do {                                                                                          \
+        const type *as = a, *bs = b;                                                              \
+        type *os = out;                                                                           \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(outer, r0, r1);                                                           \
+            type *row_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * L : NULL;             \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const cf_int o = r * L;                                                           \
+                switch (op) {                                                                     \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_row(L, as + o, os + o, row_work); break;         \
+                case CF_LOG_SOFTMAX_FWD: k->dt##_log_fwd_row(L, as + o, os + o, stream); break;   \
+                case CF_SOFTMAX_BWD: k->dt##_bwd_row(L, as + o, bs + o, os + o, stream); break;   \
+                case CF_LOG_SOFTMAX_BWD:                                                          \
+                    k->dt##_log_bwd_row(L, as + o, bs + o, os + o, stream);                       \
+                    break;                                                                        \
+                }                                                                                 \
+            }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
+        }                                                                                         \
+    } while (0)
+        if (dt == CF_F32)
+            CF_SOFTMAX_ROWS(f32, float);
+        else
+            CF_SOFTMAX_ROWS(f64, double);
+#undef CF_SOFTMAX_ROWS
+        cf_free(work);
+        return CF_OK;
+    }
+    const cf_int per_slab = (inner + CF_SOFTMAX_COLS_MAX - 1) / CF_SOFTMAX_COLS_MAX, units = outer * per_slab;
+    const int nt = threads_for_units(units, L * CF_MIN(inner, CF_SOFTMAX_COLS_MAX), nthreads);
+    const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+    /* streaming softmax keeps a block's exps in a scratch block per thread, if that fits in L2 */
+    const size_t work_len = (size_t)L * CF_SOFTMAX_COLS_MAX;
+    const int stream = outer * L * inner * (cf_int)elem >= CF_STREAM_BYTES && (uintptr_t)out % elem == 0 &&
+                       (op != CF_SOFTMAX_FWD || work_len * elem <= ((size_t)1 << 20));
+    char *work = stream && op == CF_SOFTMAX_FWD ? cf_malloc((size_t)nt * work_len * elem) : NULL;
+    if (stream && op == CF_SOFTMAX_FWD && !work) return CF_ERR_NOMEM;
+#define CF_SOFTMAX_COLS_RUN(dt, type)                                                             \
+    do {                                                                                          \
+        const type *as = a, *bs = b;                                                              \
+        type *os = out;                                                                           \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(units, u0, u1);                                                           \
+            type *blk_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * (cf_int)work_len : NULL; \
+            for (cf_int u = u0; u < u1; u++) {                                                    \
+                const cf_int j = (u % per_slab) * CF_SOFTMAX_COLS_MAX;                            \
+                const cf_int m = CF_MIN(CF_SOFTMAX_COLS_MAX, inner - j);                          \
+                const cf_int o = (u / per_slab) * L * inner + j;                                  \
+                switch (op) {                                                                     \
+                case CF_SOFTMAX_FWD: k->dt##_fwd_cols(L, m, inner, as + o, os + o, blk_work); break; \
+                case CF_LOG_SOFTMAX_FWD:                                                          \
+                    k->dt##_log_fwd_cols(L, m, inner, as + o, os + o, stream);                    \
+                    break;                                                                        \
+                case CF_SOFTMAX_BWD:                                                              \
+                    k->dt##_bwd_cols(L, m, inner, as + o, bs + o, os + o, stream);                \
+                    break;                                                                        \
+                case CF_LOG_SOFTMAX_BWD:                                                          \
+                    k->dt##_log_bwd_cols(L, m, inner, as + o, bs + o, os + o, stream);            \
+                    break;                                                                        \
+                }                                                                                 \
+            }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_SOFTMAX_COLS_RUN(f32, float);
+    else
+        CF_SOFTMAX_COLS_RUN(f64, double);
+#undef CF_SOFTMAX_COLS_RUN
+    cf_free(work);
+    return CF_OK;
+}
+
+/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1. */
+int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
+                         void *probs, double *loss_sum, int nthreads) {
+    const cf_softmax_kernels *k = kernels();
+    const int nt = threads_for_units(N, C, nthreads);
+    const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
+    const int stream = N * C * (cf_int)elem >= CF_STREAM_BYTES && C * (cf_int)elem >= 1024 &&
+                       (uintptr_t)probs % elem == 0;
+    double *partial = cf_malloc((size_t)nt * sizeof(double));
+    char *work = stream ? cf_malloc((size_t)nt * (size_t)C * elem) : NULL;
+    if (!partial || (stream && !work)) {
+        cf_free(partial);
+        cf_free(work);
+        return CF_ERR_NOMEM;
+    }
+    for (int t = 0; t < nt; t++) partial[t] = 0;
+#define CF_CE_FWD(dt, type)                                                                       \
+    do {                                                                                          \
+        const type *xs = logits;                                                                  \
+        type *ps = probs;                                                                         \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(N, r0, r1);                                                               \
+            type *row_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * C : NULL;             \
+            double s = 0;                                                                         \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const double lse = k->dt##_fwd_row(C, xs + r * C, ps + r * C, row_work);          \
+                s += lse - (double)xs[r * C + labels[r]];                                         \
+            }                                                                                     \
+            if (stream) k->dt##_store_fence();                                                    \
+            partial[CF_THREAD_ID()] = s;                                                          \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_CE_FWD(f32, float);
+    else
+        CF_CE_FWD(f64, double);
+#undef CF_CE_FWD
+    double total = 0;
+    for (int t = 0; t < nt; t++) total += partial[t];
+    *loss_sum = total;
+    cf_free(partial);
+    cf_free(work);
+    return CF_OK;
+}
+
+/* IN probs (N, C), labels (N) in [0, C); OUT dlogits (N, C). N >= 1, C >= 1. */
+int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
+                         void *dlogits, int nthreads) {
+    const cf_eltwise_kernels *k = CF_SELECT(cf_eltwise, cf_isa_current());
+    const int nt = threads_for_units(N, C, nthreads);
+#define CF_CE_BWD(dt, type)                                                                       \
+    do {                                                                                          \
+        const type *ps = probs;                                                                   \
+        type *ds = dlogits;                                                                       \
+        const type inv_n = (type)(1.0 / (double)N);                                               \
+        const cf_##dt##_eltwise_params p = {inv_n, 0};                                            \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_RANGE(N, r0, r1);                                                               \
+            if (r0 < r1) k->dt##_unary[CF_UNARY_SCALE]((r1 - r0) * C, ps + r0 * C, ds + r0 * C, &p); \
+            for (cf_int r = r0; r < r1; r++) {                                                    \
+                const cf_int o = r * C + labels[r];                                               \
+                ds[o] = (ps[o] - 1) * inv_n;                                                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_CE_BWD(f32, float);
+    else
+        CF_CE_BWD(f64, double);
+#undef CF_CE_BWD
+    return CF_OK;
+}

@@ -1,0 +1,36 @@
+/* eltwise.c (generic) -- the elementwise kernels for generic: kernels/eltwise_template.h stamped out
+ * over this folder's vector layer (vec.h) for float and double, and the table that lists them. */
+#include "vec.h"
+
+#include "kernels/eltwise.h"
+#include "kernels/vec_names.h"
+
+#define VT F32
+#include "kernels/eltwise_template.h"
+#undef VT
+#define VT F64
+#include "kernels/eltwise_template.h"
+#undef VT
+
+#define CF_ELTWISE_TABLE(dt)                                                                        \
+    .dt##_unary = {[CF_UNARY_RELU] = cf_##dt##_relu__generic,                                        \
+                   [CF_UNARY_LEAKY_RELU] = cf_##dt##_leaky_relu__generic,                            \
+                   [CF_UNARY_ELU] = cf_##dt##_elu__generic,                                          \
+                   [CF_UNARY_SIGMOID] = cf_##dt##_sigmoid__generic,                                  \
+                   [CF_UNARY_TANH] = cf_##dt##_tanh__generic,                                        \
+                   [CF_UNARY_SCALE] = cf_##dt##_scale__generic},                                     \
+    .dt##_binary = {[CF_BINARY_RELU_BWD] = cf_##dt##_relu_bwd__generic,                              \
+                    [CF_BINARY_LEAKY_RELU_BWD] = cf_##dt##_leaky_relu_bwd__generic,                  \
+                    [CF_BINARY_ELU_BWD] = cf_##dt##_elu_bwd__generic,                                \
+                    [CF_BINARY_SIGMOID_BWD] = cf_##dt##_sigmoid_bwd__generic,                        \
+                    [CF_BINARY_TANH_BWD] = cf_##dt##_tanh_bwd__generic,                              \
+                    [CF_BINARY_ADD] = cf_##dt##_add__generic,                                        \
+                    [CF_BINARY_NOISY_RELU] = cf_##dt##_noisy_relu__generic,                          \
+                    [CF_BINARY_RRELU] = cf_##dt##_rrelu__generic},                                   \
+    .dt##_ternary = {[CF_TERNARY_NOISY_RELU_BWD] = cf_##dt##_noisy_relu_bwd__generic,                \
+                     [CF_TERNARY_RRELU_BWD] = cf_##dt##_rrelu_bwd__generic},                         \
+    .dt##_dropout = cf_##dt##_dropout__generic,                                                      \
+    .dt##_prelu_bwd_plane = cf_##dt##_prelu_bwd_plane__generic,                                      \
+    .dt##_prelu_bwd_row = cf_##dt##_prelu_bwd_row__generic
+
+const cf_eltwise_kernels cf_eltwise__generic = {CF_ELTWISE_TABLE(f32), CF_ELTWISE_TABLE(f64)};

@@ -1,0 +1,217 @@
+/* softmax_template.h -- the softmax kernels of kernels/softmax.h, written once over the vector
+ * layer (see vec_names.h). Included by kernels/<isa>/softmax.c once per dtype (VT = F32, F64).
+ * Sums run in W lanes of T, then across the lanes. */
+
+/* ---- row kernels: one contiguous row of L elements; with streaming they leave the store fence
+ * to the caller (store_fence, once after its rows) ---- */
+
+/* max of the row; masked-off tail lanes read -inf */
+static inline T FN(row_max)(cf_int L, const T *x) {
+    const V ninf = SET1(-INFINITY);
+    V mx = ninf;
+    cf_int i = 0;
+    for (; i + W <= L; i += W) mx = MAX(mx, LOAD(x + i));
+    if (i < L) mx = MAX(mx, MLOADF(x + i, TMASK(L - i), ninf));
+    return HMAX(mx);
+}
+
+/* Rows are read from memory in their first pass and then worked on in cache. To overlap the next
+ * row's memory traffic with this row's exps, the compute passes prefetch the row that follows
+ * (one prefetch per 64-byte line; a prefetch past the end of the array is harmless). */
+static inline void FN(prefetch_line)(const T *p, cf_int i) {
+    if ((i * (cf_int)sizeof(T)) % 64 == 0) __builtin_prefetch(p + i);
+}
+
+/* sum of exp(x - mx) over the row; y != NULL also stores each exp(x - mx) there */
+static inline T FN(row_sum_exp)(cf_int L, const T *x, T mx, T *y) {
+    const V m = SET1(mx), ninf = SET1(-INFINITY);
+    V s = SET1(0);
+    cf_int i = 0;
+    for (; i + W <= L; i += W) {
+        FN(prefetch_line)(x + L, i);
+        const V e = EXP(SUB(LOAD(x + i), m));
+        if (y) STORE(y + i, e);
+        s = ADD(s, e);
+    }
+    if (i < L) {
+        const TMT t = TMASK(L - i);
+        const V e = EXP(SUB(MLOADF(x + i, t, ninf), m));
+        if (y) MSTORE(y + i, t, e);
+        s = ADD(s, e);
+    }
+    return HSUM(s);
+}
+
+/* The exps are stored in the sum pass and scaled in a third pass. Streaming (large outputs): they
+ * are stored in `work` (L elements, stays in cache) and y is written once, with non-temporal
+ * stores; otherwise they are stored in y and scaled in place. */
+#define CF_SOFTMAX_EXPR(op, i, load) MUL(load(work + (i)), inv)
+double KN(softmax_fwd_row)(cf_int L, const T *x, T *y, T *work) {
+    const T mx = FN(row_max)(L, x);
+    const T sum = FN(row_sum_exp)(L, x, mx, work ? work : y);
+    const V inv = SET1((T)1 / sum);
+    if (work) {
+        CF_VEC_LOOP(L, y, 1, CF_SOFTMAX_EXPR, _);
+    } else {
+        cf_int i = 0;
+        for (; i + W <= L; i += W) STORE(y + i, MUL(LOAD(y + i), inv));
+        if (i < L) {
+            const TMT t = TMASK(L - i);
+            MSTORE(y + i, t, MUL(MLOAD(y + i, t), inv));
+        }
+    }
+    return (double)mx + log((double)sum);
+}
+
+#define CF_LOG_SOFTMAX_EXPR(op, i, load) SUB(SUB(load(x + (i)), vmx), ls)
+void KN(log_softmax_fwd_row)(cf_int L, const T *x, T *y, int stream) {
+    const T mx = FN(row_max)(L, x);
+    const V vmx = SET1(mx), ls = SET1((T)log((double)FN(row_sum_exp)(L, x, mx, NULL)));
+    CF_VEC_LOOP(L, y, stream, CF_LOG_SOFTMAX_EXPR, _);
+}
+
+#define CF_SOFTMAX_BWD_EXPR(op, i, load) MUL(load(y + (i)), SUB(load(dy + (i)), s))
+void KN(softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
+    V acc = SET1(0);
+    cf_int i = 0;
+    for (; i + W <= L; i += W) acc = FMA(LOAD(dy + i), LOAD(y + i), acc);
+    if (i < L) {
+        const TMT t = TMASK(L - i);
+        acc = FMA(MLOAD(dy + i, t), MLOAD(y + i, t), acc);
+    }
+    const V s = SET1(HSUM(acc));
+    for (i = 0; i < L; i += W) {
+        FN(prefetch_line)(dy + L, i);
+        FN(prefetch_line)(y + L, i);
+    }
+    CF_VEC_LOOP(L, dx, stream, CF_SOFTMAX_BWD_EXPR, _);
+}
+
+#define CF_LOG_SOFTMAX_BWD_EXPR(op, i, load) SUB(load(dy + (i)), MUL(EXP(load(y + (i))), s))
+void KN(log_softmax_bwd_row)(cf_int L, const T *dy, const T *y, T *dx, int stream) {
+    V acc = SET1(0);
+    cf_int i = 0;
+    for (; i + W <= L; i += W) acc = ADD(acc, LOAD(dy + i));
+    if (i < L) acc = ADD(acc, MLOAD(dy + i, TMASK(L - i)));
+    const V s = SET1(HSUM(acc));
+    CF_VEC_LOOP(L, dx, stream, CF_LOG_SOFTMAX_BWD_EXPR, _);
+}
+
+/* ---- column kernels: m <= CF_SOFTMAX_COLS_MAX neighbouring columns of an (L, stride) block. Rows
+ * are walked one at a time and each row's m contiguous elements are read as ceil(m / W) vectors
+ * (the last one masked), with the per-column state (max, sum) in small arrays: every pass
+ * streams through memory row by row instead of striding down one column at a time. The compute
+ * passes prefetch the same rows of the next block of columns, which the frame hands out next. ---- */
+#define CF_COLS_V (CF_SOFTMAX_COLS_MAX / W)
+
+static inline V FN(col_load)(const T *p, int last, TMT t, V fill) { return last ? MLOADF(p, t, fill) : LOAD(p); }
+static inline void FN(col_store)(T *p, int last, TMT t, V v) {
+    if (last)
+        MSTORE(p, t, v);
+    else
+        STORE(p, v);
+}
+/* the final store of an output vector: non-temporal when streaming and p is aligned for it */
+static inline void FN(col_out)(T *p, int last, TMT t, V v, int stream) {
+    if (!last && stream && (uintptr_t)p % CF_VEC_ALIGN == 0)
+        STREAM(p, v);
+    else
+        FN(col_store)(p, last, t, v);
+}
+
+/* per-column max and sum of exp(x - max); stores the exps in e (row stride es) if e != NULL */
+static inline void FN(cols_max_sum)(cf_int L, cf_int m, cf_int stride, const T *x, T *e, cf_int es, V *mx,
+                                    V *sum) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    const V ninf = SET1(-INFINITY);
+    for (cf_int v = 0; v < nv; v++) {
+        mx[v] = ninf;
+        sum[v] = SET1(0);
+    }
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) mx[v] = MAX(mx[v], FN(col_load)(x + r * stride + v * W, v == full, t, ninf));
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(x + o + CF_SOFTMAX_COLS_MAX, 0);
+            const V ex = EXP(SUB(FN(col_load)(x + o, v == full, t, ninf), mx[v]));
+            if (e) FN(col_store)(e + r * es + v * W, v == full, t, ex);
+            sum[v] = ADD(sum[v], ex);
+        }
+}
+
+/* work: NULL (the exps are stored in y and scaled in place), or L * CF_SOFTMAX_COLS_MAX elements
+ * of scratch for the exps, and y is written once, with non-temporal stores. */
+void KN(softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, T *work) {
+    const cf_int nv = (m + W - 1) / W, full = m / W, ws = work ? CF_SOFTMAX_COLS_MAX : stride;
+    const TMT t = TMASK(m - full * W);
+    T *e = work ? work : y;
+    V mx[CF_COLS_V], s[CF_COLS_V];
+    FN(cols_max_sum)(L, m, stride, x, e, ws, mx, s);
+    for (cf_int v = 0; v < nv; v++) s[v] = DIV(SET1(1), s[v]);
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const V out = MUL(FN(col_load)(e + r * ws + v * W, v == full, t, SET1(0)), s[v]);
+            FN(col_out)(y + r * stride + v * W, v == full, t, out, work != NULL);
+        }
+}
+
+void KN(log_softmax_fwd_cols)(cf_int L, cf_int m, cf_int stride, const T *x, T *y, int stream) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    V mx[CF_COLS_V], s[CF_COLS_V];
+    FN(cols_max_sum)(L, m, stride, x, NULL, 0, mx, s);
+    for (cf_int v = 0; v < nv; v++) {
+        T lanes[W];
+        TO_LANES(s[v], lanes);
+        for (cf_int l = 0; l < W; l++) lanes[l] = (T)log((double)lanes[l]);
+        s[v] = FROM_LANES(lanes);
+    }
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            FN(col_out)(y + o, v == full, t, SUB(SUB(FN(col_load)(x + o, v == full, t, SET1(0)), mx[v]), s[v]), stream);
+        }
+}
+
+void KN(softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx, int stream) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    const V zero = SET1(0);
+    V s[CF_COLS_V];
+    for (cf_int v = 0; v < nv; v++) s[v] = zero;
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            s[v] = FMA(FN(col_load)(dy + o, v == full, t, zero), FN(col_load)(y + o, v == full, t, zero), s[v]);
+        }
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
+            FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
+            const V g = FN(col_load)(dy + o, v == full, t, zero);
+            FN(col_out)(dx + o, v == full, t, MUL(FN(col_load)(y + o, v == full, t, zero), SUB(g, s[v])), stream);
+        }
+}
+
+void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, const T *y, T *dx, int stream) {
+    const cf_int nv = (m + W - 1) / W, full = m / W;
+    const TMT t = TMASK(m - full * W);
+    const V zero = SET1(0);
+    V s[CF_COLS_V];
+    for (cf_int v = 0; v < nv; v++) s[v] = zero;
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) s[v] = ADD(s[v], FN(col_load)(dy + r * stride + v * W, v == full, t, zero));
+    for (cf_int r = 0; r < L; r++)
+        for (cf_int v = 0; v < nv; v++) {
+            const cf_int o = r * stride + v * W;
+            FN(prefetch_line)(dy + o + CF_SOFTMAX_COLS_MAX, 0);
+            FN(prefetch_line)(y + o + CF_SOFTMAX_COLS_MAX, 0);
+            const V e = EXP(FN(col_load)(y + o, v == full, t, zero));
+            FN(col_out)(dx + o, v == full, t, SUB(FN(col_load)(dy + o, v == full, t, zero), MUL(e, s[v])), stream);
+        }
+}
+
+void KN(store_fence)(void) { CF_VEC_FENCE(); }
