@@ -6,6 +6,7 @@ Thread policy (the first that applies wins):
   3. the environment variable CNNFAST_NUM_THREADS
   4. the environment variable OMP_NUM_THREADS (its first entry)
   5. the number of CPUs this process may run on
+Steps 3-5 are read once, at the first call (every op asks, so the answer must cost nothing).
 Without OpenMP every kernel runs on one thread, and get_num_threads() says 1.
 """
 import contextlib
@@ -17,6 +18,7 @@ from . import _checks, _core
 
 _ISAS = ("generic", "avx2", "avx512")
 _explicit = None
+_default = None  # steps 3-5 of the policy, read once
 _block = contextvars.ContextVar("cnnfast_threads", default=None)
 
 
@@ -63,15 +65,14 @@ def get_num_threads():
     """The number of threads the next kernel call will use (see the module docstring)."""
     if not _core.have_openmp():
         return 1
+    global _default
     n = _block.get()
     if n is None:
         n = _explicit
     if n is None:
-        n = _env_threads("CNNFAST_NUM_THREADS")
-    if n is None:
-        n = _env_threads("OMP_NUM_THREADS")
-    if n is None:
-        n = _cpus()
+        if _default is None:
+            _default = _env_threads("CNNFAST_NUM_THREADS") or _env_threads("OMP_NUM_THREADS") or _cpus()
+        n = _default
     return n
 
 
@@ -92,7 +93,8 @@ def threads(n):
 
 
 def show_config(file=None):
-    """Print the version, the ISA (detected and in force), OpenMP and the thread count."""
+    """Print the version, the ISA (detected and in force), OpenMP, the thread count and the memory
+    the output cache holds (csrc/frame/outbuf.c)."""
     from . import __version__
 
     lines = [
@@ -100,5 +102,6 @@ def show_config(file=None):
         f"  ISA in force    : {isa()} (CPU supports {_core.isa_detected()}; CNNFAST_ISA={os.environ.get('CNNFAST_ISA', '')!r})",
         f"  OpenMP          : {'yes' if _core.have_openmp() else 'NO - built without OpenMP, kernels run serially'}",
         f"  threads         : {get_num_threads()} (CPUs available: {_cpus()})",
+        f"  output cache    : {_core.outbuf_cached() / 2**20:.1f} MiB of freed large outputs held for reuse",
     ]
     print("\n".join(lines), file=file)

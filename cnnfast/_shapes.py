@@ -472,11 +472,13 @@ BatchNormArgs = collections.namedtuple("BatchNormArgs", "c m training momentum e
 BatchNormArgs.__doc__ = """c channels; m values per channel (N*H*W); the normalised scalars."""
 
 
-def positive_eps(eps):
-    """batch norm's eps: a finite real > 0 (so that a constant channel stays finite)."""
+def positive_eps(eps, dtype):
+    """batch norm's eps: a finite real, at least the smallest normal number of `dtype`, so that
+    1/sqrt(var + eps) of a constant channel (var = 0) stays finite in that dtype."""
     eps = _checks.real(eps, "eps")
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    tiny = float(np.finfo(dtype).tiny)
+    if eps < tiny:
+        raise ValueError(f"eps must be >= {tiny} (the smallest normal {np.dtype(dtype).name}), got {eps}")
     return eps
 
 
@@ -494,8 +496,8 @@ def batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentu
     x is (N, C) or (N, C, H, W). gamma and beta may be None (scale 1, shift 0). running_mean and
     running_var are both arrays or both None; None is allowed only in training (nothing is then
     updated); in training they are updated in place, so they must be writeable and overlap
-    neither each other nor x, gamma, beta. All arrays share x's dtype and are (C,). momentum in [0, 1] (weight of the new batch), eps > 0. Training needs
-    more than one value per channel (as PyTorch); an empty batch (no values) is allowed."""
+    neither each other nor x, gamma, beta. All arrays share x's dtype and are (C,). momentum in [0, 1] (weight of the new batch), eps >= the dtype's smallest
+    normal number. Training needs more than one value per channel (as PyTorch); an empty batch (no values) is allowed."""
     c, m = _bn_input(x)
     for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                     ("running_var", running_var)):
@@ -507,7 +509,7 @@ def batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentu
         vector(v, name, c, "channel")
     training = _checks.boolean(training, "training")
     momentum = _checks.real(momentum, "momentum", 0.0, 1.0)
-    eps = positive_eps(eps)
+    eps = positive_eps(eps, x.dtype)
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must both be arrays or both be None")
     if running_mean is None and not training:
@@ -578,5 +580,5 @@ def fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var, e
     for name, v in (("bias", bias), ("gamma", gamma), ("beta", beta),
                     ("running_mean", running_mean), ("running_var", running_var)):
         vector(v, name, k, "output channel of weight")
-    eps = positive_eps(eps)
+    eps = positive_eps(eps, weight.dtype)
     return k, eps

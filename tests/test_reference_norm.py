@@ -381,8 +381,9 @@ BAD = [
     (bn(momentum=1.5), ValueError, r"momentum must be <= 1"),
     (bn(momentum=float("nan")), ValueError, r"momentum must be finite"),
     (bn(momentum="0.1"), TypeError, r"momentum must be a real number"),
-    (bn(eps=0.0), ValueError, r"eps must be > 0"),
-    (bn(eps=-1e-5), ValueError, r"eps must be > 0"),
+    (bn(eps=0.0), ValueError, r"eps must be >= "),
+    (bn(eps=-1e-5), ValueError, r"eps must be >= "),
+    (bn(eps=1e-320), ValueError, r"eps must be >= .*float64"),
     (bn(eps=float("inf")), ValueError, r"eps must be finite"),
     (bn(training=1), TypeError, r"training must be a bool"),
     (bn_back(training=None), TypeError, r"training must be a bool"),
@@ -413,7 +414,7 @@ BAD = [
     (fold(bias=np.ones(4)), ValueError, r"bias must have shape \(3,\)"),
     (fold(weight=np.ones((4, 2, 3, 3)), bias=None), ValueError, r"gamma must have shape \(4,\)"),
     (fold(running_var=None), TypeError, r"running_var must be a numpy.ndarray"),
-    (fold(eps=0), ValueError, r"eps must be > 0"),
+    (fold(eps=0), ValueError, r"eps must be >= "),
     (fold(bias=np.ones(3, dtype=np.float32)), TypeError, r"bias has dtype float32"),
 ]
 
