@@ -117,7 +117,7 @@ core = Extension(
     + rel("csrc/kernels/generic/*.c"),
     include_dirs=["csrc/include", "csrc", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    depends=rel("csrc/**/*.h") + rel("cnnfast/*.pxi") + rel("cnnfast/*.pxd"),
+    depends=rel("csrc/**/*.h") + rel("csrc/kernels/*/*.c") + rel("cnnfast/*.pxi") + rel("cnnfast/*.pxd"),
 )
 
 setup(

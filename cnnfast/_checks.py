@@ -207,3 +207,38 @@ def scores_and_labels(scores, name, labels):
     data(scores, name)
     ndim(scores, name, 2)
     return class_labels(labels, scores.shape[0], scores.shape[1])
+
+
+# ---- dense (linear) ---------------------------------------------------------------------------
+
+def linear_args(x, weight, bias):
+    """linear(x, weight, bias): x (..., in), weight (out, in), bias (out,) or None, one float dtype.
+
+    Returns (n, in_features, out_features) with n the product of x's leading dimensions."""
+    data(x, "x")
+    data(weight, "weight")
+    same_dtype("x", x, "weight", weight)
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension (..., in_features), got shape {x.shape}")
+    ndim(weight, "weight", 2)
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(f"x has {x.shape[-1]} features in its last dimension (shape {x.shape}) but weight "
+                         f"has in_features = {in_features} (shape {weight.shape}); they must match")
+    if bias is not None:
+        data(bias, "bias")
+        same_dtype("x", x, "bias", bias)
+        shape_is(bias, "bias", (out_features,))
+    n = checked_product(x.shape[:-1], "x")
+    checked_product((n, out_features), "the output y")
+    return n, in_features, out_features
+
+
+def linear_backward_args(dy, x, weight, need_bias_grad):
+    """linear_backward(dy, x, weight, need_bias_grad): dy must have shape x.shape[:-1] + (out,)."""
+    n, in_features, out_features = linear_args(x, weight, None)
+    data(dy, "dy")
+    same_dtype("x", x, "dy", dy)
+    shape_is(dy, "dy", x.shape[:-1] + (out_features,))
+    boolean(need_bias_grad, "need_bias_grad")
+    return n, in_features, out_features

@@ -81,3 +81,14 @@ cdef extern from "cnnfast.h" nogil:
     void cf_outbuf_free(void *p)
     size_t cf_outbuf_set_limit(size_t bytes)
     size_t cf_outbuf_cached()
+
+    # ---- gemm and dense
+    int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, const void *a,
+                        cf_int rs_a, cf_int cs_a, const void *b, cf_int rs_b, cf_int cs_b, double beta,
+                        void *c, cf_int rs_c, cf_int cs_c, const void *bias_m, const void *bias_n,
+                        int relu, int nthreads)
+    const char *cf_gemm_kernel_info(cf_dtype dtype, cf_int out[5])
+    int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in_, cf_int out, const void *x, const void *w,
+                      const void *bias, void *y, int nthreads)
+    int cf_linear_bwd(cf_dtype dtype, cf_int n, cf_int in_, cf_int out, const void *dy, const void *x,
+                      const void *w, void *dx, void *dw, void *db, int nthreads)

@@ -40,3 +40,4 @@ cdef inline int _check(int status) except -1:
 include "_core_runtime.pxi"
 include "_core_eltwise.pxi"
 include "_core_outbuf.pxi"
+include "_core_dense.pxi"

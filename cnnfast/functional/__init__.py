@@ -3,7 +3,8 @@
 An op is here only once it runs in C; until then it is absent (use cnnfast.reference)."""
 from .activation import *  # noqa: F401,F403
 from .activation import __all__ as _activation_all
+from .dense import linear, linear_backward
 from .output import *  # noqa: F401,F403
 from .output import __all__ as _output_all
 
-__all__ = [*_activation_all, *_output_all]
+__all__ = [*_activation_all, *_output_all, "linear", "linear_backward"]

@@ -5,6 +5,7 @@ has the same functions with the same signatures and the same argument checks."""
 from .activation import *  # noqa: F401,F403
 from .activation import __all__ as _activation_all
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+from .dense import linear, linear_backward
 from .norm import (batch_norm, batch_norm_backward, batch_norm_relu, batch_norm_relu_backward,
                    fold_batch_norm)
 from .output import *  # noqa: F401,F403
@@ -19,4 +20,5 @@ __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
     "fold_batch_norm",
     *_activation_all, *_output_all,
+    "linear", "linear_backward",
 ]
