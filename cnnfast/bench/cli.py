@@ -55,8 +55,8 @@ def build_parser():
                    "16 for pool and bnorm CSVs)")
     p.add_argument("--peak", type=_positive_float, metavar="GFLOPS",
                    help="float32 FMA peak at the chosen thread count, for the frac column of compute ops "
-                   f"(default {runner.PEAK_PER_THREAD:.0f} x threads, measured on an AMD Zen 5 with "
-                   "AVX-512; float64 uses half)")
+                   f"(default {runner.PEAK_PER_THREAD:.0f} x threads, measured by bench/fma_peak.c on the "
+                   "project's AMD EPYC Zen 4 machine; float64 uses half)")
     p.add_argument("--no-torch", action="store_true", help="do not import PyTorch (its column says n/a)")
     p.add_argument("--no-reference", action="store_true",
                    help="do not time the NumPy reference (its column says n/a); for long shape files")
@@ -130,8 +130,8 @@ def main(argv=None, lib=None, ref=None, out=None):
     ops = select_ops(parser, args.ops, csv_kinds)
     threads = args.threads or cnnfast.get_num_threads()
     peak, source = ((args.peak, "--peak") if args.peak else
-                    (runner.default_peak(threads), f"default: {runner.PEAK_PER_THREAD:.0f} per thread as measured on "
-                     "the project's Zen 5; --peak sets this machine's"))
+                    (runner.default_peak(threads), f"default: {runner.PEAK_PER_THREAD:.0f} per thread as bench/fma_peak.c measured on "
+                     "the project's Zen 4; --peak sets this machine's"))
     settings = runner.Settings(
         ops=ops, dtypes=("float32", "float64") if args.dtype == "both" else (args.dtype,), threads=threads,
         shape_sets=sets, budget=timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,

@@ -9,9 +9,11 @@ import numpy as np
 
 from . import report, shapes, timing
 
-# Default FMA peak: what TESTING.md measured on the project's reference machine (AMD Zen 5, AVX-512):
-# about 265 GFLOP/s float32 per thread. float64 is taken as half the float32 peak.
-PEAK_PER_THREAD = 265.0
+# Default FMA peak: what bench/fma_peak.c measured on the project's development and CI machine, an
+# AMD EPYC that reports family 25 model 17 (Zen 4: two 256-bit FMA pipes, so zmm and ymm FMAs give
+# the same 115 GFLOP/s float32 per core). TESTING.md's 265 per thread is not reachable there.
+# float64 is taken as half the float32 peak. Other machines: measure with bench/fma_peak.c, pass --peak.
+PEAK_PER_THREAD = 115.0
 
 
 @dataclass
