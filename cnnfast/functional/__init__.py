@@ -3,8 +3,10 @@
 An op is here only once it runs in C; until then it is absent (use cnnfast.reference)."""
 from .activation import *  # noqa: F401,F403
 from .activation import __all__ as _activation_all
+from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .dense import linear, linear_backward
 from .output import *  # noqa: F401,F403
 from .output import __all__ as _output_all
 
-__all__ = [*_activation_all, *_output_all, "linear", "linear_backward"]
+__all__ = [*_activation_all, *_output_all, "linear", "linear_backward", "conv2d", "conv2d_backward",
+           "conv_transpose2d", "conv_transpose2d_backward"]
