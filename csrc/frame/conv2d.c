@@ -13,9 +13,12 @@
 #include <string.h>
 
 #include "frame/gemm.h"
+#include "kernels/conv.h"
 
 /* Bytes of one column block of the adjoint (col2im) product: kept near L2's size. */
 #define CF_CONV_COL_BYTES ((cf_int)1 << 20)
+/* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
+#define CF_CONV_DIRECT_MAX 4
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -33,6 +36,12 @@
 static int cf_conv_is_pointwise(const cf_conv_geom *g) {
     return g->r == 1 && g->s == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
            g->pad_left == 0 && g->p == g->h && g->q == g->w;
+}
+
+/* Groups so thin (c/groups and k/groups channels) that the GEMM of one group would be a sliver:
+ * the direct plane kernels (kernels/conv.h) instead. */
+static int cf_conv_is_direct(const cf_conv_geom *g) {
+    return g->groups > 1 && g->c / g->groups * (g->k / g->groups) <= CF_CONV_DIRECT_MAX;
 }
 
 /* a*b for work estimates (a, b >= 0), saturating instead of overflowing. */

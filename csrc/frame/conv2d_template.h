@@ -160,6 +160,60 @@ static void SUF(pack_feature_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0
     }
 }
 
+
+/* ---- direct path: depthwise and small groups (cf_conv_is_direct), plane by plane ------------- */
+#define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
+
+static void SUF(direct_fwd)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                            int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q, planes = g->n * g->k;
+    const int nt = cf_threads_for(cf_conv_sat_mul(planes, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int pl = 0; pl < planes; ++pl) {
+        const cf_int n = pl / g->k, kk = pl % g->k, gi = kk / kpg;
+        T *y = feat + pl * PQ;
+        const T v = bias ? bias[kk] : (T)0;
+        for (cf_int u = 0; u < PQ; ++u) y[u] = v;
+        for (cf_int cc = 0; cc < cpg; ++cc)
+            KT(fwd)(g, img + (n * g->c + gi * cpg + cc) * HW, wt + (kk * cpg + cc) * RS, y);
+        if (relu)
+            for (cf_int u = 0; u < PQ; ++u) y[u] = y[u] < (T)0 ? (T)0 : y[u];
+    }
+}
+
+static void SUF(direct_adj)(const cf_conv_geom *g, const T *feat, const T *wt, T *img, int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q, tasks = g->n * G;
+    const int nt = cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int t = 0; t < tasks; ++t) {
+        const cf_int n = t / G, gi = t % G;
+        T *x = img + (n * g->c + gi * cpg) * HW;
+        memset(x, 0, sizeof(T) * (size_t)(cpg * HW));
+        for (cf_int kk = gi * kpg; kk < (gi + 1) * kpg; ++kk)
+            for (cf_int cc = 0; cc < cpg; ++cc)
+                KT(adj)(g, x + cc * HW, wt + (kk * cpg + cc) * RS, feat + (n * g->k + kk) * PQ);
+    }
+}
+
+static void SUF(direct_wgrad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg),
+                                                      (cf_int)1 << 15, nthreads), G);
+    CF_OMP_FOR(nt)
+    for (cf_int gi = 0; gi < G; ++gi) {
+        T *d = dw + gi * kpg * cpg * RS;
+        memset(d, 0, sizeof(T) * (size_t)(kpg * cpg * RS));
+        for (cf_int n = 0; n < g->n; ++n)
+            for (cf_int kk = 0; kk < kpg; ++kk)
+                for (cf_int cc = 0; cc < cpg; ++cc)
+                    KT(wgrad)(g, img + (n * g->c + gi * cpg + cc) * HW, fg + (n * g->k + gi * kpg + kk) * PQ,
+                              d + (kk * cpg + cc) * RS);
+    }
+}
+
 /* ---- forward: feature = W_g (kpg x crs) * im2col (crs x PQ), per image and group -------------- */
 static int SUF(correlate_one)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu,
                              T *feat, cf_int n, cf_int gi, int nt) {
@@ -177,6 +231,10 @@ static int SUF(correlate_one)(const cf_conv_geom *g, const T *img, const T *wt, 
 
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
+        return CF_OK;
+    }
     const cf_int G = g->groups, tasks = g->n * G;
     const cf_int macs = (g->k / G) * (g->c / G) * g->r * g->s * g->p * g->q;
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
@@ -245,6 +303,11 @@ static void SUF(add_bias)(const cf_conv_geom *g, const T *bias, T *img, int nthr
 }
 
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_adj)(g, feat, wt, img, nthreads);
+        if (bias) SUF(add_bias)(g, bias, img, nthreads);
+        return CF_OK;
+    }
     const cf_int G = g->groups, tasks = g->n * G, PQ = g->p * g->q, HW = g->h * g->w, cpg = g->c / G;
     const cf_int macs = (g->k / G) * cpg * g->r * g->s * PQ;
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
@@ -279,6 +342,10 @@ static int SUF(weight_grad_range)(const cf_conv_geom *g, const T *img, const T *
 }
 
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_wgrad)(g, img, fg, dw, nthreads);
+        return CF_OK;
+    }
     const cf_int G = g->groups, kpg = g->k / G, crs = (g->c / G) * g->r * g->s, total = g->n * g->p * g->q;
     const cf_int size = g->k * crs;
     const int nt = cf_threads_for(cf_conv_sat_mul(size, total), (cf_int)1 << 17, nthreads);

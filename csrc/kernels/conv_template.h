@@ -1,0 +1,140 @@
+/* kernels/conv_template.h -- the direct plane kernels of kernels/conv.h, in plain C. Included by
+ * kernels/<isa>/conv.c once per dtype with T (float / double), KN(op) (the kernel's name) and CB
+ * (outputs kept in registers at a time: four vectors of the ISA). The inner loops run over
+ * contiguous pixels with independent lanes, so the compiler vectorises them with the folder's
+ * flags without reassociating any sum. */
+
+/* Span of j in [0, cnt) with 0 <= x0 + j*sw < W: [*lo, *hi). */
+static inline void KN(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
+    cf_int l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+    cf_int h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    l = CF_MIN(l, cnt);
+    h = CF_MAX(CF_MIN(h, cnt), l);
+    *lo = l;
+    *hi = h;
+}
+
+/* Output columns [jl, jh) whose taps all read inside the row, for every b. */
+static void KN(interior)(const cf_conv_geom *g, cf_int *jl, cf_int *jh) {
+    cf_int l = 0, h = g->q;
+    for (cf_int b = 0; b < g->s; ++b) {
+        cf_int lo, hi;
+        KN(span)(b * g->dilation_w - g->pad_left, g->stride_w, g->q, g->w, &lo, &hi);
+        l = CF_MAX(l, lo);
+        h = CF_MIN(h, hi);
+    }
+    *jl = l;
+    *jh = CF_MAX(h, l);
+}
+
+void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
+    enum { VB = CB / 4 };
+    cf_int jl, jh;
+    KN(interior)(g, &jl, &jh);
+    const cf_int jb = jl + (jh - jl) / VB * VB; /* interior columns done in register blocks */
+    for (cf_int i = 0; i < g->p; ++i) {
+        T *restrict yr = y + i * Q;
+        for (cf_int a = 0; a < g->r; ++a) {
+            const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+            if (yy < 0 || yy >= g->h) continue;
+            const T *restrict xr = x + yy * W;
+            const T *restrict wa = wt + a * S;
+            cf_int j0 = jl;
+            for (; j0 + CB <= jb; j0 += CB) {
+                T acc[CB];
+                for (int u = 0; u < CB; ++u) acc[u] = yr[j0 + u];
+                for (cf_int b = 0; b < S; ++b) {
+                    const T wv = wa[b];
+                    const T *restrict xs = xr + j0 * sw + b * dw - pl;
+                    if (sw == 1)
+                        for (int u = 0; u < CB; ++u) acc[u] += wv * xs[u];
+                    else
+                        for (int u = 0; u < CB; ++u) acc[u] += wv * xs[u * sw];
+                }
+                for (int u = 0; u < CB; ++u) yr[j0 + u] = acc[u];
+            }
+            for (; j0 < jb; j0 += VB) {
+                T acc[VB];
+                for (int u = 0; u < VB; ++u) acc[u] = yr[j0 + u];
+                for (cf_int b = 0; b < S; ++b) {
+                    const T wv = wa[b];
+                    const T *restrict xs = xr + j0 * sw + b * dw - pl;
+                    if (sw == 1)
+                        for (int u = 0; u < VB; ++u) acc[u] += wv * xs[u];
+                    else
+                        for (int u = 0; u < VB; ++u) acc[u] += wv * xs[u * sw];
+                }
+                for (int u = 0; u < VB; ++u) yr[j0 + u] = acc[u];
+            }
+        }
+    }
+    /* the borders and the interior's tail, one tap at a time (each tap's span computed once) */
+    for (cf_int b = 0; b < S; ++b) {
+        const cf_int x0 = b * dw - pl;
+        cf_int lo, hi;
+        KN(span)(x0, sw, Q, W, &lo, &hi);
+        const cf_int e1 = CF_MIN(hi, jl), s2 = CF_MAX(lo, jb);
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int a = 0; a < g->r; ++a) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T wv = wt[a * S + b];
+                const T *restrict xs = x + yy * W + x0;
+                T *restrict yr = y + i * Q;
+                for (cf_int j = lo; j < e1; ++j) yr[j] += wv * xs[j * sw];
+                for (cf_int j = s2; j < hi; ++j) yr[j] += wv * xs[j * sw];
+            }
+    }
+}
+
+void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    for (cf_int b = 0; b < S; ++b) {
+        const cf_int x0 = b * g->dilation_w - g->pad_left;
+        cf_int lo, hi;
+        KN(span)(x0, sw, Q, W, &lo, &hi);
+        for (cf_int i = 0; i < g->p; ++i) {
+            const T *restrict yr = y + i * Q;
+            for (cf_int a = 0; a < g->r; ++a) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T wv = wt[a * S + b];
+                T *restrict xs = x + yy * W + x0;
+                if (sw == 1)
+                    for (cf_int j = lo; j < hi; ++j) xs[j] += wv * yr[j];
+                else
+                    for (cf_int j = lo; j < hi; ++j) xs[j * sw] += wv * yr[j];
+            }
+        }
+    }
+}
+
+void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, T *restrict dwt) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < S; ++b) {
+            const cf_int x0 = b * g->dilation_w - g->pad_left;
+            cf_int lo, hi;
+            KN(span)(x0, sw, Q, W, &lo, &hi);
+            T acc[CB];
+            for (int u = 0; u < CB; ++u) acc[u] = 0;
+            T rest = 0;
+            for (cf_int i = 0; i < g->p; ++i) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T *restrict yr = y + i * Q;
+                const T *restrict xs = x + yy * W + x0;
+                cf_int j = lo;
+                for (; j + CB <= hi; j += CB) {
+                    if (sw == 1)
+                        for (int u = 0; u < CB; ++u) acc[u] += yr[j + u] * xs[j + u];
+                    else
+                        for (int u = 0; u < CB; ++u) acc[u] += yr[j + u] * xs[(j + u) * sw];
+                }
+                for (; j < hi; ++j) rest += yr[j] * xs[j * sw];
+            }
+            for (int u = 0; u < CB; ++u) rest += acc[u];
+            dwt[a * S + b] += rest;
+        }
+}
