@@ -15,19 +15,36 @@
 /* ---- one row of the im2col matrix, one output row at a time ---------------------------------- */
 /* Span of t in [0, cnt) with 0 <= x0 + t*sw < W: [*lo, *hi). */
 static inline void SUF(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
-    cf_int l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-    cf_int h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    cf_int l, h;
+    if (sw == 1) {
+        l = x0 >= 0 ? 0 : -x0;
+        h = W - x0;
+    } else {
+        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    }
     l = CF_MIN(l, cnt);
     h = CF_MAX(CF_MIN(h, cnt), l);
     *lo = l;
     *hi = h;
 }
 
-/* dst[u*ds] = im2col[(cc, a, b)][t0 + u] for u < len. IN base: the image at channel gi*cpg. */
-static void SUF(gather)(const cf_conv_geom *g, const T *base, cf_int cc, cf_int a, cf_int b, cf_int t0,
+/* A folded pixel t as (image n, row i, column j). */
+typedef struct {
+    cf_int n, i, j;
+} SUF(pixel);
+
+static inline SUF(pixel) SUF(decode)(const cf_conv_geom *g, cf_int t) {
+    const cf_int PQ = g->p * g->q, n = t / PQ, pix = t - n * PQ, i = pix / g->q;
+    return (SUF(pixel)){n, i, pix - i * g->q};
+}
+
+/* dst[u*ds] = im2col[(cc, a, b)][t0 + u] for u < len, t0 given decoded. IN base: the image at
+ * channel gi*cpg. */
+static void SUF(gather)(const cf_conv_geom *g, const T *base, cf_int cc, cf_int a, cf_int b, SUF(pixel) t0,
                         cf_int len, T *dst, cf_int ds) {
-    const cf_int Q = g->q, PQ = g->p * Q, sw = g->stride_w;
-    cf_int n = t0 / PQ, pix = t0 - n * PQ, i = pix / Q, j = pix - i * Q;
+    const cf_int Q = g->q, sw = g->stride_w;
+    cf_int n = t0.n, i = t0.i, j = t0.j;
     const cf_int ya = a * g->dilation_h - g->pad_top, xb = b * g->dilation_w - g->pad_left;
     for (cf_int done = 0; done < len;) {
         const cf_int cnt = CF_MIN(Q - j, len - done), y = i * g->stride_h + ya, x0 = j * sw + xb;
@@ -108,9 +125,10 @@ static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, c
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+        const SUF(pixel) t = SUF(decode)(g, x->t0 + i0 + r0);
         cf_int cc = p0 / rs, a = (p0 - cc * rs) / g->s, b = p0 - cc * rs - a * g->s;
         for (cf_int p = 0; p < kc; ++p) {
-            SUF(gather)(g, x->base, cc, a, b, x->t0 + i0 + r0, rows, dst + p * w, 1);
+            SUF(gather)(g, x->base, cc, a, b, t, rows, dst + p * w, 1);
             for (int i = rows; i < w; ++i) dst[p * w + i] = 0;
             if (++b == g->s) {
                 b = 0;
@@ -125,12 +143,13 @@ static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0,
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
     const cf_int rs = g->r * g->s;
+    const SUF(pixel) t = SUF(decode)(g, x->t0 + p0);
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
         for (int i = 0; i < rows; ++i) {
             const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
-            SUF(gather)(g, x->base, cc, a, b, x->t0 + p0, kc, dst + i, w);
+            SUF(gather)(g, x->base, cc, a, b, t, kc, dst + i, w);
         }
         SUF(zero_rows)(dst, rows, w, kc);
     }
@@ -236,7 +255,7 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         return CF_OK;
     }
     const cf_int G = g->groups, tasks = g->n * G;
-    const cf_int macs = (g->k / G) * (g->c / G) * g->r * g->s * g->p * g->q;
+    const cf_int macs = cf_conv_sat_mul((g->k / G) * (g->c / G) * g->r * g->s, g->p * g->q);
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     int failed = 0;
     if (nt > 1 && tasks >= nt) { /* whole products per thread: no thin GEMMs split further */
@@ -302,14 +321,37 @@ static void SUF(add_bias)(const cf_conv_geom *g, const T *bias, T *img, int nthr
     }
 }
 
+/* With stride 1 the adjoint is itself a correlation: of the feature side, padded by
+ * dilation*(kernel - 1) - padding, with the kernel flipped and its channel axes swapped. That
+ * product is kpg*r*s deep instead of kpg, and writes the image once instead of scattering into it. */
+static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img,
+                                       int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, R = g->r, S = g->s, RS = R * S;
+    size_t cap = 0;
+    T *flip = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(g->k * cpg * RS), &cap);
+    if (!flip) return CF_ERR_NOMEM;
+    for (cf_int gi = 0; gi < G; ++gi) /* flip[gi*cpg + cc][kk][a][b] = wt[gi*kpg + kk][cc][R-1-a][S-1-b] */
+        for (cf_int cc = 0; cc < cpg; ++cc)
+            for (cf_int kk = 0; kk < kpg; ++kk)
+                for (cf_int ab = 0; ab < RS; ++ab)
+                    flip[((gi * cpg + cc) * kpg + kk) * RS + ab] = wt[((gi * kpg + kk) * cpg + cc) * RS + RS - 1 - ab];
+    const cf_conv_geom f = {g->n, g->k, g->p, g->q, g->c, g->h, g->w, R, S, G, 1, 1, g->dilation_h, g->dilation_w,
+                            g->dilation_h * (R - 1) - g->pad_top, g->dilation_w * (S - 1) - g->pad_left};
+    const int st = SUF(correlate)(&f, feat, flip, bias, 0, img, nthreads);
+    cf_scratch_release(flip, cap);
+    return st;
+}
+
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
     if (cf_conv_is_direct(g)) {
         SUF(direct_adj)(g, feat, wt, img, nthreads);
         if (bias) SUF(add_bias)(g, bias, img, nthreads);
         return CF_OK;
     }
+    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
+        return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     const cf_int G = g->groups, tasks = g->n * G, PQ = g->p * g->q, HW = g->h * g->w, cpg = g->c / G;
-    const cf_int macs = (g->k / G) * cpg * g->r * g->s * PQ;
+    const cf_int macs = cf_conv_sat_mul((g->k / G) * cpg * g->r * g->s, PQ);
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     const int pointwise = cf_conv_is_pointwise(g);
     int failed = 0;
