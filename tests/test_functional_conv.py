@@ -13,7 +13,8 @@ DTYPES = (np.float32, np.float64)
 # (the plain-GEMM path) and 1x1 strided; depthwise; grouped; strided, dilated, asymmetric padding;
 # 'same' (odd total) and 'valid'; planes narrower than the kernel's reach with padding; sizes off
 # the tiles (14x32 / 6x16 / 4x8) and past the k block (crs > 384); enough pixels to span images;
-# thin groups (the direct kernels) with rows wide enough for their register blocks.
+# thin groups (the direct kernels) on small planes (one padded copy) and on planes too large for it,
+# with rows wide enough for their register blocks.
 CASES = [
     (2, 4, 9, 11, 6, 3, 3, 1, 1, 1, 1),
     (0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1),
@@ -29,6 +30,7 @@ CASES = [
     (1, 48, 6, 7, 40, 3, 3, 1, 1, 1, 1),
     (3, 2, 4, 4, 4, 2, 2, 1, 0, 1, 2),
     (1, 4, 5, 70, 4, 3, 3, 1, 1, 1, 4),
+    (1, 2, 40, 130, 2, 3, 3, 1, 1, 1, 2),
     (2, 3, 6, 150, 6, 3, 3, (1, 2), (1, 2), (1, 2), 3),
 ]
 IDS = [f"n{c[0]}c{c[1]}k{c[4]}r{c[5]}s{c[6]}g{c[10]}" for c in CASES]

@@ -343,13 +343,13 @@ static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, con
 }
 
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
+    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
+        return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     if (cf_conv_is_direct(g)) {
         SUF(direct_adj)(g, feat, wt, img, nthreads);
         if (bias) SUF(add_bias)(g, bias, img, nthreads);
         return CF_OK;
     }
-    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
-        return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     const cf_int G = g->groups, tasks = g->n * G, PQ = g->p * g->q, HW = g->h * g->w, cpg = g->c / G;
     const cf_int macs = cf_conv_sat_mul((g->k / G) * cpg * g->r * g->s, PQ);
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);

@@ -6,8 +6,14 @@
 
 /* Span of j in [0, cnt) with 0 <= x0 + j*sw < W: [*lo, *hi). */
 static inline void KN(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
-    cf_int l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-    cf_int h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    cf_int l, h;
+    if (sw == 1) {
+        l = x0 >= 0 ? 0 : -x0;
+        h = W - x0;
+    } else {
+        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    }
     l = CF_MIN(l, cnt);
     h = CF_MAX(CF_MIN(h, cnt), l);
     *lo = l;
@@ -27,9 +33,52 @@ static void KN(interior)(const cf_conv_geom *g, cf_int *jl, cf_int *jh) {
     *jh = CF_MAX(h, l);
 }
 
+
+/* Small planes at stride 1 (the whole padded plane fits SMALL elements): x is copied once into a
+ * zero-bordered plane xp of Hp x Wp, so that every tap is one long contiguous product over the
+ * flattened rows (output (i, j) at u = i*Wp + j; the columns j >= q in between are computed and
+ * dropped) instead of p*r short row pieces. */
+enum { KN(SMALL) = 4096 };
+
+static int KN(small)(const cf_conv_geom *g) {
+    const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = g->q + g->dilation_w * (g->s - 1);
+    return g->stride_h == 1 && g->stride_w == 1 && hp * wp <= KN(SMALL);
+}
+
+/* xp (Hp x Wp) = x with its padding, rows -pad_top.. and columns -pad_left.. of the image. */
+static void KN(pad)(const cf_conv_geom *g, const T *restrict x, T *restrict xp, cf_int hp, cf_int wp) {
+    for (cf_int r = 0; r < hp; ++r) {
+        const cf_int yy = r - g->pad_top;
+        T *restrict d = xp + r * wp;
+        if (yy < 0 || yy >= g->h) {
+            for (cf_int c = 0; c < wp; ++c) d[c] = 0;
+            continue;
+        }
+        for (cf_int c = 0; c < wp; ++c) {
+            const cf_int xx = c - g->pad_left;
+            d[c] = xx >= 0 && xx < g->w ? x[yy * g->w + xx] : (T)0;
+        }
+    }
+}
+
 void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     enum { VB = CB / 4 };
+    if (KN(small)(g)) {
+        const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = Q + dw * (S - 1), len = (g->p - 1) * wp + Q;
+        T xp[KN(SMALL)], acc[KN(SMALL)];
+        KN(pad)(g, x, xp, hp, wp);
+        for (cf_int u = 0; u < len; ++u) acc[u] = 0;
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T wv = wt[a * S + b];
+                const T *restrict xs = xp + a * g->dilation_h * wp + b * dw;
+                for (cf_int u = 0; u < len; ++u) acc[u] += wv * xs[u];
+            }
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * wp + j];
+        return;
+    }
     cf_int jl, jh;
     KN(interior)(g, &jl, &jh);
     const cf_int jb = jl + (jh - jl) / VB * VB; /* interior columns done in register blocks */
@@ -112,6 +161,30 @@ void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T
 
 void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, T *restrict dwt) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    enum { VB = CB / 4 };
+    if (KN(small)(g)) { /* each tap: one dot of y (rows spread to the padded width) and xp */
+        const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = Q + g->dilation_w * (S - 1);
+        const cf_int len = (g->p - 1) * wp + Q;
+        T xp[KN(SMALL)], yp[KN(SMALL)];
+        KN(pad)(g, x, xp, hp, wp);
+        for (cf_int u = 0; u < len; ++u) yp[u] = 0;
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int j = 0; j < Q; ++j) yp[i * wp + j] = y[i * Q + j];
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T *restrict xs = xp + a * g->dilation_h * wp + b * g->dilation_w;
+                T acc[VB];
+                for (int u = 0; u < VB; ++u) acc[u] = 0;
+                cf_int u0 = 0;
+                for (; u0 + VB <= len; u0 += VB)
+                    for (int u = 0; u < VB; ++u) acc[u] += yp[u0 + u] * xs[u0 + u];
+                T rest = 0;
+                for (; u0 < len; ++u0) rest += yp[u0] * xs[u0];
+                for (int u = 0; u < VB; ++u) rest += acc[u];
+                dwt[a * S + b] += rest;
+            }
+        return;
+    }
     for (cf_int a = 0; a < g->r; ++a)
         for (cf_int b = 0; b < S; ++b) {
             const cf_int x0 = b * g->dilation_w - g->pad_left;
