@@ -34,49 +34,83 @@ static void KN(interior)(const cf_conv_geom *g, cf_int *jl, cf_int *jh) {
 }
 
 
-/* Small planes at stride 1 (the whole padded plane fits SMALL elements): x is copied once into a
- * zero-bordered plane xp of Hp x Wp, so that every tap is one long contiguous product over the
- * flattened rows (output (i, j) at u = i*Wp + j; the columns j >= q in between are computed and
- * dropped) instead of p*r short row pieces. */
+/* Small planes (their padded copy fits SMALL elements): x is copied once into zero-bordered phase
+ * planes, one per (row, column) residue modulo the stride: phase (pr, pc) holds, at (rr, cc), the
+ * padded image's (rr*stride_h + pr, cc*stride_w + pc). Tap (a, b) then reads one phase plane at a
+ * fixed offset for every output, so with the outputs flattened over rows of the phase width
+ * (output (i, j) at u = i*wph + j; the columns j >= q in between are computed and dropped) each tap
+ * is a single long contiguous product instead of p*r short row pieces. */
 enum { KN(SMALL) = 4096 };
 
-static int KN(small)(const cf_conv_geom *g) {
-    const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = g->q + g->dilation_w * (g->s - 1);
-    return g->stride_h == 1 && g->stride_w == 1 && hp * wp <= KN(SMALL);
+typedef struct {
+    cf_int hph, wph, plane, len; /* phase plane rows, columns, size; flattened output length */
+} KN(phases);
+
+static int KN(small)(const cf_conv_geom *g, KN(phases) *f) {
+    f->hph = g->p + (g->r - 1) * g->dilation_h / g->stride_h;
+    f->wph = g->q + (g->s - 1) * g->dilation_w / g->stride_w;
+    f->plane = f->hph * f->wph;
+    f->len = (g->p - 1) * f->wph + g->q;
+    return f->plane * g->stride_h * g->stride_w <= KN(SMALL);
 }
 
-/* xp (Hp x Wp) = x with its padding, rows -pad_top.. and columns -pad_left.. of the image. */
-static void KN(pad)(const cf_conv_geom *g, const T *restrict x, T *restrict xp, cf_int hp, cf_int wp) {
-    for (cf_int r = 0; r < hp; ++r) {
-        const cf_int yy = r - g->pad_top;
-        T *restrict d = xp + r * wp;
-        if (yy < 0 || yy >= g->h) {
-            for (cf_int c = 0; c < wp; ++c) d[c] = 0;
-            continue;
-        }
-        for (cf_int c = 0; c < wp; ++c) {
-            const cf_int xx = c - g->pad_left;
-            d[c] = xx >= 0 && xx < g->w ? x[yy * g->w + xx] : (T)0;
-        }
-    }
+/* Offset of tap (a, b) in the phase planes. */
+static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int a, cf_int b) {
+    const cf_int ra = a * g->dilation_h, cb = b * g->dilation_w;
+    return ((ra % g->stride_h) * g->stride_w + cb % g->stride_w) * f->plane + ra / g->stride_h * f->wph +
+           cb / g->stride_w;
+}
+
+/* The image pixel behind phase cell (pr, pc, rr, cc), or -1 for padding. */
+static inline cf_int KN(source)(const cf_conv_geom *g, cf_int pr, cf_int pc, cf_int rr, cf_int cc) {
+    const cf_int yy = rr * g->stride_h + pr - g->pad_top, xx = cc * g->stride_w + pc - g->pad_left;
+    return yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? yy * g->w + xx : -1;
+}
+
+static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
+            for (cf_int rr = 0; rr < f->hph; ++rr)
+                for (cf_int cc = 0; cc < f->wph; ++cc) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    xp[rr * f->wph + cc] = src >= 0 ? x[src] : (T)0;
+                }
+}
+
+/* The adjoint of to_phases: x += each phase cell at its pixel (padding cells dropped). */
+static void KN(from_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, T *restrict x) {
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
+            for (cf_int rr = 0; rr < f->hph; ++rr)
+                for (cf_int cc = 0; cc < f->wph; ++cc) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    if (src >= 0) x[src] += xp[rr * f->wph + cc];
+                }
+}
+
+/* yp (flattened at the phase width, zeros between rows) = y (p x q). */
+static void KN(spread)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict y, T *restrict yp) {
+    for (cf_int u = 0; u < f->len; ++u) yp[u] = 0;
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) yp[i * f->wph + j] = y[i * g->q + j];
 }
 
 void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     enum { VB = CB / 4 };
-    if (KN(small)(g)) {
-        const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = Q + dw * (S - 1), len = (g->p - 1) * wp + Q;
+    KN(phases) f;
+    if (KN(small)(g, &f)) {
         T xp[KN(SMALL)], acc[KN(SMALL)];
-        KN(pad)(g, x, xp, hp, wp);
-        for (cf_int u = 0; u < len; ++u) acc[u] = 0;
+        KN(to_phases)(g, &f, x, xp);
+        for (cf_int u = 0; u < f.len; ++u) acc[u] = 0;
         for (cf_int a = 0; a < g->r; ++a)
             for (cf_int b = 0; b < S; ++b) {
                 const T wv = wt[a * S + b];
-                const T *restrict xs = xp + a * g->dilation_h * wp + b * dw;
-                for (cf_int u = 0; u < len; ++u) acc[u] += wv * xs[u];
+                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
+                for (cf_int u = 0; u < f.len; ++u) acc[u] += wv * xs[u];
             }
         for (cf_int i = 0; i < g->p; ++i)
-            for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * wp + j];
+            for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * f.wph + j];
         return;
     }
     cf_int jl, jh;
@@ -139,6 +173,21 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
 
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    KN(phases) f;
+    if (KN(small)(g, &f)) { /* the adjoint of fwd's small path: taps scatter into the phase planes */
+        T xp[KN(SMALL)], yp[KN(SMALL)];
+        const cf_int total = f.plane * g->stride_h * g->stride_w;
+        for (cf_int u = 0; u < total; ++u) xp[u] = 0;
+        KN(spread)(g, &f, y, yp);
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T wv = wt[a * S + b];
+                T *restrict xs = xp + KN(tap)(g, &f, a, b);
+                for (cf_int u = 0; u < f.len; ++u) xs[u] += wv * yp[u];
+            }
+        KN(from_phases)(g, &f, xp, x);
+        return;
+    }
     for (cf_int b = 0; b < S; ++b) {
         const cf_int x0 = b * g->dilation_w - g->pad_left;
         cf_int lo, hi;
@@ -162,24 +211,21 @@ void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T
 void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, T *restrict dwt) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     enum { VB = CB / 4 };
-    if (KN(small)(g)) { /* each tap: one dot of y (rows spread to the padded width) and xp */
-        const cf_int hp = g->p + g->dilation_h * (g->r - 1), wp = Q + g->dilation_w * (S - 1);
-        const cf_int len = (g->p - 1) * wp + Q;
+    KN(phases) f;
+    if (KN(small)(g, &f)) { /* each tap: one dot of y (spread to the phase width) and its phase plane */
         T xp[KN(SMALL)], yp[KN(SMALL)];
-        KN(pad)(g, x, xp, hp, wp);
-        for (cf_int u = 0; u < len; ++u) yp[u] = 0;
-        for (cf_int i = 0; i < g->p; ++i)
-            for (cf_int j = 0; j < Q; ++j) yp[i * wp + j] = y[i * Q + j];
+        KN(to_phases)(g, &f, x, xp);
+        KN(spread)(g, &f, y, yp);
         for (cf_int a = 0; a < g->r; ++a)
             for (cf_int b = 0; b < S; ++b) {
-                const T *restrict xs = xp + a * g->dilation_h * wp + b * g->dilation_w;
+                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
                 T acc[VB];
                 for (int u = 0; u < VB; ++u) acc[u] = 0;
                 cf_int u0 = 0;
-                for (; u0 + VB <= len; u0 += VB)
+                for (; u0 + VB <= f.len; u0 += VB)
                     for (int u = 0; u < VB; ++u) acc[u] += yp[u0 + u] * xs[u0 + u];
                 T rest = 0;
-                for (; u0 < len; ++u0) rest += yp[u0] * xs[u0];
+                for (; u0 < f.len; ++u0) rest += yp[u0] * xs[u0];
                 for (int u = 0; u < VB; ++u) rest += acc[u];
                 dwt[a * S + b] += rest;
             }
