@@ -106,3 +106,41 @@ cdef extern from "cnnfast.h" nogil:
                             const void *feature_grad, void *dweight, int nthreads)
     int cf_conv_bias_grad(cf_dtype dtype, cf_int n, cf_int channels, cf_int plane, const void *t,
                           void *db, int nthreads)
+
+    # ---- pooling
+    ctypedef struct cf_pool2d:
+        cf_int n, c, h, w, p, q
+        cf_int kh, kw, sh, sw, ph, pw, dh, dw
+        int count_include_pad
+
+    enum:
+        CF_ERR_POOL_INDEX
+
+    int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y,
+                         int64_t *indices, int nthreads)
+    int cf_maxpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, cf_int pq, const void *dy,
+                         const int64_t *indices, void *dx, int nthreads)
+    int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int nthreads)
+    int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, int nthreads)
+    int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, void *y,
+                                int nthreads)
+    int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, void *dx,
+                                int nthreads)
+
+    # ---- batch normalisation
+    ctypedef struct cf_bnorm:
+        cf_int n, c, s
+        int training, relu
+        double momentum, eps
+
+    int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *b, const void *x, const void *gamma,
+                         const void *beta, void *running_mean, void *running_var, void *y,
+                         void *save_mean, void *save_invstd, int nthreads)
+    int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *b, const void *dy, const void *y,
+                         const void *x, const void *gamma, const void *save_mean,
+                         const void *save_invstd, void *dx, void *dgamma, void *dbeta,
+                         int nthreads)
+    int cf_fold_batchnorm(cf_dtype dt, cf_int k, cf_int per, const void *weight,
+                          const void *bias, const void *gamma, const void *beta,
+                          const void *running_mean, const void *running_var, double eps,
+                          void *folded_weight, void *folded_bias, int nthreads)

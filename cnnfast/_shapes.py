@@ -408,11 +408,13 @@ def max_pool2d_args(x, kernel_size, stride, padding, dilation, ceil_mode):
     return g
 
 
-def max_pool2d_backward_args(dy, indices, input_shape):
+def max_pool2d_backward_args(dy, indices, input_shape, check_indices=True):
     """Validate max_pool2d_backward(dy, indices, input_shape) -> the input shape (n, c, h, w).
 
     indices must be int64 of dy's shape and every index inside its h*w plane; this is checked
-    before anything is written."""
+    before anything is written. A caller that checks the range itself (the C path checks each
+    plane before writing it) passes check_indices=False and reports a failure through
+    indices_outside_plane, so the message is the same."""
     _checks.data(dy, "dy")
     if not isinstance(indices, np.ndarray):
         raise TypeError(f"indices must be a numpy.ndarray of int64, got {type(indices).__name__}")
@@ -425,11 +427,17 @@ def max_pool2d_backward_args(dy, indices, input_shape):
         raise ValueError(f"dy has shape {dy.shape} but input_shape is {shape}: N and C must match")
     check_allocation(shape, dy.dtype, "the gradient dx")
     plane = shape[2] * shape[3]
-    if indices.size and (indices.min() < 0 or indices.max() >= plane):
-        bad = indices[(indices < 0) | (indices >= plane)].flat[0]
-        raise ValueError(f"indices holds {bad}, outside the {shape[2]}x{shape[3]} input plane "
-                         f"(valid: 0 <= index < {plane})")
+    if check_indices and indices.size and (indices.min() < 0 or indices.max() >= plane):
+        indices_outside_plane(indices, shape)
     return shape
+
+
+def indices_outside_plane(indices, shape):
+    """Raise the ValueError for max-pool indices of which some lie outside the h*w plane."""
+    plane = shape[2] * shape[3]
+    bad = indices[(indices < 0) | (indices >= plane)].flat[0]
+    raise ValueError(f"indices holds {bad}, outside the {shape[2]}x{shape[3]} input plane "
+                     f"(valid: 0 <= index < {plane})")
 
 
 def avg_pool2d_args(x, kernel_size, stride, padding, ceil_mode, count_include_pad):

@@ -1,0 +1,82 @@
+"""Batch normalisation in C: batch_norm, batch_norm_backward, the fused batch_norm_relu and
+batch_norm_relu_backward, and fold_batch_norm.
+
+Same signatures, semantics and argument checks as cnnfast.reference.norm (the checks are
+cnnfast._shapes'); the work runs in csrc/frame/batchnorm.c with the GIL released."""
+import numpy as np
+
+from .. import _core, _shapes
+from .._runtime import get_num_threads
+
+__all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
+           "fold_batch_norm"]
+
+
+def _c(a):
+    return None if a is None else np.ascontiguousarray(a)
+
+
+def _forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu):
+    a = _shapes.batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentum,
+                                eps)
+    y = _core.empty(x.shape, x.dtype)
+    save_mean = _core.empty((a.c,), x.dtype)
+    save_invstd = _core.empty((a.c,), x.dtype)
+    # the running statistics are written in place: C gets contiguous buffers, copied back
+    # when the caller's arrays are strided views
+    stats = [_c(running_mean), _c(running_var)]
+    _core.batch_norm_fwd(a, relu, _c(x), _c(gamma), _c(beta), *stats, y, save_mean,
+                         save_invstd, get_num_threads())
+    if training:
+        for given, s in zip((running_mean, running_var), stats):
+            if s is not None and s is not given:
+                given[...] = s
+    return y, save_mean, save_invstd
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """Batch normalisation -> (y, save_mean, save_invstd), as torch.nn.functional.batch_norm.
+
+    x is (N, C) or (N, C, H, W); gamma, beta None or (C,); running_mean, running_var both (C,)
+    arrays (updated in place in training, with the unbiased variance) or both None (training
+    only). All arrays share x's dtype. Statistics of float32 data are summed in float64."""
+    return _forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, False)
+
+
+def batch_norm_relu(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """relu(batch_norm(x, ...)) in one pass -> (y, save_mean, save_invstd)."""
+    return _forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, True)
+
+
+def _backward(dy, y, x, gamma, save_mean, save_invstd, a):
+    dx = _core.empty(x.shape, x.dtype)
+    dgamma = _core.empty((a.c,), x.dtype)
+    dbeta = _core.empty((a.c,), x.dtype)
+    _core.batch_norm_bwd(a, _c(dy), _c(y), _c(x), _c(gamma), _c(save_mean), _c(save_invstd),
+                         dx, dgamma, dbeta, get_num_threads())
+    return dx, dgamma, dbeta
+
+
+def batch_norm_backward(dy, x, gamma, save_mean, save_invstd, training=True):
+    """Gradients of batch_norm -> (dx, dgamma, dbeta), given its save_mean and save_invstd."""
+    a = _shapes.batch_norm_backward_args(dy, x, gamma, save_mean, save_invstd, training)
+    return _backward(dy, None, x, gamma, save_mean, save_invstd, a)
+
+
+def batch_norm_relu_backward(dy, y, x, gamma, save_mean, save_invstd, training=True):
+    """Gradients of batch_norm_relu -> (dx, dgamma, dbeta); y is its output, whose sign (y > 0)
+    masks dy before the batch-norm backward, in the same pass."""
+    a = _shapes.batch_norm_relu_backward_args(dy, y, x, gamma, save_mean, save_invstd, training)
+    return _backward(dy, y, x, gamma, save_mean, save_invstd, a)
+
+
+def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps):
+    """Fold an eval-mode batch norm into the preceding conv2d or linear weight -> (weight, bias);
+    the returned bias is always an array."""
+    k, eps = _shapes.fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var,
+                                          eps)
+    folded_weight = _core.empty(weight.shape, weight.dtype)
+    folded_bias = _core.empty((k,), weight.dtype)
+    _core.fold_batch_norm(_c(weight), _c(bias), _c(gamma), _c(beta), _c(running_mean),
+                          _c(running_var), eps, folded_weight, folded_bias, get_num_threads())
+    return folded_weight, folded_bias

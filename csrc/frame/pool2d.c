@@ -1,0 +1,360 @@
+/* pool2d.c -- max and average pooling over NCHW planes: the loops around the row kernels of
+ * kernels/pool.h and the OpenMP regions.
+ *
+ * Forward: one work item is one output row of one plane (so a batch of one plane still splits
+ * over the threads). For output row i the window rows a whose input row i*sh - ph + a*dh lies
+ * inside the input are handed, in increasing order, to one row-kernel call that computes the
+ * whole output row; the kernel leaves out the columns of the padding.
+ * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
+ * than threads) is zeroed and accumulated while it sits in cache. */
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "kernels/pool.h"
+
+/* An OpenMP directive, or nothing in a build without OpenMP. */
+#ifdef CF_HAVE_OPENMP
+#define CF_OMP(directive) _Pragma(#directive)
+#else
+#define CF_OMP(directive)
+#endif
+
+/* Input elements a thread should get at least. */
+#define CF_POOL_GRAIN 16384
+/* Output rows per work item of the forward pass (taken dynamically, so a thread that the OS
+ * delays takes fewer). */
+#define CF_POOL_ROWS 32
+
+/* The taps t of a window starting at `start` (stride d, k taps) that land in [0, size):
+ * [*first, *last] inclusive, as cnnfast._shapes.window_span; first > last when none does. */
+static inline void span(cf_int size, cf_int k, cf_int d, cf_int start, cf_int *first,
+                        cf_int *last) {
+    cf_int f = start < 0 ? (-start + d - 1) / d : 0;
+    cf_int l = (size - 1 - start) / d;
+    *first = f;
+    *last = l < k - 1 ? l : k - 1;
+}
+
+/* Outputs [*jl, *jr) of a row whose windows lie wholly inside the input columns. */
+static inline void interior(cf_int w, cf_int q, cf_int kw, cf_int sw, cf_int pw, cf_int dw,
+                            cf_int *jl, cf_int *jr) {
+    cf_int lo = (pw + sw - 1) / sw;
+    cf_int room = w - 1 + pw - (kw - 1) * dw; /* largest window start + pw that still fits */
+    cf_int hi = room < 0 ? 0 : room / sw + 1;
+    if (lo > q) lo = q;
+    if (hi > q) hi = q;
+    if (hi < lo) hi = lo;
+    *jl = lo;
+    *jr = hi;
+}
+
+/* What was computed once per call, so the row loops divide nothing: per output row i the window
+ * rows [ra[2i], ra[2i+1]] inside the input, per output column j the taps [cb[2j], cb[2j+1]]
+ * inside it, the interior columns [jl, jr), and (average pooling) the divisors of each axis:
+ * the window clipped to the padded input [-pad, size + pad) with count_include_pad, else to
+ * the input, as the reference. */
+typedef struct {
+    cf_int *ra, *cb, jl, jr;
+    cf_int tap0, tap1; /* the column taps [tap0, tap1) that some output of a row reads */
+    double *rdiv, *cdiv;
+} plan;
+
+static inline double divisor(cf_int size, cf_int k, cf_int pad, cf_int start, int include_pad) {
+    cf_int end = start + k;
+    if (include_pad) return (double)((end < size + pad ? end : size + pad) - start);
+    return (double)((end < size ? end : size) - (start > 0 ? start : 0));
+}
+
+static int plan_make(const cf_pool2d *g, plan *pl) {
+    pl->ra = cf_malloc((size_t)(2 * (g->p + g->q)) * sizeof(cf_int));
+    pl->rdiv = cf_malloc((size_t)(g->p + g->q) * sizeof(double));
+    if (pl->ra == NULL || pl->rdiv == NULL) {
+        cf_free(pl->ra);
+        cf_free(pl->rdiv);
+        return 1;
+    }
+    pl->cb = pl->ra + 2 * g->p;
+    pl->cdiv = pl->rdiv + g->p;
+    for (cf_int i = 0; i < g->p; i++) {
+        span(g->h, g->kh, g->dh, i * g->sh - g->ph, &pl->ra[2 * i], &pl->ra[2 * i + 1]);
+        pl->rdiv[i] = divisor(g->h, g->kh, g->ph, i * g->sh - g->ph, g->count_include_pad);
+    }
+    for (cf_int j = 0; j < g->q; j++) {
+        span(g->w, g->kw, g->dw, j * g->sw - g->pw, &pl->cb[2 * j], &pl->cb[2 * j + 1]);
+        pl->cdiv[j] = divisor(g->w, g->kw, g->pw, j * g->sw - g->pw, g->count_include_pad);
+    }
+    interior(g->w, g->q, g->kw, g->sw, g->pw, g->dw, &pl->jl, &pl->jr);
+    pl->tap0 = pl->cb[0];
+    pl->tap1 = pl->cb[1] + 1;
+    for (cf_int j = 1; j < g->q; j++) {
+        pl->tap0 = CF_MIN(pl->tap0, pl->cb[2 * j]);
+        pl->tap1 = CF_MAX(pl->tap1, pl->cb[2 * j + 1] + 1);
+    }
+    return 0;
+}
+
+static void plan_free(plan *pl) {
+    cf_free(pl->ra);
+    cf_free(pl->rdiv);
+}
+
+/* ---- forward --------------------------------------------------------------------------- */
+
+/* Forward: threads take runs of CF_POOL_ROWS output rows (all planes' rows in a row); for each
+ * row, the window rows inside the input are gathered into rows[] / base[] (at most
+ * min(kh, h), per-thread scratch), and one kernel call (BODY) computes the whole output row,
+ * the edge outputs' padding left out lane by lane. */
+#define CF_POOL_FWD(T, NAME, BODY)                                                                 \
+    static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,                \
+                    int64_t *ind, int nt) {                                                        \
+        cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                           \
+        cf_int chunks = (outrows + CF_POOL_ROWS - 1) / CF_POOL_ROWS;                               \
+        int failed = 0;                                                                            \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            const T **rows = cf_malloc((size_t)most * sizeof(T *));                                \
+            cf_int *base = cf_malloc((size_t)most * sizeof(cf_int));                               \
+            if (rows == NULL || base == NULL) {                                                    \
+                CF_OMP(omp atomic write)                                                           \
+                failed = 1;                                                                        \
+            }                                                                                      \
+            CF_OMP(omp for schedule(dynamic, 1))                                                   \
+            for (cf_int t = 0; t < chunks; t++) {                                                  \
+                cf_int lo = t * CF_POOL_ROWS, hi = CF_MIN(outrows, lo + CF_POOL_ROWS);             \
+                cf_int plane = lo / g->p, i = lo % g->p;                                           \
+                if (rows == NULL || base == NULL) continue;                                        \
+                for (cf_int r = lo; r < hi; r++) {                                                 \
+                    const T *xp = x + plane * g->h * g->w;                                         \
+                    cf_int top = i * g->sh - g->ph, nrows = 0;                                     \
+                    for (cf_int a = pl.ra[2 * i]; a <= pl.ra[2 * i + 1]; a++, nrows++) {           \
+                        base[nrows] = (top + a * g->dh) * g->w;                                    \
+                        rows[nrows] = xp + base[nrows];                                            \
+                    }                                                                              \
+                    BODY;                                                                          \
+                    if (++i == g->p) {                                                             \
+                        i = 0;                                                                     \
+                        plane++;                                                                   \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            cf_free(rows);                                                                         \
+            cf_free(base);                                                                         \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return failed;                                                                             \
+    }
+
+CF_POOL_FWD(float, maxpool_fwd_float,
+            k->f32_max_rows(rows, base, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->dw, g->q,
+                            y + r * g->q, ind + r * g->q))
+CF_POOL_FWD(double, maxpool_fwd_double,
+            k->f64_max_rows(rows, base, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->dw, g->q,
+                            y + r * g->q, ind + r * g->q))
+CF_POOL_FWD(float, avgpool_fwd_float,
+            k->f32_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
+                            pl.cdiv, y + r * g->q))
+CF_POOL_FWD(double, avgpool_fwd_double,
+            k->f64_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
+                            pl.cdiv, y + r * g->q))
+
+/* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
+int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
+                     int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
+    if (g->n == 0) return CF_OK;
+    if (dt == CF_F32)
+        failed = maxpool_fwd_float(k, g, x, y, indices, nt);
+    else
+        failed = maxpool_fwd_double(k, g, x, y, indices, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- max_pool2d backward ---------------------------------------------------------------- */
+
+#define CF_MAXPOOL_BWD(T)                                                                          \
+    static int maxpool_bwd_##T(const cf_pool_kernels *k, cf_int nc, cf_int hw, cf_int pq,          \
+                               const T *dy, const int64_t *ind, T *dx, int nt) {                   \
+        int bad = 0;                                                                               \
+        if (nc >= nt) {                                                                            \
+            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))                           \
+            for (cf_int plane = 0; plane < nc; plane++) {                                          \
+                const T *d = dy + plane * pq;                                                      \
+                const int64_t *at = ind + plane * pq;                                              \
+                T *out = dx + plane * hw;                                                          \
+                if (!k->indices_inside(at, pq, hw)) {                                              \
+                    CF_OMP(omp atomic write)                                                       \
+                    bad = 1;                                                                       \
+                    continue;                                                                      \
+                }                                                                                  \
+                memset(out, 0, (size_t)hw * sizeof(T));                                            \
+                for (cf_int o = 0; o < pq; o++) out[at[o]] += d[o];                                \
+            }                                                                                      \
+            return bad;                                                                            \
+        }                                                                                          \
+        /* fewer planes than threads: each thread owns a slice of every plane's gradient */     \
+        if (!k->indices_inside(ind, nc * pq, hw)) return 1;                                        \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            cf_int lo, hi;                                                                         \
+            cf_partition(hw, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 16, &lo, &hi);              \
+            for (cf_int plane = 0; plane < nc && lo < hi; plane++) {                               \
+                const T *d = dy + plane * pq;                                                      \
+                const int64_t *at = ind + plane * pq;                                              \
+                T *out = dx + plane * hw;                                                          \
+                memset(out + lo, 0, (size_t)(hi - lo) * sizeof(T));                                \
+                for (cf_int o = 0; o < pq; o++)                                                    \
+                    if (at[o] >= lo && at[o] < hi) out[at[o]] += d[o];                             \
+            }                                                                                      \
+        }                                                                                          \
+        return 0;                                                                                  \
+    }
+
+CF_MAXPOOL_BWD(float)
+CF_MAXPOOL_BWD(double)
+
+/* IN dy, indices (nc planes of pq); OUT dx (nc planes of hw). Each plane's indices are checked
+ * to lie in [0, hw) before that plane is written; CF_ERR_POOL_INDEX if one does not (dx is then
+ * incomplete and must be discarded). */
+int cf_maxpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, cf_int pq, const void *dy,
+                     const int64_t *indices, void *dx, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads), bad;
+    if (nc == 0) return CF_OK;
+    if (dt == CF_F32)
+        bad = maxpool_bwd_float(k, nc, hw, pq, dy, indices, dx, nt);
+    else
+        bad = maxpool_bwd_double(k, nc, hw, pq, dy, indices, dx, nt);
+    return bad ? CF_ERR_POOL_INDEX : CF_OK;
+}
+
+/* ---- avg_pool2d ------------------------------------------------------------------------- */
+
+/* A window that is exactly the plane: global average pooling. */
+static inline int whole_plane(const cf_pool2d *g) {
+    return g->p == 1 && g->q == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->h && g->kw == g->w;
+}
+
+/* IN x (n, c, h, w); OUT y (n, c, p, q). Dilation is 1. */
+int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
+    if (g->n == 0) return CF_OK;
+    if (whole_plane(g)) return cf_global_avgpool2d_fwd(dt, g->n * g->c, g->h * g->w, x, y, nthreads);
+    if (dt == CF_F32)
+        failed = avgpool_fwd_float(k, g, x, y, NULL, nt);
+    else
+        failed = avgpool_fwd_double(k, g, x, y, NULL, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* Backward: one work item is a band of input rows [r0, r1) of one plane (the whole plane when
+ * there are planes enough for every thread). The band is zeroed, then every output row whose
+ * window meets the band spreads its shares dy / divisor over the window rows inside the band. */
+#define CF_AVGPOOL_BWD(T, SPREAD)                                                                  \
+    static int avgpool_bwd_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,          \
+                               T *dx, int nt) {                                                    \
+        cf_int planes = g->n * g->c;                                                               \
+        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                                \
+        int failed = 0;                                                                            \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel num_threads(nt))                                                       \
+        {                                                                                          \
+            T *share = cf_malloc((size_t)g->q * sizeof(T));                                        \
+            if (share == NULL) {                                                                   \
+                CF_OMP(omp atomic write)                                                           \
+                failed = 1;                                                                        \
+            }                                                                                      \
+            CF_OMP(omp for schedule(dynamic, 1))                                                     \
+            for (cf_int t = 0; t < planes * bands; t++) {                                          \
+                if (share == NULL) continue;                                                       \
+                cf_int plane = t / bands, r0, r1;                                                  \
+                cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                     \
+                T *out = dx + plane * g->h * g->w;                                                 \
+                memset(out + r0 * g->w, 0, (size_t)((r1 - r0) * g->w) * sizeof(T));                \
+                for (cf_int i = 0; i < g->p; i++) {                                                \
+                    cf_int top = i * g->sh - g->ph;                                                \
+                    cf_int a0 = CF_MAX(pl.ra[2 * i], r0 - top);                                    \
+                    cf_int a1 = CF_MIN(pl.ra[2 * i + 1], r1 - 1 - top);                            \
+                    if (a0 > a1) continue;                                                         \
+                    const T *d = dy + (plane * g->p + i) * g->q;                                   \
+                    for (cf_int j = 0; j < g->q; j++)                                              \
+                        share[j] = (T)((double)d[j] / (pl.rdiv[i] * pl.cdiv[j]));                  \
+                    for (cf_int a = a0; a <= a1; a++) {                                            \
+                        T *xr = out + (top + a) * g->w;                                            \
+                        for (cf_int j = 0; j < g->q; j++) {                                        \
+                            if (j == pl.jl && pl.jr > pl.jl) {                                     \
+                                k->SPREAD(share + pl.jl, pl.jl * g->sw - g->pw, g->sw, 0,          \
+                                          g->kw, pl.jr - pl.jl, xr);                               \
+                                j = pl.jr;                                                         \
+                                if (j >= g->q) break;                                              \
+                            }                                                                      \
+                            k->SPREAD(share + j, j * g->sw - g->pw, 0, pl.cb[2 * j],               \
+                                      pl.cb[2 * j + 1] + 1, 1, xr);                                \
+                        }                                                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            cf_free(share);                                                                        \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return failed;                                                                             \
+    }
+
+CF_AVGPOOL_BWD(float, f32_spread_row)
+CF_AVGPOOL_BWD(double, f64_spread_row)
+
+/* IN dy (n, c, p, q); OUT dx (n, c, h, w). Dilation is 1. */
+int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
+    if (g->n == 0) return CF_OK;
+    if (whole_plane(g)) return cf_global_avgpool2d_bwd(dt, g->n * g->c, g->h * g->w, dy, dx, nthreads);
+    if (dt == CF_F32)
+        failed = avgpool_bwd_float(k, g, dy, dx, nt);
+    else
+        failed = avgpool_bwd_double(k, g, dy, dx, nt);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- global average pooling ------------------------------------------------------------- */
+
+/* IN x (nc planes of hw); OUT y (nc). */
+int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, void *y,
+                            int nthreads) {
+    const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    (void)nt; /* unused without OpenMP */
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
+    for (cf_int plane = 0; plane < nc; plane++) {
+        if (dt == CF_F32)
+            ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
+        else
+            ((double *)y)[plane] = k->f64_sum((const double *)x + plane * hw, hw) / (double)hw;
+    }
+    return CF_OK;
+}
+
+/* IN dy (nc); OUT dx (nc planes of hw), each plane filled with dy / hw. */
+int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, void *dx,
+                            int nthreads) {
+    int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    (void)nt; /* unused without OpenMP */
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
+    for (cf_int plane = 0; plane < nc; plane++) {
+        if (dt == CF_F32) {
+            float v = (float)((double)((const float *)dy)[plane] / (double)hw);
+            float *out = (float *)dx + plane * hw;
+            for (cf_int e = 0; e < hw; e++) out[e] = v;
+        } else {
+            double v = ((const double *)dy)[plane] / (double)hw;
+            double *out = (double *)dx + plane * hw;
+            for (cf_int e = 0; e < hw; e++) out[e] = v;
+        }
+    }
+    return CF_OK;
+}

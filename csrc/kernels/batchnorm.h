@@ -1,0 +1,57 @@
+/* batchnorm.h -- kernel family "batchnorm": the streaming passes of batch normalisation over
+ * one contiguous run x[0..n) of a single channel.
+ *
+ * Precision: float32 data is summed in float64, shifted by a value of the channel (`shift`),
+ * so a channel with mean 1e4 and std 1 keeps its digits. A SIMD kernel may first add up to
+ * CF_BN_BLOCK values per lane in float32 (relative error at most CF_BN_BLOCK*eps of the sum of
+ * their magnitudes) before widening the partial sums. The channel mean is given
+ * as hi + lo (hi = the mean rounded to the data type, lo = the rest), and x - mean is computed
+ * as (x - hi) - lo, whose first subtraction is exact near the mean. */
+#ifndef CF_KERNELS_BATCHNORM_H
+#define CF_KERNELS_BATCHNORM_H
+
+#include "common.h"
+
+#define CF_BN_BLOCK 8
+
+typedef struct {
+    /* s[0] += sum(x - shift), s[1] += sum((x - shift)^2), in float64. */
+    void (*f32_stats)(const float *x, cf_int n, float shift, double s[2]);
+    void (*f64_stats)(const double *x, cf_int n, double shift, double s[2]);
+    /* y = ((x - hi) - lo)*scale + beta, then max(y, 0) if relu (NaN propagates). */
+    void (*f32_normalise)(const float *x, float *y, cf_int n, float hi, float lo, float scale,
+                          float beta, int relu);
+    void (*f64_normalise)(const double *x, double *y, cf_int n, double hi, double lo,
+                          double scale, double beta, int relu);
+    /* With g = dy where y is NULL or y > 0, else 0:
+     * s[0] += sum(g), s[1] += sum(g*((x - hi) - lo)), in float64. */
+    void (*f32_grad_stats)(const float *dy, const float *y, const float *x, cf_int n, float hi,
+                           float lo, double s[2]);
+    void (*f64_grad_stats)(const double *dy, const double *y, const double *x, cf_int n,
+                           double hi, double lo, double s[2]);
+    /* dx = a*g + b*((x - hi) - lo) + c, g as above. */
+    void (*f32_grad)(const float *dy, const float *y, const float *x, float *dx, cf_int n,
+                     float hi, float lo, float a, float b, float c);
+    void (*f64_grad)(const double *dy, const double *y, const double *x, double *dx, cf_int n,
+                     double hi, double lo, double a, double b, double c);
+} cf_batchnorm_kernels;
+
+/* The plain-C kernels (generic/batchnorm.c), which finish the SIMD kernels' tails. */
+void cf_f32_bnorm_stats__generic(const float *x, cf_int n, float shift, double s[2]);
+void cf_f64_bnorm_stats__generic(const double *x, cf_int n, double shift, double s[2]);
+void cf_f32_bnorm_normalise__generic(const float *x, float *y, cf_int n, float hi, float lo,
+                                     float scale, float beta, int relu);
+void cf_f64_bnorm_normalise__generic(const double *x, double *y, cf_int n, double hi, double lo,
+                                     double scale, double beta, int relu);
+void cf_f32_bnorm_grad_stats__generic(const float *dy, const float *y, const float *x, cf_int n,
+                                      float hi, float lo, double s[2]);
+void cf_f64_bnorm_grad_stats__generic(const double *dy, const double *y, const double *x,
+                                      cf_int n, double hi, double lo, double s[2]);
+void cf_f32_bnorm_grad__generic(const float *dy, const float *y, const float *x, float *dx,
+                                cf_int n, float hi, float lo, float a, float b, float c);
+void cf_f64_bnorm_grad__generic(const double *dy, const double *y, const double *x, double *dx,
+                                cf_int n, double hi, double lo, double a, double b, double c);
+
+extern const cf_batchnorm_kernels batchnorm__generic, batchnorm__avx2, batchnorm__avx512;
+
+#endif /* CF_KERNELS_BATCHNORM_H */

@@ -1,0 +1,83 @@
+/* generic/pool.c -- plain-C pooling row kernels: the fallback on every CPU and the twins of
+ * the SIMD kernels (contracts in kernels/pool.h). */
+#include "kernels/pool.h"
+
+/* The taps of [b0, b1) whose column c + b*dw lies in [0, w): [*lo, *hi). */
+static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, cf_int *lo,
+                          cf_int *hi) {
+    cf_int first = c < 0 ? (-c + dw - 1) / dw : 0, last = (w - 1 - c) / dw + 1;
+    *lo = first > b0 ? first : b0;
+    *hi = last < b1 ? last : b1;
+}
+
+#define CF_MAX_ROWS(T, NAME)                                                                   \
+    void NAME(const T *const *rows, const cf_int *row_base, cf_int nrows, cf_int w,             \
+              cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw, cf_int n, T *y,          \
+              int64_t *idx) {                                                                   \
+        for (cf_int j = 0; j < n; j++) {                                                        \
+            cf_int c = col0 + j * sw, lo, hi;                                                   \
+            inside(w, c, dw, b0, b1, &lo, &hi);                                                 \
+            T best = rows[0][c + lo * dw];                                                      \
+            int64_t at = row_base[0] + c + lo * dw;                                             \
+            for (cf_int a = 0; a < nrows; a++)                                                  \
+                for (cf_int b = a == 0 ? lo + 1 : lo; b < hi; b++) {                            \
+                    T v = rows[a][c + b * dw];                                                  \
+                    int take = (v > best) | (v != v); /* branch-free: data decides */           \
+                    best = take ? v : best;                                                     \
+                    at = take ? row_base[a] + c + b * dw : at;                                  \
+                }                                                                               \
+            y[j] = best;                                                                        \
+            idx[j] = at;                                                                        \
+        }                                                                                       \
+    }
+
+#define CF_AVG_ROWS(T, NAME)                                                                   \
+    void NAME(const T *const *rows, cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,  \
+              cf_int b1, cf_int n, double rdiv, const double *cdiv, T *y) {                     \
+        for (cf_int j = 0; j < n; j++) {                                                        \
+            cf_int c = col0 + j * sw, lo, hi;                                                   \
+            inside(w, c, 1, b0, b1, &lo, &hi);                                                  \
+            T s = 0;                                                                            \
+            for (cf_int a = 0; a < nrows; a++)                                                  \
+                for (cf_int b = lo; b < hi; b++) s += rows[a][c + b];                           \
+            y[j] = (T)((double)s / (rdiv * cdiv[j]));                                           \
+        }                                                                                       \
+    }
+
+#define CF_SPREAD_ROW(T, NAME)                                                                 \
+    void NAME(const T *share, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int n, T *dx) {  \
+        for (cf_int j = 0; j < n; j++) {                                                        \
+            T *w = dx + col0 + j * sw;                                                          \
+            for (cf_int b = b0; b < b1; b++) w[b] += share[j];                                  \
+        }                                                                                       \
+    }
+
+#define CF_SUM(T, NAME)                                                                        \
+    double NAME(const T *x, cf_int n) {                                                         \
+        T s = 0;                                                                                \
+        for (cf_int i = 0; i < n; i++) s += x[i];                                               \
+        return (double)s;                                                                       \
+    }
+
+CF_MAX_ROWS(float, cf_f32_maxpool_rows__generic)
+CF_MAX_ROWS(double, cf_f64_maxpool_rows__generic)
+CF_AVG_ROWS(float, cf_f32_avgpool_rows__generic)
+CF_AVG_ROWS(double, cf_f64_avgpool_rows__generic)
+CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
+CF_SPREAD_ROW(double, cf_f64_avgpool_spread_row__generic)
+CF_SUM(float, cf_f32_sum__generic)
+CF_SUM(double, cf_f64_sum__generic)
+
+int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
+    int bad = 0;
+    for (cf_int i = 0; i < n; i++) bad |= (idx[i] < 0) | (idx[i] >= limit);
+    return !bad;
+}
+
+const cf_pool_kernels pool__generic = {
+    cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
+    cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
+    cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
+    cf_f32_sum__generic, cf_f64_sum__generic,
+    cf_indices_inside__generic,
+};

@@ -1,0 +1,70 @@
+/* pool.h -- kernel family "pool": the row kernels of max and average pooling.
+ *
+ * Forward row kernels compute n consecutive outputs of one output row from its window rows
+ * rows[0..nrows) (pointers to input rows of w columns, in increasing order) and the column taps
+ * b in [b0, b1): output j's tap b reads column col0 + j*sw + b*dw of every window row when that
+ * column lies in [0, w) and skips it otherwise (padding). [b0, b1) is the union of the taps
+ * that read the input for some of the n outputs, so every output has at least one.
+ *
+ *      rows[a]:  pad | 0 1 2 ............................ w-1 | pad
+ *      output j:       columns col0 + j*sw + {b0, ..., b1-1}*dw that fall inside [0, w)
+ */
+#ifndef CF_KERNELS_POOL_H
+#define CF_KERNELS_POOL_H
+
+#include "common.h"
+
+typedef struct {
+    /* y[j], idx[j] = the max over the window and its flat index row_base[a] + column. Taps are
+     * visited row by row, columns increasing; a tap wins if it is greater or NaN, so ties stay
+     * with the first and the last NaN wins (as PyTorch). */
+    void (*f32_max_rows)(const float *const *rows, const cf_int *row_base, cf_int nrows,
+                         cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
+                         cf_int n, float *y, int64_t *idx);
+    void (*f64_max_rows)(const double *const *rows, const cf_int *row_base, cf_int nrows,
+                         cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
+                         cf_int n, double *y, int64_t *idx);
+    /* y[j] = (the window's sum in the data type, dilation 1) / (rdiv * cdiv[j]), divided in
+     * float64 so that an exact sum gives the correctly rounded mean. */
+    void (*f32_avg_rows)(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                         cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                         const double *cdiv, float *y);
+    void (*f64_avg_rows)(const double *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                         cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                         const double *cdiv, double *y);
+    /* dx[col0 + j*sw + b] += share[j] for every tap b (dilation 1): avg_pool2d's backward. */
+    void (*f32_spread_row)(const float *share, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                           cf_int n, float *dx);
+    void (*f64_spread_row)(const double *share, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
+                           cf_int n, double *dx);
+    /* The sum of x[0..n) (global average pooling). */
+    double (*f32_sum)(const float *x, cf_int n);
+    double (*f64_sum)(const double *x, cf_int n);
+    /* 1 if every idx[0..n) lies in [0, limit), else 0. */
+    int (*indices_inside)(const int64_t *idx, cf_int n, cf_int limit);
+} cf_pool_kernels;
+
+/* The plain-C kernels (generic/pool.c), which the SIMD tables fall back on. */
+void cf_f32_maxpool_rows__generic(const float *const *rows, const cf_int *row_base,
+                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                  cf_int b1, cf_int dw, cf_int n, float *y, int64_t *idx);
+void cf_f64_maxpool_rows__generic(const double *const *rows, const cf_int *row_base,
+                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
+                                  cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx);
+void cf_f32_avgpool_rows__generic(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
+                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
+                                  const double *cdiv, float *y);
+void cf_f64_avgpool_rows__generic(const double *const *rows, cf_int nrows, cf_int w,
+                                  cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int n,
+                                  double rdiv, const double *cdiv, double *y);
+void cf_f32_avgpool_spread_row__generic(const float *share, cf_int col0, cf_int sw, cf_int b0,
+                                        cf_int b1, cf_int n, float *dx);
+void cf_f64_avgpool_spread_row__generic(const double *share, cf_int col0, cf_int sw, cf_int b0,
+                                        cf_int b1, cf_int n, double *dx);
+double cf_f32_sum__generic(const float *x, cf_int n);
+double cf_f64_sum__generic(const double *x, cf_int n);
+int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit);
+
+extern const cf_pool_kernels pool__generic, pool__avx2, pool__avx512;
+
+#endif /* CF_KERNELS_POOL_H */
