@@ -6,10 +6,14 @@
  *   adjoint    image   = col2im(W_g^T * feature)      conv2d's dx, conv_transpose2d forward
  *   weight     dW_g    = feature * im2col(image)^T    both ops' dweight (the roles of x and dy swap)
  * plus the bias gradient (a sum of dy per channel). The im2col matrix is never built: the engine's
- * B packer reads the image (implicit im2col, frame/conv2d_template.h); a pointwise conv (1x1,
- * stride 1, no padding) is a plain GEMM on the image. Threads: whole products per thread when
- * there are enough of them (images x groups), else the engine splits each product; the weight
- * gradient of a small dW splits the pixels over threads into per-thread partials instead. */
+ * packers read the image (implicit im2col, frame/conv2d_template.h); a pointwise conv (1x1,
+ * stride 1, no padding) is a plain GEMM on the image. At stride 1 the adjoint is a correlation of
+ * its own (flipped kernel, swapped channels), so it needs no col2im. Depthwise and other thin
+ * groups skip the GEMM for the direct plane kernels of kernels/conv.h.
+ * Threads: whole products per thread when there are enough of them (images x groups), else the
+ * engine splits each product; the weight gradient of a small dW splits the pixels over threads
+ * into per-thread partials, added after the region. Scratch (column blocks, flipped kernels,
+ * partials) comes from the engine's pool, so repeated calls reuse it. */
 #include <string.h>
 
 #include "frame/gemm.h"
@@ -60,6 +64,9 @@ static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
         if (lo < hi) memset((char *)p + lo, 0, (size_t)(hi - lo));
     }
 }
+
+/* The direct plane kernel `op` of the ISA in force, for the dtype of the including template. */
+#define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
 
 #define T float
 #define SUF(name) name##_f32

@@ -179,10 +179,7 @@ static void SUF(pack_feature_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0
     }
 }
 
-
 /* ---- direct path: depthwise and small groups (cf_conv_is_direct), plane by plane ------------- */
-#define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
-
 static void SUF(direct_fwd)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                             int nthreads) {
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
