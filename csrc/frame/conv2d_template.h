@@ -393,9 +393,10 @@ static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T 
     if (nt > 1 && G >= nt) { /* whole groups per thread */
         CF_OMP_FOR_REDUCE_FAILED(nt)
         for (cf_int gi = 0; gi < G; ++gi) failed |= SUF(weight_grad_range)(g, img, fg, dw, gi, 0, total, 1) != CF_OK;
-    } else if (nt > 1 && tiles < 4 * nt) {
-        /* too few tiles to split: each thread sums a range of pixels into its own partial dW,
-         * and the partials are added in thread order */
+    } else if (nt > 1 && (tiles < 4 * nt || cf_conv_sat_mul(size, nt) < cf_conv_sat_mul(total, CF_MIN(kpg, crs)))) {
+        /* too few tiles to split, or a dW small next to the pixels (splitting dW would make each
+         * thread pack all pixels of one operand again): each thread sums a range of pixels into
+         * its own partial dW, and the partials are added in thread order */
         size_t cap = 0;
         T *part = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(size * nt), &cap);
         if (!part) return CF_ERR_NOMEM;
