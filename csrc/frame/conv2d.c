@@ -30,10 +30,13 @@
 #define CF_OMP_FOR_REDUCE_FAILED(nt) \
     CF_CONV_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(| : failed))
 #define CF_OMP_PARALLEL_REDUCE_FAILED(nt) CF_CONV_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : failed))
+#define CF_OMP_FOR_REDUCE_FITS(nt) \
+    CF_CONV_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(& : fits))
 #else /* serial: the thread count is only read */
 #define CF_OMP_FOR(nt) (void)(nt);
 #define CF_OMP_FOR_REDUCE_FAILED(nt) (void)(nt);
 #define CF_OMP_PARALLEL_REDUCE_FAILED(nt) (void)(nt);
+#define CF_OMP_FOR_REDUCE_FITS(nt) (void)(nt);
 #endif
 
 /* 1x1, stride 1, no padding, same plane on both sides: im2col is the image itself. */

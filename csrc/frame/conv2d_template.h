@@ -185,6 +185,18 @@ static void SUF(direct_fwd)(const cf_conv_geom *g, const T *img, const T *wt, co
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
     const cf_int PQ = g->p * g->q, planes = g->n * g->k;
     const int nt = cf_threads_for(cf_conv_sat_mul(planes, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (g->k + CF_CONV_LANES - 1) / CF_CONV_LANES, tasks = g->n * blocks;
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(nt)
+        for (cf_int t = 0; t < tasks; ++t) {
+            const cf_int n = t / blocks, k0 = t % blocks * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, g->k - k0);
+            fits &= KT(fwd_lanes)(g, nch, img + (n * g->c + k0) * HW, HW, wt + k0 * RS, bias ? bias + k0 : NULL,
+                                  relu, feat + (n * g->k + k0) * PQ, PQ);
+        }
+        if (fits) return;
+    }
     CF_OMP_FOR(nt)
     for (cf_int pl = 0; pl < planes; ++pl) {
         const cf_int n = pl / g->k, kk = pl % g->k, gi = kk / kpg;

@@ -171,6 +171,53 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     }
 }
 
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded phase
+ * planes of the nch channels are interleaved (cell-major, one lane per channel), so every tap of
+ * every output is one vector FMA across the channels -- the layout oneDNN calls nChw16c, built on
+ * the fly. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or
+ * nch values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu).
+ * Returns 0 without writing when the planes (or the kernel) are too large for the stack buffers,
+ * or the output plane is over OUTS pixels: beyond that (measured: 14x14 and 28x28 outputs) the
+ * interleaving costs more than the per-plane kernels lose to short rows. */
+int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
+                  const T *restrict bias, int relu, T *restrict y, cf_int ys) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64, OUTS = 64 };
+    KN(phases) f;
+    KN(small)(g, &f);
+    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s;
+    if (cells > CELLS || RS > TAPS || g->p * g->q > OUTS) return 0;
+    T xp[CELLS * L], w16[TAPS * L], b16[L];
+    cf_int cell = 0;
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc)
+            for (cf_int rr = 0; rr < f.hph; ++rr)
+                for (cf_int cc = 0; cc < f.wph; ++cc, ++cell) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    T *restrict d = xp + cell * L;
+                    for (int ch = 0; ch < L; ++ch) d[ch] = src >= 0 && ch < nch ? x[ch * xs + src] : (T)0;
+                }
+    for (cf_int t = 0; t < RS; ++t)
+        for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
+    for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = KN(tap)(g, &f, a, b);
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) {
+            const cf_int u = i * f.wph + j;
+            T acc[L];
+            for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
+            for (cf_int t = 0; t < RS; ++t) {
+                const T *restrict xv = xp + (u + off[t]) * L, *restrict wv = w16 + t * L;
+                for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
+            }
+            if (relu)
+                for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
+            for (int ch = 0; ch < nch; ++ch) y[ch * ys + i * g->q + j] = acc[ch];
+        }
+    return 1;
+}
+
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     KN(phases) f;

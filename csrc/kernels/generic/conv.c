@@ -20,9 +20,11 @@
 
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
+    .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
     .adj_f32 = cf_f32_conv_adj__generic,
     .wgrad_f32 = cf_f32_conv_wgrad__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
+    .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
     .wgrad_f64 = cf_f64_conv_wgrad__generic,
 };
