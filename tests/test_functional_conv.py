@@ -297,3 +297,16 @@ def test_torch_parity(case):
     tyt.backward(torch.tensor(dyt))
     for got, t in zip(cnnfast.conv_transpose2d_backward(dyt, xt, wt, **kt), (txt, twt, tbt)):
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_huge_dilation_and_padding(nthreads, groups):
+    """Offsets near 2**41 (a 1x1 output whose taps straddle the image): no size overflows in C."""
+    x = np.arange(1, 3, dtype=np.float32).reshape(1, 2, 1, 1)
+    weight = np.arange(1, 1 + 8 * 2 // groups, dtype=np.float32).reshape(2, 2 // groups, 2, 2)
+    kw = dict(padding=2**39, dilation=2**40, groups=groups)
+    y = ref.conv2d(x, weight, **kw)
+    same(cnnfast.conv2d(x, weight, **kw), y)
+    dy = np.ones_like(y)
+    for u, v in zip(cnnfast.conv2d_backward(dy, x, weight, **kw), ref.conv2d_backward(dy, x, weight, **kw)):
+        same(u, v)

@@ -49,6 +49,7 @@ typedef struct {
 static int KN(small)(const cf_conv_geom *g, KN(phases) *f) {
     f->hph = g->p + (g->r - 1) * g->dilation_h / g->stride_h;
     f->wph = g->q + (g->s - 1) * g->dilation_w / g->stride_w;
+    if (f->hph > KN(SMALL) || f->wph > KN(SMALL)) return 0; /* huge dilations: no overflow below */
     f->plane = f->hph * f->wph;
     f->len = (g->p - 1) * f->wph + g->q;
     return f->plane * g->stride_h * g->stride_w <= KN(SMALL);
@@ -183,7 +184,7 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64, OUTS = 64 };
     KN(phases) f;
-    KN(small)(g, &f);
+    if (!KN(small)(g, &f)) return 0;
     const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s;
     if (cells > CELLS || RS > TAPS || g->p * g->q > OUTS) return 0;
     T xp[CELLS * L], w16[TAPS * L], b16[L];
