@@ -93,6 +93,20 @@ cdef extern from "cnnfast.h" nogil:
     int cf_linear_bwd(cf_dtype dtype, cf_int n, cf_int in_, cf_int out, const void *dy, const void *x,
                       const void *w, void *dx, void *dw, void *db, int nthreads)
 
+    # ---- convolution (frame/conv2d.c)
+    ctypedef struct cf_conv_geom:
+        cf_int n, c, h, w, k, p, q, r, s, groups
+        cf_int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left
+
+    int cf_conv_correlate(cf_dtype dtype, const cf_conv_geom *g, const void *image, const void *weight,
+                          const void *bias, int relu, void *feature, int nthreads)
+    int cf_conv_correlate_adjoint(cf_dtype dtype, const cf_conv_geom *g, const void *feature,
+                                  const void *weight, const void *bias, void *image, int nthreads)
+    int cf_conv_weight_grad(cf_dtype dtype, const cf_conv_geom *g, const void *image,
+                            const void *feature_grad, void *dweight, int nthreads)
+    int cf_conv_bias_grad(cf_dtype dtype, cf_int n, cf_int channels, cf_int plane, const void *t,
+                          void *db, int nthreads)
+
     # ---- pooling
     ctypedef struct cf_pool2d:
         cf_int n, c, h, w, p, q

@@ -126,6 +126,33 @@ int cf_linear_fwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *x
 int cf_linear_bwd(cf_dtype dtype, cf_int n, cf_int in, cf_int out, const void *dy, const void *x,
                   const void *w, void *dx, void *dw, void *db, int nthreads);
 
+/* ---- convolution (frame/conv2d.c) --------------------------------------------------------- */
+/* One 2-D cross-correlation seen from both sides (cnnfast._shapes.ConvGeometry): the image side
+ * (n, c, h, w), the feature side (n, k, p, q), the weight (k, c/groups, r, s). Feature (i, j) of
+ * channel kk sums weight[kk, cc, a, b] * image[g*c/groups + cc, i*stride_h - pad_top + a*dilation_h,
+ * j*stride_w - pad_left + b*dilation_w] (zero outside the image). All sizes validated by Python:
+ * n >= 0, the rest >= 1, c and k divisible by groups. Arrays are C-contiguous, of dtype. */
+typedef struct {
+    cf_int n, c, h, w, k, p, q, r, s, groups;
+    cf_int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} cf_conv_geom;
+
+/* feature = correlate(image, weight) + bias (optional, length k), clamped at 0 when relu:
+ * conv2d's forward and conv_transpose2d's data gradient. */
+int cf_conv_correlate(cf_dtype dtype, const cf_conv_geom *g, const void *image, const void *weight,
+                      const void *bias, int relu, void *feature, int nthreads);
+/* image = adjoint of correlate applied to feature, + bias (optional, length c): conv2d's data
+ * gradient and conv_transpose2d's forward. */
+int cf_conv_correlate_adjoint(cf_dtype dtype, const cf_conv_geom *g, const void *feature,
+                              const void *weight, const void *bias, void *image, int nthreads);
+/* dweight (k, c/groups, r, s) = the gradient of the weight for the image and the feature
+ * side's gradient. */
+int cf_conv_weight_grad(cf_dtype dtype, const cf_conv_geom *g, const void *image,
+                        const void *feature_grad, void *dweight, int nthreads);
+/* db (channels) = sum over n and the plane of t (n, channels, plane). */
+int cf_conv_bias_grad(cf_dtype dtype, cf_int n, cf_int channels, cf_int plane, const void *t, void *db,
+                      int nthreads);
+
 /* ---- pooling (frame/pool2d.c) ------------------------------------------------------------
  * x (n, c, h, w) -> y (n, c, p, q): output (i, j) pools the input rows i*sh - ph + a*dh, a < kh,
  * and columns j*sw - pw + b*dw, b < kw, that lie inside the input (cnnfast/_shapes.py,

@@ -1,0 +1,124 @@
+/* frame/conv2d.c -- conv2d and conv_transpose2d, forward and backward, on the GEMM engine.
+ *
+ * Both ops are one cross-correlation seen from its two sides (cf_conv_geom, cnnfast.h), so three
+ * products cover all four functions:
+ *   correlate  feature = W_g * im2col(image)          conv2d forward, conv_transpose2d's dx
+ *   adjoint    image   = col2im(W_g^T * feature)      conv2d's dx, conv_transpose2d forward
+ *   weight     dW_g    = feature * im2col(image)^T    both ops' dweight (the roles of x and dy swap)
+ * plus the bias gradient (a sum of dy per channel). The im2col matrix is never built: the engine's
+ * packers read the image (implicit im2col, frame/conv2d_template.h); a pointwise conv (1x1,
+ * stride 1, no padding) is a plain GEMM on the image. At stride 1 the adjoint is a correlation of
+ * its own (flipped kernel, swapped channels), so it needs no col2im. Depthwise and other thin
+ * groups skip the GEMM for the direct plane kernels of kernels/conv.h.
+ * Threads: whole products per thread when there are enough of them (images x groups), else the
+ * engine splits each product; the weight gradient of a small dW splits the pixels over threads
+ * into per-thread partials, added after the region. Scratch (column blocks, flipped kernels,
+ * partials) comes from the engine's pool, so repeated calls reuse it. */
+#include <string.h>
+
+#include "frame/gemm.h"
+#include "kernels/conv.h"
+
+/* Bytes of one column block of the adjoint (col2im) product: kept near L2's size. */
+#define CF_CONV_COL_BYTES ((cf_int)1 << 20)
+/* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
+#define CF_CONV_DIRECT_MAX 4
+
+#ifdef CF_HAVE_OPENMP
+#define CF_CONV_PRAGMA(x) _Pragma(#x)
+#define CF_OMP_FOR(nt) CF_CONV_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static))
+#define CF_OMP_FOR_REDUCE_FAILED(nt) \
+    CF_CONV_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(| : failed))
+#define CF_OMP_PARALLEL_REDUCE_FAILED(nt) CF_CONV_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : failed))
+#define CF_OMP_FOR_REDUCE_FITS(nt) \
+    CF_CONV_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(& : fits))
+#else /* serial: the thread count is only read */
+#define CF_OMP_FOR(nt) (void)(nt);
+#define CF_OMP_FOR_REDUCE_FAILED(nt) (void)(nt);
+#define CF_OMP_PARALLEL_REDUCE_FAILED(nt) (void)(nt);
+#define CF_OMP_FOR_REDUCE_FITS(nt) (void)(nt);
+#endif
+
+/* 1x1, stride 1, no padding, same plane on both sides: im2col is the image itself. */
+static int cf_conv_is_pointwise(const cf_conv_geom *g) {
+    return g->r == 1 && g->s == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+           g->pad_left == 0 && g->p == g->h && g->q == g->w;
+}
+
+/* Groups so thin (c/groups and k/groups channels) that the GEMM of one group would be a sliver:
+ * the direct plane kernels (kernels/conv.h) instead. */
+static int cf_conv_is_direct(const cf_conv_geom *g) {
+    return g->groups > 1 && g->c / g->groups * (g->k / g->groups) <= CF_CONV_DIRECT_MAX;
+}
+
+/* a*b for work estimates (a, b >= 0), saturating instead of overflowing. */
+static cf_int cf_conv_sat_mul(cf_int a, cf_int b) {
+    cf_int r;
+    return cf_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* memset(p, 0, bytes) on up to nthreads threads. */
+static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
+    const int nt = cf_threads_for((cf_int)(bytes >> 16), 4, nthreads);
+    CF_OMP_FOR(nt)
+    for (int t = 0; t < nt; ++t) {
+        cf_int lo, hi;
+        cf_partition((cf_int)bytes, nt, t, CF_ALIGN, &lo, &hi);
+        if (lo < hi) memset((char *)p + lo, 0, (size_t)(hi - lo));
+    }
+}
+
+/* The direct plane kernel `op` of the ISA in force, for the dtype of the including template. */
+#define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
+
+#define T float
+#define SUF(name) name##_f32
+#define DT CF_F32
+#define PACK_STRIDED cf_f32_gemm_pack_strided
+#include "frame/conv2d_template.h"
+#undef T
+#undef SUF
+#undef DT
+#undef PACK_STRIDED
+
+#define T double
+#define SUF(name) name##_f64
+#define DT CF_F64
+#define PACK_STRIDED cf_f64_gemm_pack_strided
+#include "frame/conv2d_template.h"
+#undef T
+#undef SUF
+#undef DT
+#undef PACK_STRIDED
+
+/* ---- the entry points (cnnfast.h) ------------------------------------------------------------- */
+/* image (n, c, h, w), weight (k, c/groups, r, s), bias (k) or NULL: IN. feature (n, k, p, q): OUT. */
+int cf_conv_correlate(cf_dtype dtype, const cf_conv_geom *g, const void *image, const void *weight,
+                      const void *bias, int relu, void *feature, int nthreads) {
+    return dtype == CF_F32 ? correlate_f32(g, image, weight, bias, relu, feature, nthreads)
+                           : correlate_f64(g, image, weight, bias, relu, feature, nthreads);
+}
+
+/* feature (n, k, p, q), weight (k, c/groups, r, s), bias (c) or NULL: IN. image (n, c, h, w): OUT. */
+int cf_conv_correlate_adjoint(cf_dtype dtype, const cf_conv_geom *g, const void *feature, const void *weight,
+                              const void *bias, void *image, int nthreads) {
+    return dtype == CF_F32 ? adjoint_f32(g, feature, weight, bias, image, nthreads)
+                           : adjoint_f64(g, feature, weight, bias, image, nthreads);
+}
+
+/* image (n, c, h, w), feature_grad (n, k, p, q): IN. dweight (k, c/groups, r, s): OUT. */
+int cf_conv_weight_grad(cf_dtype dtype, const cf_conv_geom *g, const void *image, const void *feature_grad,
+                        void *dweight, int nthreads) {
+    return dtype == CF_F32 ? weight_grad_f32(g, image, feature_grad, dweight, nthreads)
+                           : weight_grad_f64(g, image, feature_grad, dweight, nthreads);
+}
+
+/* t (n, channels, plane): IN. db (channels): OUT. */
+int cf_conv_bias_grad(cf_dtype dtype, cf_int n, cf_int channels, cf_int plane, const void *t, void *db,
+                      int nthreads) {
+    if (dtype == CF_F32)
+        bias_grad_f32(n, channels, plane, t, db, nthreads);
+    else
+        bias_grad_f64(n, channels, plane, t, db, nthreads);
+    return CF_OK;
+}

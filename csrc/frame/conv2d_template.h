@@ -1,0 +1,452 @@
+/* frame/conv2d_template.h -- the convolution of frame/conv2d.c for one dtype. Included by conv2d.c
+ * once per dtype with T (the element type), SUF(name) (name_f32 / name_f64), DT (CF_F32 / CF_F64)
+ * and PACK_STRIDED (the engine's strided packer of that dtype).
+ *
+ * Notation (cnnfast.h, cf_conv_geom): G groups, cpg = c/G and kpg = k/G channels per group,
+ * crs = cpg*r*s the depth of one output value, PQ = p*q the feature plane, HW = h*w the image
+ * plane. The feature side is read as one long "folded" pixel axis t = n*PQ + i*q + j, so a
+ * product over pixels can span images (weight gradient) and a window of it can be any range.
+ * The im2col matrix of group gi has rows (cc, a, b) (crs of them) and the folded pixels as
+ * columns: im2col[(cc, a, b)][t] = image[n, gi*cpg + cc, i*stride_h - pad_top + a*dilation_h,
+ * j*stride_w - pad_left + b*dilation_w], 0 outside the image. It is never stored whole: the
+ * packers below read it straight from the image (implicit im2col), and col2im scatters a slice
+ * of it back. */
+
+/* ---- one row of the im2col matrix, one output row at a time ---------------------------------- */
+/* Span of t in [0, cnt) with 0 <= x0 + t*sw < W: [*lo, *hi). */
+static inline void SUF(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
+    cf_int l, h;
+    if (sw == 1) {
+        l = x0 >= 0 ? 0 : -x0;
+        h = W - x0;
+    } else {
+        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    }
+    l = CF_MIN(l, cnt);
+    h = CF_MAX(CF_MIN(h, cnt), l);
+    *lo = l;
+    *hi = h;
+}
+
+/* A folded pixel t as (image n, row i, column j). */
+typedef struct {
+    cf_int n, i, j;
+} SUF(pixel);
+
+static inline SUF(pixel) SUF(decode)(const cf_conv_geom *g, cf_int t) {
+    const cf_int PQ = g->p * g->q, n = t / PQ, pix = t - n * PQ, i = pix / g->q;
+    return (SUF(pixel)){n, i, pix - i * g->q};
+}
+
+/* dst[u*ds] = im2col[(cc, a, b)][t0 + u] for u < len, t0 given decoded. IN base: the image at
+ * channel gi*cpg. */
+static void SUF(gather)(const cf_conv_geom *g, const T *base, cf_int cc, cf_int a, cf_int b, SUF(pixel) t0,
+                        cf_int len, T *dst, cf_int ds) {
+    const cf_int Q = g->q, sw = g->stride_w;
+    cf_int n = t0.n, i = t0.i, j = t0.j;
+    const cf_int ya = a * g->dilation_h - g->pad_top, xb = b * g->dilation_w - g->pad_left;
+    for (cf_int done = 0; done < len;) {
+        const cf_int cnt = CF_MIN(Q - j, len - done), y = i * g->stride_h + ya, x0 = j * sw + xb;
+        T *d = dst + done * ds;
+        cf_int lo = 0, hi = 0;
+        if (y >= 0 && y < g->h) SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+        const T *row = base + ((n * g->c + cc) * g->h + y) * g->w + x0;
+        for (cf_int u = 0; u < lo; ++u) d[u * ds] = 0;
+        if (ds == 1 && sw == 1)
+            for (cf_int u = lo; u < hi; ++u) d[u] = row[u];
+        else
+            for (cf_int u = lo; u < hi; ++u) d[u * ds] = row[u * sw];
+        for (cf_int u = hi; u < cnt; ++u) d[u * ds] = 0;
+        done += cnt;
+        j = 0;
+        if (++i == g->p) i = 0, ++n;
+    }
+}
+
+/* The adjoint of gather (ds = 1): im2col[(cc, a, b)][t0 + u] += src[u] into the image. */
+static void SUF(scatter)(const cf_conv_geom *g, T *base, cf_int cc, cf_int a, cf_int b, cf_int t0,
+                         cf_int len, const T *src) {
+    const cf_int Q = g->q, PQ = g->p * Q, sw = g->stride_w;
+    cf_int n = t0 / PQ, pix = t0 - n * PQ, i = pix / Q, j = pix - i * Q;
+    const cf_int ya = a * g->dilation_h - g->pad_top, xb = b * g->dilation_w - g->pad_left;
+    for (cf_int done = 0; done < len;) {
+        const cf_int cnt = CF_MIN(Q - j, len - done), y = i * g->stride_h + ya, x0 = j * sw + xb;
+        if (y >= 0 && y < g->h) {
+            cf_int lo, hi;
+            SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+            T *row = base + ((n * g->c + cc) * g->h + y) * g->w + x0;
+            const T *s = src + done;
+            if (sw == 1)
+                for (cf_int u = lo; u < hi; ++u) row[u] += s[u];
+            else
+                for (cf_int u = lo; u < hi; ++u) row[u * sw] += s[u];
+        }
+        done += cnt;
+        j = 0;
+        if (++i == g->p) i = 0, ++n;
+    }
+}
+
+/* dst[u*ds] = feature[n, kk (of the group at base), pixel] for the folded t = t0 + u, u < len. */
+static void SUF(frow)(const cf_conv_geom *g, const T *base, cf_int kk, cf_int t0, cf_int len, T *dst,
+                      cf_int ds) {
+    const cf_int PQ = g->p * g->q;
+    cf_int n = t0 / PQ, pix = t0 - n * PQ;
+    for (cf_int done = 0; done < len; pix = 0, ++n) {
+        const cf_int cnt = CF_MIN(PQ - pix, len - done);
+        const T *s = base + (n * g->k + kk) * PQ + pix;
+        T *d = dst + done * ds;
+        if (ds == 1)
+            memcpy(d, s, sizeof(T) * (size_t)cnt);
+        else
+            for (cf_int u = 0; u < cnt; ++u) d[u * ds] = s[u];
+        done += cnt;
+    }
+}
+
+/* ---- the engine's operands (packing contract: frame/gemm.h) ----------------------------------- */
+typedef struct {
+    const cf_conv_geom *g;
+    const T *base; /* the image at channel gi*cpg, or the feature side at channel gi*kpg */
+    cf_int t0;     /* folded pixel of the operand's column / depth 0 */
+} SUF(conv_operand);
+
+static void SUF(zero_rows)(T *dst, int from, int w, cf_int kc) {
+    for (cf_int p = 0; p < kc; ++p)
+        for (int i = from; i < w; ++i) dst[p * w + i] = 0;
+}
+
+/* B = im2col (crs x pixels), for the forward: X(j, p) = im2col[p][t0 + j]. */
+static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
+    const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    const cf_conv_geom *g = x->g;
+    const cf_int rs = g->r * g->s;
+    T *dst = (T *)dst_;
+    for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+        const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+        const SUF(pixel) t = SUF(decode)(g, x->t0 + i0 + r0);
+        cf_int cc = p0 / rs, a = (p0 - cc * rs) / g->s, b = p0 - cc * rs - a * g->s;
+        for (cf_int p = 0; p < kc; ++p) {
+            SUF(gather)(g, x->base, cc, a, b, t, rows, dst + p * w, 1);
+            for (int i = rows; i < w; ++i) dst[p * w + i] = 0;
+            if (++b == g->s) {
+                b = 0;
+                if (++a == g->r) a = 0, ++cc;
+            }
+        }
+    }
+}
+
+/* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. */
+static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
+    const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    const cf_conv_geom *g = x->g;
+    const cf_int rs = g->r * g->s;
+    const SUF(pixel) t = SUF(decode)(g, x->t0 + p0);
+    T *dst = (T *)dst_;
+    for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+        const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+        for (int i = 0; i < rows; ++i) {
+            const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
+            SUF(gather)(g, x->base, cc, a, b, t, kc, dst + i, w);
+        }
+        SUF(zero_rows)(dst, rows, w, kc);
+    }
+}
+
+/* A = the feature side's gradient (kpg x pixels), for the weight gradient: X(i, p) = F[i][t0 + p]. */
+static void SUF(pack_feature)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
+    const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    T *dst = (T *)dst_;
+    for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+        const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+        for (int i = 0; i < rows; ++i) SUF(frow)(x->g, x->base, i0 + r0 + i, x->t0 + p0, kc, dst + i, w);
+        SUF(zero_rows)(dst, rows, w, kc);
+    }
+}
+
+/* B = the feature side (kpg x pixels), for the adjoint: X(j, p) = F[p][t0 + j]. */
+static void SUF(pack_feature_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
+    const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    T *dst = (T *)dst_;
+    for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+        const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+        for (cf_int p = 0; p < kc; ++p) {
+            SUF(frow)(x->g, x->base, p0 + p, x->t0 + i0 + r0, rows, dst + p * w, 1);
+            for (int i = rows; i < w; ++i) dst[p * w + i] = 0;
+        }
+    }
+}
+
+/* ---- direct path: depthwise and small groups (cf_conv_is_direct), plane by plane ------------- */
+static void SUF(direct_fwd)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                            int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q, planes = g->n * g->k;
+    const int nt = cf_threads_for(cf_conv_sat_mul(planes, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (g->k + CF_CONV_LANES - 1) / CF_CONV_LANES, tasks = g->n * blocks;
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(nt)
+        for (cf_int t = 0; t < tasks; ++t) {
+            const cf_int n = t / blocks, k0 = t % blocks * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, g->k - k0);
+            fits &= KT(fwd_lanes)(g, nch, img + (n * g->c + k0) * HW, HW, wt + k0 * RS, bias ? bias + k0 : NULL,
+                                  relu, feat + (n * g->k + k0) * PQ, PQ);
+        }
+        if (fits) return;
+    }
+    CF_OMP_FOR(nt)
+    for (cf_int pl = 0; pl < planes; ++pl) {
+        const cf_int n = pl / g->k, kk = pl % g->k, gi = kk / kpg;
+        T *y = feat + pl * PQ;
+        const T v = bias ? bias[kk] : (T)0;
+        for (cf_int u = 0; u < PQ; ++u) y[u] = v;
+        for (cf_int cc = 0; cc < cpg; ++cc)
+            KT(fwd)(g, img + (n * g->c + gi * cpg + cc) * HW, wt + (kk * cpg + cc) * RS, y);
+        if (relu)
+            for (cf_int u = 0; u < PQ; ++u) y[u] = y[u] < (T)0 ? (T)0 : y[u];
+    }
+}
+
+static void SUF(direct_adj)(const cf_conv_geom *g, const T *feat, const T *wt, T *img, int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q, tasks = g->n * G;
+    const int nt = cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int t = 0; t < tasks; ++t) {
+        const cf_int n = t / G, gi = t % G;
+        T *x = img + (n * g->c + gi * cpg) * HW;
+        memset(x, 0, sizeof(T) * (size_t)(cpg * HW));
+        for (cf_int kk = gi * kpg; kk < (gi + 1) * kpg; ++kk)
+            for (cf_int cc = 0; cc < cpg; ++cc)
+                KT(adj)(g, x + cc * HW, wt + (kk * cpg + cc) * RS, feat + (n * g->k + kk) * PQ);
+    }
+}
+
+static void SUF(direct_wgrad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
+    const cf_int PQ = g->p * g->q;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg),
+                                                      (cf_int)1 << 15, nthreads), G);
+    CF_OMP_FOR(nt)
+    for (cf_int gi = 0; gi < G; ++gi) {
+        T *d = dw + gi * kpg * cpg * RS;
+        memset(d, 0, sizeof(T) * (size_t)(kpg * cpg * RS));
+        for (cf_int n = 0; n < g->n; ++n)
+            for (cf_int kk = 0; kk < kpg; ++kk)
+                for (cf_int cc = 0; cc < cpg; ++cc)
+                    KT(wgrad)(g, img + (n * g->c + gi * cpg + cc) * HW, fg + (n * g->k + gi * kpg + kk) * PQ,
+                              d + (kk * cpg + cc) * RS);
+    }
+}
+
+/* ---- forward: feature = W_g (kpg x crs) * im2col (crs x PQ), per image and group -------------- */
+static int SUF(correlate_one)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu,
+                             T *feat, cf_int n, cf_int gi, int nt) {
+    static const T one = 1, zero = 0;
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, crs = cpg * g->r * g->s;
+    const cf_int PQ = g->p * g->q, HW = g->h * g->w;
+    const cf_gemm_matrix wa = {wt + gi * kpg * crs, crs, 1};
+    const cf_gemm_matrix xb = {img + (n * g->c + gi * cpg) * HW, 1, HW};
+    const SUF(conv_operand) xo = {g, img + gi * cpg * HW, n * PQ};
+    cf_gemm_problem pb = {DT, kpg, PQ, crs, &one, &zero, {PACK_STRIDED, &wa}, {SUF(pack_im2col), &xo},
+                          feat + (n * g->k + gi * kpg) * PQ, PQ, 1, bias ? bias + gi * kpg : NULL, NULL, relu};
+    if (cf_conv_is_pointwise(g)) pb.b = (cf_gemm_operand){PACK_STRIDED, &xb};
+    return cf_gemm(&pb, nt);
+}
+
+static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                          int nthreads) {
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
+        return CF_OK;
+    }
+    const cf_int G = g->groups, tasks = g->n * G;
+    const cf_int macs = cf_conv_sat_mul((g->k / G) * (g->c / G) * g->r * g->s, g->p * g->q);
+    const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
+    int failed = 0;
+    if (nt > 1 && tasks >= nt) { /* whole products per thread: no thin GEMMs split further */
+        CF_OMP_FOR_REDUCE_FAILED(nt)
+        for (cf_int t = 0; t < tasks; ++t)
+            failed |= SUF(correlate_one)(g, img, wt, bias, relu, feat, t / G, t % G, 1) != CF_OK;
+    } else {
+        for (cf_int t = 0; t < tasks && !failed; ++t)
+            failed = SUF(correlate_one)(g, img, wt, bias, relu, feat, t / G, t % G, nt) != CF_OK;
+    }
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- adjoint: image = col2im(W_g^T (crs x kpg) * F (kpg x pixels)) ---------------------------- */
+/* Folded pixels [t_lo, t_hi) of group gi into an image that is zero there (or a pointwise conv,
+ * which writes its images whole: [t_lo, t_hi) covers whole images then). The column block lives in
+ * the scratch pool, CHUNK pixels at a time; col2im splits channels over nt threads. */
+static int SUF(adjoint_range)(const cf_conv_geom *g, const T *feat, const T *wt, T *img, cf_int gi, cf_int t_lo,
+                              cf_int t_hi, int nt) {
+    static const T one = 1, zero = 0;
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, rs = g->r * g->s, crs = cpg * rs;
+    const cf_int PQ = g->p * g->q, HW = g->h * g->w;
+    const cf_gemm_matrix wa = {wt + gi * kpg * crs, 1, crs};
+    if (cf_conv_is_pointwise(g)) {
+        for (cf_int n = t_lo / PQ; n < t_hi / PQ; ++n) {
+            const cf_gemm_matrix fb = {feat + (n * g->k + gi * kpg) * PQ, 1, PQ};
+            const cf_gemm_problem pb = {DT, cpg, PQ, kpg, &one, &zero, {PACK_STRIDED, &wa}, {PACK_STRIDED, &fb},
+                                        img + (n * g->c + gi * cpg) * HW, HW, 1, NULL, NULL, 0};
+            if (cf_gemm(&pb, nt) != CF_OK) return CF_ERR_NOMEM;
+        }
+        return CF_OK;
+    }
+    const cf_int chunk = CF_MIN(t_hi - t_lo, CF_MAX((cf_int)128, CF_CONV_COL_BYTES / (crs * (cf_int)sizeof(T))));
+    size_t cap = 0;
+    T *col = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(crs * chunk), &cap);
+    if (!col) return CF_ERR_NOMEM;
+    T *base = img + gi * cpg * HW;
+    int failed = 0;
+    for (cf_int t0 = t_lo; t0 < t_hi && !failed; t0 += chunk) {
+        const cf_int len = CF_MIN(chunk, t_hi - t0);
+        const SUF(conv_operand) fo = {g, feat + gi * kpg * PQ, t0};
+        const cf_gemm_problem pb = {DT, crs, len, kpg, &one, &zero, {PACK_STRIDED, &wa}, {SUF(pack_feature_t), &fo},
+                                    col, len, 1, NULL, NULL, 0};
+        failed = cf_gemm(&pb, nt) != CF_OK;
+        const int ntc = (int)CF_MIN((cf_int)nt, cpg);
+        CF_OMP_FOR(ntc)
+        for (cf_int cc = 0; cc < cpg; ++cc)
+            for (cf_int ab = 0; ab < rs; ++ab)
+                SUF(scatter)(g, base, cc, ab / g->s, ab % g->s, t0, len, col + (cc * rs + ab) * len);
+    }
+    cf_scratch_release(col, cap);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+static void SUF(add_bias)(const cf_conv_geom *g, const T *bias, T *img, int nthreads) {
+    const cf_int planes = g->n * g->c, HW = g->h * g->w;
+    const int nt = cf_threads_for(planes * HW, (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int pl = 0; pl < planes; ++pl) {
+        const T v = bias[pl % g->c];
+        T *x = img + pl * HW;
+        for (cf_int u = 0; u < HW; ++u) x[u] += v;
+    }
+}
+
+/* With stride 1 the adjoint is itself a correlation: of the feature side, padded by
+ * dilation*(kernel - 1) - padding, with the kernel flipped and its channel axes swapped. That
+ * product is kpg*r*s deep instead of kpg, and writes the image once instead of scattering into it. */
+static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img,
+                                       int nthreads) {
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, R = g->r, S = g->s, RS = R * S;
+    size_t cap = 0;
+    T *flip = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(g->k * cpg * RS), &cap);
+    if (!flip) return CF_ERR_NOMEM;
+    for (cf_int gi = 0; gi < G; ++gi) /* flip[gi*cpg + cc][kk][a][b] = wt[gi*kpg + kk][cc][R-1-a][S-1-b] */
+        for (cf_int cc = 0; cc < cpg; ++cc)
+            for (cf_int kk = 0; kk < kpg; ++kk)
+                for (cf_int ab = 0; ab < RS; ++ab)
+                    flip[((gi * cpg + cc) * kpg + kk) * RS + ab] = wt[((gi * kpg + kk) * cpg + cc) * RS + RS - 1 - ab];
+    const cf_conv_geom f = {g->n, g->k, g->p, g->q, g->c, g->h, g->w, R, S, G, 1, 1, g->dilation_h, g->dilation_w,
+                            g->dilation_h * (R - 1) - g->pad_top, g->dilation_w * (S - 1) - g->pad_left};
+    const int st = SUF(correlate)(&f, feat, flip, bias, 0, img, nthreads);
+    cf_scratch_release(flip, cap);
+    return st;
+}
+
+static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
+    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
+        return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_adj)(g, feat, wt, img, nthreads);
+        if (bias) SUF(add_bias)(g, bias, img, nthreads);
+        return CF_OK;
+    }
+    const cf_int G = g->groups, tasks = g->n * G, PQ = g->p * g->q, HW = g->h * g->w, cpg = g->c / G;
+    const cf_int macs = cf_conv_sat_mul((g->k / G) * cpg * g->r * g->s, PQ);
+    const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
+    const int pointwise = cf_conv_is_pointwise(g);
+    int failed = 0;
+    if (nt > 1 && tasks >= nt) {
+        CF_OMP_FOR_REDUCE_FAILED(nt)
+        for (cf_int t = 0; t < tasks; ++t) {
+            const cf_int n = t / G, gi = t % G;
+            if (!pointwise) memset(img + (n * g->c + gi * cpg) * HW, 0, sizeof(T) * (size_t)(cpg * HW));
+            failed |= SUF(adjoint_range)(g, feat, wt, img, gi, n * PQ, (n + 1) * PQ, 1) != CF_OK;
+        }
+    } else {
+        if (!pointwise) cf_conv_zero(img, sizeof(T) * (size_t)(g->n * g->c * HW), nthreads);
+        for (cf_int gi = 0; gi < G && !failed; ++gi)
+            failed = SUF(adjoint_range)(g, feat, wt, img, gi, 0, g->n * PQ, nt) != CF_OK;
+    }
+    if (!failed && bias) SUF(add_bias)(g, bias, img, nthreads);
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- weight gradient: dW_g (kpg x crs) = F_g (kpg x pixels) * im2col^T (pixels x crs) ---------- */
+static int SUF(weight_grad_range)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, cf_int gi, cf_int t_lo,
+                                  cf_int t_hi, int nt) {
+    static const T one = 1, zero = 0;
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, crs = cpg * g->r * g->s;
+    const SUF(conv_operand) fo = {g, fg + gi * kpg * g->p * g->q, t_lo};
+    const SUF(conv_operand) xo = {g, img + gi * cpg * g->h * g->w, t_lo};
+    const cf_gemm_problem pb = {DT, kpg, crs, t_hi - t_lo, &one, &zero, {SUF(pack_feature), &fo},
+                                {SUF(pack_im2col_t), &xo}, dw + gi * kpg * crs, crs, 1, NULL, NULL, 0};
+    return cf_gemm(&pb, nt);
+}
+
+static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    if (cf_conv_is_direct(g)) {
+        SUF(direct_wgrad)(g, img, fg, dw, nthreads);
+        return CF_OK;
+    }
+    const cf_int G = g->groups, kpg = g->k / G, crs = (g->c / G) * g->r * g->s, total = g->n * g->p * g->q;
+    const cf_int size = g->k * crs;
+    const int nt = cf_threads_for(cf_conv_sat_mul(size, total), (cf_int)1 << 17, nthreads);
+    const cf_int tiles = ((kpg + 13) / 14) * ((crs + 31) / 32);
+    int failed = 0;
+    if (nt > 1 && G >= nt) { /* whole groups per thread */
+        CF_OMP_FOR_REDUCE_FAILED(nt)
+        for (cf_int gi = 0; gi < G; ++gi) failed |= SUF(weight_grad_range)(g, img, fg, dw, gi, 0, total, 1) != CF_OK;
+    } else if (nt > 1 && (tiles < 4 * nt || cf_conv_sat_mul(size, nt) < cf_conv_sat_mul(total, CF_MIN(kpg, crs)))) {
+        /* too few tiles to split, or a dW small next to the pixels (splitting dW would make each
+         * thread pack all pixels of one operand again): each thread sums a range of pixels into
+         * its own partial dW, and the partials are added in thread order */
+        size_t cap = 0;
+        T *part = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(size * nt), &cap);
+        if (!part) return CF_ERR_NOMEM;
+        CF_OMP_PARALLEL_REDUCE_FAILED(nt)
+        for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+            cf_int lo, hi;
+            cf_partition(total, nt, th, 1, &lo, &hi);
+            T *mine = part + (size_t)th * (size_t)size;
+            if (lo >= hi) memset(mine, 0, sizeof(T) * (size_t)size);
+            for (cf_int gi = 0; gi < G && lo < hi; ++gi)
+                failed |= SUF(weight_grad_range)(g, img, fg, mine, gi, lo, hi, 1) != CF_OK;
+        }
+        if (!failed) {
+            CF_OMP_FOR(nt)
+            for (cf_int e = 0; e < size; ++e) {
+                T s = part[e];
+                for (int th = 1; th < nt; ++th) s += part[(size_t)th * (size_t)size + (size_t)e];
+                dw[e] = s;
+            }
+        }
+        cf_scratch_release(part, cap);
+    } else {
+        for (cf_int gi = 0; gi < G && !failed; ++gi)
+            failed = SUF(weight_grad_range)(g, img, fg, dw, gi, 0, total, nt) != CF_OK;
+    }
+    return failed ? CF_ERR_NOMEM : CF_OK;
+}
+
+/* ---- bias gradient: per channel, a sum in double over n and the plane ------------------------- */
+static void SUF(bias_grad)(cf_int n, cf_int channels, cf_int plane, const T *t, T *db, int nthreads) {
+    const int nt = cf_threads_for(cf_conv_sat_mul(n * plane, channels), (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int ch = 0; ch < channels; ++ch) {
+        double s = 0;
+        for (cf_int b = 0; b < n; ++b) {
+            const T *x = t + (b * channels + ch) * plane;
+            for (cf_int u = 0; u < plane; ++u) s += x[u];
+        }
+        db[ch] = (T)s;
+    }
+}

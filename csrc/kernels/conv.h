@@ -1,0 +1,45 @@
+/* kernels/conv.h -- direct convolution kernels: one plane of a depthwise or small-group conv,
+ * where the GEMM of frame/conv2d.c would be a few rows thin (kpg = k/groups rows, crs = c/groups*r*s
+ * deep: 1 x 9 for a depthwise 3x3).
+ *
+ * Every kernel works on one image plane x (h x w) and one feature plane y (p x q) of the geometry
+ * g (cnnfast.h, cf_conv_geom; only its plane sizes, kernel, stride, dilation and padding are read)
+ * and one r x s kernel wt[a*s + b]; planes are C-contiguous and do not overlap:
+ *   fwd    OUT y  += correlate(x, wt)       y(i, j) += sum_ab wt[a,b] x(i*sh - pt + a*dh, j*sw - pl + b*dw)
+ *   adj    OUT x  += its adjoint applied to y (scatter of y through the same taps)
+ *   wgrad  OUT dw[a*s + b] += sum_ij y(i, j) x(i*sh - pt + a*dh, j*sw - pl + b*dw)
+ * and fwd_lanes, a depthwise forward of up to CF_CONV_LANES channels at once (conv_template.h).
+ * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
+ * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
+ * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. */
+#ifndef CF_KERNELS_CONV_H
+#define CF_KERNELS_CONV_H
+
+#include "common.h"
+
+/* Channels of one fwd_lanes call (one vector of floats under AVX-512). */
+#define CF_CONV_LANES 16
+
+#define CF_CONV_PLANE_TYPES(dt, T)                                                                 \
+    typedef int (*cf_##dt##_conv_fwd_lanes_fn)(const cf_conv_geom *g, int nch, const T *x, cf_int xs,    \
+                                               const T *wt, const T *bias, int relu, T *y, cf_int ys);   \
+    typedef void (*cf_##dt##_conv_fwd_fn)(const cf_conv_geom *g, const T *x, const T *wt, T *y);       \
+    typedef void (*cf_##dt##_conv_adj_fn)(const cf_conv_geom *g, T *x, const T *wt, const T *y);       \
+    typedef void (*cf_##dt##_conv_wgrad_fn)(const cf_conv_geom *g, const T *x, const T *y, T *dwt);
+CF_CONV_PLANE_TYPES(f32, float)
+CF_CONV_PLANE_TYPES(f64, double)
+
+typedef struct {
+    cf_f32_conv_fwd_fn fwd_f32;
+    cf_f32_conv_fwd_lanes_fn fwd_lanes_f32;
+    cf_f32_conv_adj_fn adj_f32;
+    cf_f32_conv_wgrad_fn wgrad_f32;
+    cf_f64_conv_fwd_fn fwd_f64;
+    cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
+    cf_f64_conv_adj_fn adj_f64;
+    cf_f64_conv_wgrad_fn wgrad_f64;
+} cf_conv_kernels;
+
+extern const cf_conv_kernels cf_conv__generic, cf_conv__avx2, cf_conv__avx512;
+
+#endif /* CF_KERNELS_CONV_H */

@@ -1,0 +1,307 @@
+/* kernels/conv_template.h -- the direct plane kernels of kernels/conv.h, in plain C. Included by
+ * kernels/<isa>/conv.c once per dtype with T (float / double), KN(op) (the kernel's name) and CB
+ * (outputs kept in registers at a time: four vectors of the ISA). The inner loops run over
+ * contiguous pixels with independent lanes, so the compiler vectorises them with the folder's
+ * flags without reassociating any sum. */
+
+/* Span of j in [0, cnt) with 0 <= x0 + j*sw < W: [*lo, *hi). */
+static inline void KN(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
+    cf_int l, h;
+    if (sw == 1) {
+        l = x0 >= 0 ? 0 : -x0;
+        h = W - x0;
+    } else {
+        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    }
+    l = CF_MIN(l, cnt);
+    h = CF_MAX(CF_MIN(h, cnt), l);
+    *lo = l;
+    *hi = h;
+}
+
+/* Output columns [jl, jh) whose taps all read inside the row, for every b. */
+static void KN(interior)(const cf_conv_geom *g, cf_int *jl, cf_int *jh) {
+    cf_int l = 0, h = g->q;
+    for (cf_int b = 0; b < g->s; ++b) {
+        cf_int lo, hi;
+        KN(span)(b * g->dilation_w - g->pad_left, g->stride_w, g->q, g->w, &lo, &hi);
+        l = CF_MAX(l, lo);
+        h = CF_MIN(h, hi);
+    }
+    *jl = l;
+    *jh = CF_MAX(h, l);
+}
+
+
+/* Small planes (their padded copy fits SMALL elements): x is copied once into zero-bordered phase
+ * planes, one per (row, column) residue modulo the stride: phase (pr, pc) holds, at (rr, cc), the
+ * padded image's (rr*stride_h + pr, cc*stride_w + pc). Tap (a, b) then reads one phase plane at a
+ * fixed offset for every output, so with the outputs flattened over rows of the phase width
+ * (output (i, j) at u = i*wph + j; the columns j >= q in between are computed and dropped) each tap
+ * is a single long contiguous product instead of p*r short row pieces. */
+enum { KN(SMALL) = 4096 };
+
+typedef struct {
+    cf_int hph, wph, plane, len; /* phase plane rows, columns, size; flattened output length */
+} KN(phases);
+
+static int KN(small)(const cf_conv_geom *g, KN(phases) *f) {
+    f->hph = g->p + (g->r - 1) * g->dilation_h / g->stride_h;
+    f->wph = g->q + (g->s - 1) * g->dilation_w / g->stride_w;
+    if (f->hph > KN(SMALL) || f->wph > KN(SMALL)) return 0; /* huge dilations: no overflow below */
+    f->plane = f->hph * f->wph;
+    f->len = (g->p - 1) * f->wph + g->q;
+    return f->plane * g->stride_h * g->stride_w <= KN(SMALL);
+}
+
+/* Offset of tap (a, b) in the phase planes. */
+static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int a, cf_int b) {
+    const cf_int ra = a * g->dilation_h, cb = b * g->dilation_w;
+    return ((ra % g->stride_h) * g->stride_w + cb % g->stride_w) * f->plane + ra / g->stride_h * f->wph +
+           cb / g->stride_w;
+}
+
+/* The image pixel behind phase cell (pr, pc, rr, cc), or -1 for padding. */
+static inline cf_int KN(source)(const cf_conv_geom *g, cf_int pr, cf_int pc, cf_int rr, cf_int cc) {
+    const cf_int yy = rr * g->stride_h + pr - g->pad_top, xx = cc * g->stride_w + pc - g->pad_left;
+    return yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? yy * g->w + xx : -1;
+}
+
+static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
+            for (cf_int rr = 0; rr < f->hph; ++rr)
+                for (cf_int cc = 0; cc < f->wph; ++cc) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    xp[rr * f->wph + cc] = src >= 0 ? x[src] : (T)0;
+                }
+}
+
+/* The adjoint of to_phases: x += each phase cell at its pixel (padding cells dropped). */
+static void KN(from_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, T *restrict x) {
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
+            for (cf_int rr = 0; rr < f->hph; ++rr)
+                for (cf_int cc = 0; cc < f->wph; ++cc) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    if (src >= 0) x[src] += xp[rr * f->wph + cc];
+                }
+}
+
+/* yp (flattened at the phase width, zeros between rows) = y (p x q). */
+static void KN(spread)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict y, T *restrict yp) {
+    for (cf_int u = 0; u < f->len; ++u) yp[u] = 0;
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) yp[i * f->wph + j] = y[i * g->q + j];
+}
+
+void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
+    enum { VB = CB / 4 };
+    KN(phases) f;
+    if (KN(small)(g, &f)) {
+        T xp[KN(SMALL)], acc[KN(SMALL)];
+        KN(to_phases)(g, &f, x, xp);
+        for (cf_int u = 0; u < f.len; ++u) acc[u] = 0;
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T wv = wt[a * S + b];
+                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
+                for (cf_int u = 0; u < f.len; ++u) acc[u] += wv * xs[u];
+            }
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * f.wph + j];
+        return;
+    }
+    cf_int jl, jh;
+    KN(interior)(g, &jl, &jh);
+    const cf_int jb = jl + (jh - jl) / VB * VB; /* interior columns done in register blocks */
+    for (cf_int i = 0; i < g->p; ++i) {
+        T *restrict yr = y + i * Q;
+        for (cf_int a = 0; a < g->r; ++a) {
+            const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+            if (yy < 0 || yy >= g->h) continue;
+            const T *restrict xr = x + yy * W;
+            const T *restrict wa = wt + a * S;
+            cf_int j0 = jl;
+            for (; j0 + CB <= jb; j0 += CB) {
+                T acc[CB];
+                for (int u = 0; u < CB; ++u) acc[u] = yr[j0 + u];
+                for (cf_int b = 0; b < S; ++b) {
+                    const T wv = wa[b];
+                    const T *restrict xs = xr + j0 * sw + b * dw - pl;
+                    if (sw == 1)
+                        for (int u = 0; u < CB; ++u) acc[u] += wv * xs[u];
+                    else
+                        for (int u = 0; u < CB; ++u) acc[u] += wv * xs[u * sw];
+                }
+                for (int u = 0; u < CB; ++u) yr[j0 + u] = acc[u];
+            }
+            for (; j0 < jb; j0 += VB) {
+                T acc[VB];
+                for (int u = 0; u < VB; ++u) acc[u] = yr[j0 + u];
+                for (cf_int b = 0; b < S; ++b) {
+                    const T wv = wa[b];
+                    const T *restrict xs = xr + j0 * sw + b * dw - pl;
+                    if (sw == 1)
+                        for (int u = 0; u < VB; ++u) acc[u] += wv * xs[u];
+                    else
+                        for (int u = 0; u < VB; ++u) acc[u] += wv * xs[u * sw];
+                }
+                for (int u = 0; u < VB; ++u) yr[j0 + u] = acc[u];
+            }
+        }
+    }
+    /* the borders and the interior's tail, one tap at a time (each tap's span computed once) */
+    for (cf_int b = 0; b < S; ++b) {
+        const cf_int x0 = b * dw - pl;
+        cf_int lo, hi;
+        KN(span)(x0, sw, Q, W, &lo, &hi);
+        const cf_int e1 = CF_MIN(hi, jl), s2 = CF_MAX(lo, jb);
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int a = 0; a < g->r; ++a) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T wv = wt[a * S + b];
+                const T *restrict xs = x + yy * W + x0;
+                T *restrict yr = y + i * Q;
+                for (cf_int j = lo; j < e1; ++j) yr[j] += wv * xs[j * sw];
+                for (cf_int j = s2; j < hi; ++j) yr[j] += wv * xs[j * sw];
+            }
+    }
+}
+
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded phase
+ * planes of the nch channels are interleaved (cell-major, one lane per channel), so every tap of
+ * every output is one vector FMA across the channels -- the layout oneDNN calls nChw16c, built on
+ * the fly. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or
+ * nch values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu).
+ * Returns 0 without writing when the planes (or the kernel) are too large for the stack buffers,
+ * or the output plane is over OUTS pixels: beyond that (measured: 14x14 and 28x28 outputs) the
+ * interleaving costs more than the per-plane kernels lose to short rows. */
+int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
+                  const T *restrict bias, int relu, T *restrict y, cf_int ys) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64, OUTS = 64 };
+    KN(phases) f;
+    if (!KN(small)(g, &f)) return 0;
+    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s;
+    if (cells > CELLS || RS > TAPS || g->p * g->q > OUTS) return 0;
+    T xp[CELLS * L], w16[TAPS * L], b16[L];
+    cf_int cell = 0;
+    for (cf_int pr = 0; pr < g->stride_h; ++pr)
+        for (cf_int pc = 0; pc < g->stride_w; ++pc)
+            for (cf_int rr = 0; rr < f.hph; ++rr)
+                for (cf_int cc = 0; cc < f.wph; ++cc, ++cell) {
+                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
+                    T *restrict d = xp + cell * L;
+                    for (int ch = 0; ch < L; ++ch) d[ch] = src >= 0 && ch < nch ? x[ch * xs + src] : (T)0;
+                }
+    for (cf_int t = 0; t < RS; ++t)
+        for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
+    for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = KN(tap)(g, &f, a, b);
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) {
+            const cf_int u = i * f.wph + j;
+            T acc[L];
+            for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
+            for (cf_int t = 0; t < RS; ++t) {
+                const T *restrict xv = xp + (u + off[t]) * L, *restrict wv = w16 + t * L;
+                for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
+            }
+            if (relu)
+                for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
+            for (int ch = 0; ch < nch; ++ch) y[ch * ys + i * g->q + j] = acc[ch];
+        }
+    return 1;
+}
+
+void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    KN(phases) f;
+    if (KN(small)(g, &f)) { /* the adjoint of fwd's small path: taps scatter into the phase planes */
+        T xp[KN(SMALL)], yp[KN(SMALL)];
+        const cf_int total = f.plane * g->stride_h * g->stride_w;
+        for (cf_int u = 0; u < total; ++u) xp[u] = 0;
+        KN(spread)(g, &f, y, yp);
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T wv = wt[a * S + b];
+                T *restrict xs = xp + KN(tap)(g, &f, a, b);
+                for (cf_int u = 0; u < f.len; ++u) xs[u] += wv * yp[u];
+            }
+        KN(from_phases)(g, &f, xp, x);
+        return;
+    }
+    for (cf_int b = 0; b < S; ++b) {
+        const cf_int x0 = b * g->dilation_w - g->pad_left;
+        cf_int lo, hi;
+        KN(span)(x0, sw, Q, W, &lo, &hi);
+        for (cf_int i = 0; i < g->p; ++i) {
+            const T *restrict yr = y + i * Q;
+            for (cf_int a = 0; a < g->r; ++a) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T wv = wt[a * S + b];
+                T *restrict xs = x + yy * W + x0;
+                if (sw == 1)
+                    for (cf_int j = lo; j < hi; ++j) xs[j] += wv * yr[j];
+                else
+                    for (cf_int j = lo; j < hi; ++j) xs[j * sw] += wv * yr[j];
+            }
+        }
+    }
+}
+
+void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, T *restrict dwt) {
+    const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
+    enum { VB = CB / 4 };
+    KN(phases) f;
+    if (KN(small)(g, &f)) { /* each tap: one dot of y (spread to the phase width) and its phase plane */
+        T xp[KN(SMALL)], yp[KN(SMALL)];
+        KN(to_phases)(g, &f, x, xp);
+        KN(spread)(g, &f, y, yp);
+        for (cf_int a = 0; a < g->r; ++a)
+            for (cf_int b = 0; b < S; ++b) {
+                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
+                T acc[VB];
+                for (int u = 0; u < VB; ++u) acc[u] = 0;
+                cf_int u0 = 0;
+                for (; u0 + VB <= f.len; u0 += VB)
+                    for (int u = 0; u < VB; ++u) acc[u] += yp[u0 + u] * xs[u0 + u];
+                T rest = 0;
+                for (; u0 < f.len; ++u0) rest += yp[u0] * xs[u0];
+                for (int u = 0; u < VB; ++u) rest += acc[u];
+                dwt[a * S + b] += rest;
+            }
+        return;
+    }
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < S; ++b) {
+            const cf_int x0 = b * g->dilation_w - g->pad_left;
+            cf_int lo, hi;
+            KN(span)(x0, sw, Q, W, &lo, &hi);
+            T acc[CB];
+            for (int u = 0; u < CB; ++u) acc[u] = 0;
+            T rest = 0;
+            for (cf_int i = 0; i < g->p; ++i) {
+                const cf_int yy = i * g->stride_h - g->pad_top + a * g->dilation_h;
+                if (yy < 0 || yy >= g->h) continue;
+                const T *restrict yr = y + i * Q;
+                const T *restrict xs = x + yy * W + x0;
+                cf_int j = lo;
+                for (; j + CB <= hi; j += CB) {
+                    if (sw == 1)
+                        for (int u = 0; u < CB; ++u) acc[u] += yr[j + u] * xs[j + u];
+                    else
+                        for (int u = 0; u < CB; ++u) acc[u] += yr[j + u] * xs[(j + u) * sw];
+                }
+                for (; j < hi; ++j) rest += yr[j] * xs[j * sw];
+            }
+            for (int u = 0; u < CB; ++u) rest += acc[u];
+            dwt[a * S + b] += rest;
+        }
+}

@@ -1,0 +1,30 @@
+/* conv.c (generic) -- the direct plane kernels of kernels/conv.h for generic: kernels/conv_template.h
+ * compiled under this folder's flags for float and double, and the table that lists them. */
+#include "kernels/conv.h"
+
+#define T float
+#define CB 16
+#define KN(op) cf_f32_conv_##op##__generic
+#include "kernels/conv_template.h"
+#undef T
+#undef CB
+#undef KN
+
+#define T double
+#define CB 8
+#define KN(op) cf_f64_conv_##op##__generic
+#include "kernels/conv_template.h"
+#undef T
+#undef CB
+#undef KN
+
+const cf_conv_kernels cf_conv__generic = {
+    .fwd_f32 = cf_f32_conv_fwd__generic,
+    .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
+    .adj_f32 = cf_f32_conv_adj__generic,
+    .wgrad_f32 = cf_f32_conv_wgrad__generic,
+    .fwd_f64 = cf_f64_conv_fwd__generic,
+    .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
+    .adj_f64 = cf_f64_conv_adj__generic,
+    .wgrad_f64 = cf_f64_conv_wgrad__generic,
+};
