@@ -279,7 +279,7 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
 }
 
 /* ---- adjoint: image = col2im(W_g^T (crs x kpg) * F (kpg x pixels)) ---------------------------- */
-/* Folded pixels [t_lo, t_hi) of group gi into an image that is zero there (or a pointwise conv,
+/* Folded pixels [t_lo, t_hi) (whole images: multiples of P*Q) of group gi into an image that is zero there (or a pointwise conv,
  * which writes its images whole: [t_lo, t_hi) covers whole images then). The column block lives in
  * the scratch pool, CHUNK pixels at a time; col2im splits channels over nt threads. */
 static int SUF(adjoint_range)(const cf_conv_geom *g, const T *feat, const T *wt, T *img, cf_int gi, cf_int t_lo,
@@ -297,14 +297,21 @@ static int SUF(adjoint_range)(const cf_conv_geom *g, const T *feat, const T *wt,
         }
         return CF_OK;
     }
-    const cf_int chunk = CF_MIN(t_hi - t_lo, CF_MAX((cf_int)128, CF_CONV_COL_BYTES / (crs * (cf_int)sizeof(T))));
+    /* Chunks hold whole images, or split one image into equal pieces from its first pixel: the
+     * order in which col2im adds the taps into a pixel then depends on the image alone, not on how
+     * the caller split the batch over threads, so the result is the same on any thread count. */
+    cf_int chunk = CF_MAX((cf_int)128, CF_CONV_COL_BYTES / (crs * (cf_int)sizeof(T)));
+    if (chunk >= PQ) chunk = chunk / PQ * PQ;
+    chunk = CF_MIN(chunk, t_hi - t_lo);
     size_t cap = 0;
     T *col = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(crs * chunk), &cap);
     if (!col) return CF_ERR_NOMEM;
     T *base = img + gi * cpg * HW;
     int failed = 0;
-    for (cf_int t0 = t_lo; t0 < t_hi && !failed; t0 += chunk) {
-        const cf_int len = CF_MIN(chunk, t_hi - t0);
+    cf_int len;
+    for (cf_int t0 = t_lo; t0 < t_hi && !failed; t0 += len) {
+        len = CF_MIN(chunk, t_hi - t0);
+        if (chunk < PQ) len = CF_MIN(len, (t0 / PQ + 1) * PQ - t0);
         const SUF(conv_operand) fo = {g, feat + gi * kpg * PQ, t0};
         const cf_gemm_problem pb = {DT, crs, len, kpg, &one, &zero, {PACK_STRIDED, &wa}, {SUF(pack_feature_t), &fo},
                                     col, len, 1, NULL, NULL, 0};
