@@ -25,6 +25,7 @@ cdef extern from "cnnfast.h" nogil:
     void cf_isa_set(cf_isa isa)
     const char *cf_isa_name(cf_isa isa)
     int cf_have_openmp()
+    int cf_omp_max_threads()
 
     # ---- activations and output layer (frame/eltwise.c, frame/softmax.c)
     ctypedef enum cf_unary_op:

@@ -21,3 +21,8 @@ def isa_set(name):
 
 def have_openmp():
     return bool(cf_have_openmp())
+
+
+def omp_max_threads():
+    """OpenMP's thread limit for the calling thread (omp_get_max_threads(); threadpoolctl sets it)."""
+    return cf_omp_max_threads()

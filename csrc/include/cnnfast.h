@@ -26,6 +26,7 @@ cf_isa cf_isa_current(void);      /* the ISA kernels use now                    
 void cf_isa_set(cf_isa isa);      /* lower the ISA in force; clamped to cf_isa_detected()    */
 const char *cf_isa_name(cf_isa isa);
 int cf_have_openmp(void);         /* 1 if built with OpenMP                                  */
+int cf_omp_max_threads(void);     /* omp_get_max_threads() of the calling thread, 1 without  */
 
 /* ---- activations and output layer (frame/eltwise.c, frame/softmax.c) -------------------------
  * Elementwise ops on n elements of flat C-contiguous arrays (any shape flattened). `param` is the
