@@ -14,6 +14,8 @@
 # Run-time settings:
 #   LD_PRELOAD=libasan        Python itself is not instrumented, so the ASan runtime must load first
 #   ASAN_OPTIONS=detect_leaks=0   CPython keeps objects alive at exit; leak reports would be noise
+#     allocator_may_return_null=1  an impossible allocation (the fuzz test's 2^44-element outputs)
+#                                  is a MemoryError, as without ASan, not an abort
 #   UBSAN_OPTIONS=halt_on_error=1 (and the build's -fno-sanitize-recover=undefined): UB is fatal
 # PyTorch is hidden from the run (tests skip its comparisons): those tests check the NumPy reference,
 # not the C code, and PyTorch under ASan is slow.
@@ -60,7 +62,7 @@ fi
 
 cd "$SRC"
 export LD_PRELOAD="$LIBASAN${LD_PRELOAD:+:$LD_PRELOAD}"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export PYTHONPATH="$WORK/no_torch"
 # The sanitized build must be the one under test, not an installed cnnfast.
