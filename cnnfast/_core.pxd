@@ -25,6 +25,9 @@ cdef extern from "cnnfast.h" nogil:
     void cf_isa_set(cf_isa isa)
     const char *cf_isa_name(cf_isa isa)
     int cf_have_openmp()
+    int cf_omp_max_threads()
+    void cf_index_partition(cf_int n, int parts, int i, cf_int align, cf_int *begin, cf_int *end)
+    int cf_index_threads_for(cf_int work, cf_int grain, int nthreads)
 
     # ---- activations and output layer (frame/eltwise.c, frame/softmax.c)
     ctypedef enum cf_unary_op:

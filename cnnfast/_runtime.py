@@ -8,6 +8,16 @@ Thread policy (the first that applies wins):
   5. the number of CPUs this process may run on
 Steps 3-5 are read once, at the first call (every op asks, so the answer must cost nothing).
 Without OpenMP every kernel runs on one thread, and get_num_threads() says 1.
+
+Two limits apply on top of the policy:
+- OpenMP's own limit, when lowered at run time below what the process started with, caps the
+  count: `with threadpoolctl.threadpool_limits(1):` (or any omp_set_num_threads(1)) makes cnnfast
+  run on one thread. libgomp keeps that limit per OS thread, so, like `cnnfast.threads(n)`, it
+  binds the Python thread that set it.
+- fork(): libgomp's thread pool does not survive fork(), and a child whose parent had run an
+  OpenMP team would hang in its first parallel region. A child forked after the parent ran kernels
+  on several threads therefore runs every kernel on one thread, whatever it asks for (the
+  multiprocessing "spawn" and "forkserver" start methods give workers that keep their threads).
 """
 import contextlib
 import contextvars
@@ -20,6 +30,19 @@ _ISAS = ("generic", "avx2", "avx512")
 _explicit = None
 _default = None  # steps 3-5 of the policy, read once
 _block = contextvars.ContextVar("cnnfast_threads", default=None)
+_omp_start = _core.omp_max_threads()  # OpenMP's limit when cnnfast was imported
+_single = not _core.have_openmp()  # True without OpenMP and in a child forked after a team ran
+_teamed = False  # a kernel may have started an OpenMP team (get_num_threads returned > 1)
+
+
+def _after_fork_in_child():
+    global _single
+    if _teamed:
+        _single = True
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _apply_isa_env():
@@ -63,9 +86,9 @@ def _cpus():
 
 def get_num_threads():
     """The number of threads the next kernel call will use (see the module docstring)."""
-    if not _core.have_openmp():
+    global _default, _teamed
+    if _single:
         return 1
-    global _default
     n = _block.get()
     if n is None:
         n = _explicit
@@ -73,6 +96,11 @@ def get_num_threads():
         if _default is None:
             _default = _env_threads("CNNFAST_NUM_THREADS") or _env_threads("OMP_NUM_THREADS") or _cpus()
         n = _default
+    limit = _core.omp_max_threads()
+    if limit < _omp_start and limit < n:
+        n = limit
+    if n > 1:
+        _teamed = True
     return n
 
 

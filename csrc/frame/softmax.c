@@ -122,7 +122,9 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
     return CF_OK;
 }
 
-/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1. */
+/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1.
+ * Each row's loss is kept and the losses are summed in row order after the parallel region, so
+ * the sum is the same bits on any number of threads. */
 int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
                          void *probs, double *loss_sum, int nthreads) {
     const cf_softmax_kernels *k = kernels();
@@ -130,14 +132,13 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
     const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
     const int stream = N * C * (cf_int)elem >= CF_STREAM_BYTES && C * (cf_int)elem >= 1024 &&
                        (uintptr_t)probs % elem == 0;
-    double *partial = cf_malloc((size_t)nt * sizeof(double));
+    double *row_loss = cf_malloc((size_t)N * sizeof(double));
     char *work = stream ? cf_malloc((size_t)nt * (size_t)C * elem) : NULL;
-    if (!partial || (stream && !work)) {
-        cf_free(partial);
+    if (!row_loss || (stream && !work)) {
+        cf_free(row_loss);
         cf_free(work);
         return CF_ERR_NOMEM;
     }
-    for (int t = 0; t < nt; t++) partial[t] = 0;
 #define CF_CE_FWD(dt, type)                                                                       \
     do {                                                                                          \
         const type *xs = logits;                                                                  \
@@ -146,13 +147,11 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
         {                                                                                         \
             CF_MY_RANGE(N, r0, r1);                                                               \
             type *row_work = work ? (type *)work + (cf_int)CF_THREAD_ID() * C : NULL;             \
-            double s = 0;                                                                         \
             for (cf_int r = r0; r < r1; r++) {                                                    \
                 const double lse = k->dt##_fwd_row(C, xs + r * C, ps + r * C, row_work);          \
-                s += lse - (double)xs[r * C + labels[r]];                                         \
+                row_loss[r] = lse - (double)xs[r * C + labels[r]];                                \
             }                                                                                     \
             if (stream) k->dt##_store_fence();                                                    \
-            partial[CF_THREAD_ID()] = s;                                                          \
         }                                                                                         \
     } while (0)
     if (dt == CF_F32)
@@ -161,9 +160,9 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
         CF_CE_FWD(f64, double);
 #undef CF_CE_FWD
     double total = 0;
-    for (int t = 0; t < nt; t++) total += partial[t];
+    for (cf_int r = 0; r < N; r++) total += row_loss[r];
     *loss_sum = total;
-    cf_free(partial);
+    cf_free(row_loss);
     cf_free(work);
     return CF_OK;
 }

@@ -26,6 +26,10 @@ cf_isa cf_isa_current(void);      /* the ISA kernels use now                    
 void cf_isa_set(cf_isa isa);      /* lower the ISA in force; clamped to cf_isa_detected()    */
 const char *cf_isa_name(cf_isa isa);
 int cf_have_openmp(void);         /* 1 if built with OpenMP                                  */
+int cf_omp_max_threads(void);     /* omp_get_max_threads() of the calling thread, 1 without  */
+/* common.h's cf_partition and cf_threads_for, for tests of the index arithmetic */
+void cf_index_partition(cf_int n, int parts, int i, cf_int align, cf_int *begin, cf_int *end);
+int cf_index_threads_for(cf_int work, cf_int grain, int nthreads);
 
 /* ---- activations and output layer (frame/eltwise.c, frame/softmax.c) -------------------------
  * Elementwise ops on n elements of flat C-contiguous arrays (any shape flattened). `param` is the
