@@ -87,6 +87,18 @@ def real(v, name, minimum=None, maximum=None, finite=True):
     return f
 
 
+def coefficient(v, name, dtype):
+    """A real scale factor applied in `dtype` (a slope, an alpha): finite, and 0 or a normal number
+    of that dtype, so that the C kernels, which hold it in the dtype, compute what the float64
+    reference does (a slope of 1e-60 rounds to 0 in float32, and 0 * inf is NaN)."""
+    f = real(v, name)
+    info = np.finfo(dtype)
+    if f != 0 and not float(info.tiny) <= abs(f) <= float(info.max):
+        raise ValueError(f"{name} = {f} is not 0 or a normal {np.dtype(dtype).name} "
+                         f"(|{name}| within [{float(info.tiny)}, {float(info.max)}])")
+    return f
+
+
 def boolean(v, name):
     if not isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {type(v).__name__} {v!r}")

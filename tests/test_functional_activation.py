@@ -320,3 +320,17 @@ def test_property_anything_gives_a_result_or_a_clean_exception(x, param):
             call()
         except (TypeError, ValueError, OverflowError):
             pass
+
+
+@pytest.mark.parametrize("op, kw", [("leaky_relu", "negative_slope"), ("elu", "alpha")])
+@pytest.mark.parametrize("value", [1e-60, -1e-300, 1e39])
+def test_coefficients_that_the_dtype_cannot_hold_are_refused(op, kw, value):
+    """A slope of 1e-60 is 0 in float32, and 0 * -inf would be NaN where the reference says -inf:
+    both paths refuse such coefficients instead of disagreeing."""
+    x = np.array([-np.inf, -1.0, 0.0, 2.0], np.float32)
+    for mod in (cf, R):
+        with pytest.raises(ValueError, match=kw):
+            getattr(mod, op)(x, **{kw: value})
+        with pytest.raises(ValueError, match=kw):
+            getattr(mod, op + "_backward")(np.ones_like(x), x, **{kw: value})
+    np.testing.assert_array_equal(cf.leaky_relu(x, negative_slope=0.0), R.leaky_relu(x, negative_slope=0.0))

@@ -59,25 +59,25 @@ def relu_backward(dy, x):
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
     _checks.data(x, "x")
-    return _unary("leaky_relu", x, _checks.real(negative_slope, "negative_slope"))
+    return _unary("leaky_relu", x, _checks.coefficient(negative_slope, "negative_slope", x.dtype))
 
 
 def leaky_relu_backward(dy, x, negative_slope=0.01):
     """dx = dy where x > 0, else negative_slope * dy."""
     _checks.grad_and_input(dy, "dy", x, "x")
-    return _binary("leaky_relu_bwd", dy, x, _checks.real(negative_slope, "negative_slope"))
+    return _binary("leaky_relu_bwd", dy, x, _checks.coefficient(negative_slope, "negative_slope", x.dtype))
 
 
 def elu(x, alpha=1.0):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     _checks.data(x, "x")
-    return _unary("elu", x, _checks.real(alpha, "alpha"))
+    return _unary("elu", x, _checks.coefficient(alpha, "alpha", x.dtype))
 
 
 def elu_backward(dy, x, alpha=1.0):
     """dx = dy * alpha * exp(x) where x <= 0, else dy."""
     _checks.grad_and_input(dy, "dy", x, "x")
-    return _binary("elu_bwd", dy, x, _checks.real(alpha, "alpha"))
+    return _binary("elu_bwd", dy, x, _checks.coefficient(alpha, "alpha", x.dtype))
 
 
 def sigmoid(x):

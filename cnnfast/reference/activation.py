@@ -53,7 +53,7 @@ def relu_backward(dy, x):
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
     _checks.data(x, "x")
-    s = _checks.real(negative_slope, "negative_slope")
+    s = _checks.coefficient(negative_slope, "negative_slope", x.dtype)
     v = _f64(x)
     return _out(np.where(v > 0, v, v * s), x)
 
@@ -61,7 +61,7 @@ def leaky_relu(x, negative_slope=0.01):
 def leaky_relu_backward(dy, x, negative_slope=0.01):
     """dx = dy where x > 0, else negative_slope * dy."""
     _checks.grad_and_input(dy, "dy", x, "x")
-    s = _checks.real(negative_slope, "negative_slope")
+    s = _checks.coefficient(negative_slope, "negative_slope", x.dtype)
     g = _f64(dy)
     return _out(np.where(_f64(x) > 0, g, g * s), x)
 
@@ -69,7 +69,7 @@ def leaky_relu_backward(dy, x, negative_slope=0.01):
 def elu(x, alpha=1.0):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     _checks.data(x, "x")
-    a = _checks.real(alpha, "alpha")
+    a = _checks.coefficient(alpha, "alpha", x.dtype)
     v = _f64(x)
     return _out(np.where(v > 0, v, a * np.expm1(np.minimum(v, 0.0))), x)
 
@@ -77,7 +77,7 @@ def elu(x, alpha=1.0):
 def elu_backward(dy, x, alpha=1.0):
     """dx = dy * alpha * exp(x) where x <= 0, else dy."""
     _checks.grad_and_input(dy, "dy", x, "x")
-    a = _checks.real(alpha, "alpha")
+    a = _checks.coefficient(alpha, "alpha", x.dtype)
     v, g = _f64(x), _f64(dy)
     return _out(np.where(v <= 0, g * a * np.exp(np.minimum(v, 0.0)), g), x)
 
