@@ -5,7 +5,7 @@ numpy.random.Generator calls as the reference, so one seed gives the same result
 the arithmetic runs in C (csrc/frame/eltwise.c) without the GIL."""
 import numpy as np
 
-from .. import _checks, _core
+from .. import _checks, _core, _random
 from .._runtime import get_num_threads
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "elu", "elu_backward",
@@ -142,7 +142,7 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None):
     lower, upper = _checks.rrelu_bounds(lower, upper)
     training = _checks.boolean(training, "training")
     if training:
-        slopes = _checks.generator(rng).uniform(lower, upper, size=x.shape).astype(x.dtype)
+        slopes = _random.uniform(rng, lower, upper, x.shape, x.dtype)
         return _binary("rrelu", x, slopes), slopes
     mid = (lower + upper) / 2
     return _unary("leaky_relu", x, mid), np.full(x.shape, mid, dtype=x.dtype)
@@ -155,19 +155,11 @@ def rrelu_backward(dy, x, slopes):
     return _ternary("rrelu_bwd", dy, x, slopes)
 
 
-def _noise(x, stddev, training, rng):
-    stddev = _checks.real(stddev, "stddev", minimum=0.0)
-    training = _checks.boolean(training, "training")
-    if not training:
-        return None
-    return _checks.generator(rng).normal(0.0, stddev, size=x.shape).astype(x.dtype)
-
-
 def gaussian_noise(x, stddev, training, rng=None):
     """(y, noise): y = x + noise, noise ~ N(0, stddev^2), in training; (a copy of x, None) in eval.
     Its backward is dy."""
     _checks.data(x, "x")
-    noise = _noise(x, stddev, training, rng)
+    noise = _random.noise(x, stddev, training, rng)
     if noise is None:
         return x.copy(order="C"), None
     return _binary("add", x, noise), noise
@@ -176,7 +168,7 @@ def gaussian_noise(x, stddev, training, rng=None):
 def noisy_relu(x, stddev, training, rng=None):
     """(y, noise): y = max(0, x + noise), noise ~ N(0, stddev^2), in training; (relu(x), None) in eval."""
     _checks.data(x, "x")
-    noise = _noise(x, stddev, training, rng)
+    noise = _random.noise(x, stddev, training, rng)
     if noise is None:
         return _unary("relu", x), None
     return _binary("noisy_relu", x, noise), noise
@@ -203,7 +195,7 @@ def dropout(x, p, training, rng=None):
     training = _checks.boolean(training, "training")
     if not training:
         return x.copy(order="C"), None
-    mask = _checks.generator(rng).random(size=x.shape) >= p
+    mask = _random.keep_mask(rng, p, x.shape)
     return _dropout(x, mask, _keep_scale(p)), mask
 
 

@@ -6,9 +6,9 @@ follow torch.nn.functional:
   - the backward passes follow PyTorch's choice at the kink and for NaN inputs: relu and elu route
     the gradient to dy where `x <= 0` is false (so also for NaN), leaky/prelu/rrelu where `x > 0`.
 
-Random activations (rrelu, gaussian_noise, noisy_relu, dropout) draw their random numbers here in
-Python with a numpy.random.Generator (`rng`, default a fresh one), in float64, then cast to x's
-dtype; cnnfast's C versions make exactly the same draws, so the same seed gives the same result.
+Random activations (rrelu, gaussian_noise, noisy_relu, dropout) draw their random numbers in
+Python with a numpy.random.Generator (`rng`, default a fresh one), in x's dtype (cnnfast/_random.py);
+cnnfast's C versions make exactly the same draws, so the same seed gives the same result.
 What they return next to y, for their backward pass:
   - rrelu -> slopes: an array of x's shape and dtype, the slope applied where x <= 0. Training: one
     U(lower, upper) draw per element (drawn for every element, used only where x <= 0). Eval: every
@@ -20,7 +20,7 @@ What they return next to y, for their backward pass:
 """
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _random
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "elu", "elu_backward",
            "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "prelu", "prelu_backward",
@@ -149,7 +149,7 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None):
     lower, upper = _checks.rrelu_bounds(lower, upper)
     training = _checks.boolean(training, "training")
     if training:
-        slopes = _checks.generator(rng).uniform(lower, upper, size=x.shape).astype(x.dtype)
+        slopes = _random.uniform(rng, lower, upper, x.shape, x.dtype)
     else:
         slopes = np.full(x.shape, (lower + upper) / 2, dtype=x.dtype)
     v = _f64(x)
@@ -164,19 +164,11 @@ def rrelu_backward(dy, x, slopes):
     return _out(np.where(_f64(x) > 0, g, g * _f64(slopes)), x)
 
 
-def _noise(x, stddev, training, rng):
-    stddev = _checks.real(stddev, "stddev", minimum=0.0)
-    training = _checks.boolean(training, "training")
-    if not training:
-        return None
-    return _checks.generator(rng).normal(0.0, stddev, size=x.shape).astype(x.dtype)
-
-
 def gaussian_noise(x, stddev, training, rng=None):
     """(y, noise): y = x + noise, noise ~ N(0, stddev^2) per element, in training; (x, None) in eval.
     Its backward is dy."""
     _checks.data(x, "x")
-    noise = _noise(x, stddev, training, rng)
+    noise = _random.noise(x, stddev, training, rng)
     if noise is None:
         return x.copy(order="C"), None
     return _out(_f64(x) + _f64(noise), x), noise
@@ -185,7 +177,7 @@ def gaussian_noise(x, stddev, training, rng=None):
 def noisy_relu(x, stddev, training, rng=None):
     """(y, noise): y = max(0, x + noise), noise ~ N(0, stddev^2), in training; (relu(x), None) in eval."""
     _checks.data(x, "x")
-    noise = _noise(x, stddev, training, rng)
+    noise = _random.noise(x, stddev, training, rng)
     if noise is None:
         return relu(x), None
     # x + noise is formed in x's dtype, exactly as the C path does, then rectified.
@@ -214,7 +206,7 @@ def dropout(x, p, training, rng=None):
     training = _checks.boolean(training, "training")
     if not training:
         return x.copy(order="C"), None
-    mask = _checks.generator(rng).random(size=x.shape) >= p
+    mask = _random.keep_mask(rng, p, x.shape)
     return _out(_f64(x) * (mask * _keep_scale(p)), x), mask
 
 
