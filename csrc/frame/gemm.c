@@ -45,6 +45,20 @@ DEFINE_PACK_STRIDED(cf_f64_gemm_pack_strided, double, pack_rows_f64)
         const S *t = (const S *)t_, *bm = (const S *)pb->bias_m, *bn = (const S *)pb->bias_n;      \
         const S beta = first ? *(const S *)pb->beta : (S)1;                                        \
         S *c = (S *)pb->c + i0 * pb->rs_c + j0 * pb->cs_c;                                         \
+        if (!t && last && pb->cs_c == 1) { /* the usual case: whole rows, vectorisable passes */   \
+            for (cf_int i = 0; i < mr; ++i) {                                                      \
+                S *ci = c + i * pb->rs_c;                                                          \
+                if (bm) {                                                                          \
+                    const S a = bm[i0 + i];                                                        \
+                    for (cf_int j = 0; j < nr; ++j) ci[j] += a;                                    \
+                }                                                                                  \
+                if (bn)                                                                            \
+                    for (cf_int j = 0; j < nr; ++j) ci[j] += bn[j0 + j];                           \
+                if (pb->relu)                                                                      \
+                    for (cf_int j = 0; j < nr; ++j) ci[j] = ci[j] < (S)0 ? (S)0 : ci[j];           \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (cf_int i = 0; i < mr; ++i)                                                            \
             for (cf_int j = 0; j < nr; ++j) {                                                      \
                 S *cij = c + i * pb->rs_c + j * pb->cs_c;                                          \
