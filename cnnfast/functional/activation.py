@@ -7,13 +7,12 @@ import numpy as np
 
 from .. import _checks, _core, _random
 from .._runtime import get_num_threads
+from ._common import contiguous as _c
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "elu", "elu_backward",
            "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "prelu", "prelu_backward",
            "rrelu", "rrelu_backward", "gaussian_noise", "noisy_relu", "noisy_relu_backward",
            "dropout", "dropout_backward"]
-
-_c = np.ascontiguousarray
 
 
 def _unary(op, x, param=0.0):

@@ -8,12 +8,9 @@ import numpy as np
 
 from .. import _core, _shapes
 from .._runtime import get_num_threads
+from ._common import contiguous as _c
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
-
-
-def _c(a):
-    return None if a is None else np.ascontiguousarray(a)
 
 
 def _activation(activation):

@@ -3,17 +3,12 @@ batch_norm_relu_backward, and fold_batch_norm.
 
 Same signatures, semantics and argument checks as cnnfast.reference.norm (the checks are
 cnnfast._shapes'); the work runs in csrc/frame/batchnorm.c with the GIL released."""
-import numpy as np
-
 from .. import _core, _shapes
 from .._runtime import get_num_threads
+from ._common import contiguous as _c
 
 __all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
            "fold_batch_norm"]
-
-
-def _c(a):
-    return None if a is None else np.ascontiguousarray(a)
 
 
 def _forward(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu):

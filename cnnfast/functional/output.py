@@ -7,11 +7,10 @@ import numpy as np
 
 from .. import _checks, _core
 from .._runtime import get_num_threads
+from ._common import contiguous as _c
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
            "cross_entropy", "cross_entropy_backward"]
-
-_c = np.ascontiguousarray
 
 
 def _run(op, a, b, axis):

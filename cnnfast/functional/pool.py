@@ -6,13 +6,10 @@ import numpy as np
 
 from .. import _core, _shapes
 from .._runtime import get_num_threads
+from ._common import contiguous as _c
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "global_avg_pool2d", "global_avg_pool2d_backward"]
-
-
-def _c(a):
-    return np.ascontiguousarray(a)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
