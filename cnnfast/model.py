@@ -550,6 +550,8 @@ class Sequential:
             raise
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
@@ -561,14 +563,19 @@ def load_model(path):
     bad JSON, missing or misshapen weights) is a ValueError saying what is wrong."""
     path = os.fspath(path)
     with open(path, "rb") as f:
+        magic = f.read(len(_NPY_MAGIC))
+        f.seek(0)
+        if magic.startswith(_NPY_MAGIC):
+            raise ValueError(f"{path} is not a cnnfast model file: it holds a single .npy array, not "
+                             f"an .npz archive")
+        if not magic.startswith(_ZIP_MAGIC):
+            raise ValueError(f"{path} is not a cnnfast model file: it is not an .npz archive (no zip "
+                             f"signature at its start)")
         try:
             data = np.load(f, allow_pickle=False)
         except _READ_ERRORS as e:
             raise ValueError(f"{path} is not a cnnfast model file: it is not a readable .npz archive "
                              f"({type(e).__name__}: {e})") from e
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path} is not a cnnfast model file: it holds a single .npy array, not "
-                             f"an .npz archive")
         with data:
             if ARCHITECTURE_KEY not in data.files:
                 raise ValueError(f"{path} is not a cnnfast model file: the .npz archive has no "
