@@ -163,7 +163,8 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if layer.name is not None:
                 if not isinstance(layer.name, str):
-                    raise TypeError(f"layers[{i}].name must be a str or None, got {type(layer.name).__name__}")
+                    raise TypeError(f"layers[{i}].name must be a str or None, got "
+                                    f"{type(layer.name).__name__}")
                 if layer.name in taken:
                     raise ValueError(f"layers[{taken[layer.name]}] and layers[{i}] are both named "
                                      f"{layer.name!r}; layer names must be unique")

@@ -244,3 +244,33 @@ def test_zip_that_is_not_npz(tmp_path):
         z.writestr("readme.txt", "hello")
     with pytest.raises(ValueError, match="not a cnnfast model file"):
         cnnfast.load_model(path)
+
+
+def test_every_layer_class_round_trips(tmp_path):
+    model = cnnfast.Sequential([
+        L.Conv2D(4, (3, 2), strides=(1, 2), padding=(1, 0), dilation_rate=1, groups=1,
+                 kernel_initializer="he_uniform"),
+        L.PReLU(), L.Conv2DTranspose(4, 2, strides=2, padding=1, output_padding=1),
+        L.BatchNormalization(momentum=0.9, epsilon=1e-4), L.LeakyReLU(0.1), L.ELU(alpha=0.5),
+        L.RReLU(), L.GaussianNoise(0.1), L.NoisyReLU(0.1), L.Dropout(0.2),
+        L.AveragePooling2D(pool_size=2, strides=1), L.MaxPooling2D(pool_size=(2, 2), padding=1),
+        L.Conv2D(4, 1, groups=2, use_bias=False, activation="relu"), L.Activation("tanh"),
+        L.Softmax(), L.GlobalAveragePooling2D(), L.Dense(5, activation="relu", use_bias=False),
+        L.Dense(2, kernel_initializer="glorot_uniform"),
+    ], input_shape=(2, 9, 10), dtype="float64", seed=3)
+    path = tmp_path / "all.npz"
+    model.save(path)
+    loaded = cnnfast.load_model(path)
+    assert [a.get_config() for a in loaded.layers] == [b.get_config() for b in model.layers]
+    x, _ = blobs(5, shape=(2, 9, 10), classes=2, dtype="float64")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_layer_class_from_elsewhere_cannot_be_saved(tmp_path):
+    class Custom(L.ReLU):
+        pass
+
+    model = cnnfast.Sequential([L.Flatten(), Custom(), L.Dense(2)], input_shape=(1, 2, 2))
+    with pytest.raises(ValueError, match="layer 1 'custom' .Custom.*not a class of cnnfast.layers"):
+        model.save(tmp_path / "c.npz")
+    assert list(tmp_path.iterdir()) == []
