@@ -23,7 +23,7 @@ class Flatten(Layer):
     def forward(self, x, training=False):
         training = self._check_input(x, training)
         self._keep(training, x.shape[0])
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], *self.output_shape)
 
     def backward(self, dy):
         saved = self._saved(dy)
