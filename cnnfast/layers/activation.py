@@ -88,7 +88,11 @@ class ELU(Layer):
 
 
 class _Random(Layer):
-    """A layer that keeps the generator given to build for its draws."""
+    """A layer that keeps the generator given to build for its draws (attribute rng)."""
+
+    def __init__(self, name=None):
+        super().__init__(name)
+        self.rng = None
 
     def _make_weights(self, rng):
         self.rng = rng
