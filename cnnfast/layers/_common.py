@@ -23,10 +23,6 @@ def config_value(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-def boolean(v, name):
-    return _checks.boolean(v, name)
-
-
 def name(v):
     if v is not None and not isinstance(v, str):
         raise TypeError(f"name must be None or a string, got {type(v).__name__} {v!r}")

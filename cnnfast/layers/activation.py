@@ -88,7 +88,11 @@ class ELU(Layer):
 
 
 class _Random(Layer):
-    """A layer that keeps the generator given to build for its draws."""
+    """A layer that keeps the generator given to build for its draws (attribute rng)."""
+
+    def __init__(self, name=None):
+        super().__init__(name)
+        self.rng = None
 
     def _make_weights(self, rng):
         self.rng = rng
@@ -193,7 +197,9 @@ class Softmax(Layer):
         return {"axis": self.axis, **super().get_config()}
 
     def compute_output_shape(self, input_shape):
-        _checks.axis(self.axis, len(input_shape) + 1)
+        if not -len(input_shape) <= self.axis <= len(input_shape):
+            raise ValueError(f"{self._label()}: axis = {self.axis} is out of range for a batch of "
+                             f"input shape {input_shape} ({len(input_shape) + 1} dimensions)")
         return tuple(input_shape)
 
     def forward(self, x, training=False):

@@ -40,7 +40,7 @@ class Conv2D(Layer):
         self.groups = _checks.integer(groups, "groups", 1)
         if self.filters % self.groups:
             raise ValueError(f"filters = {self.filters} is not divisible by groups = {self.groups}")
-        self.use_bias = C.boolean(use_bias, "use_bias")
+        self.use_bias = _checks.boolean(use_bias, "use_bias")
         self.activation = activation
         self._activation = C.activation(activation)
         self.kernel_initializer = initializers.check_kernel_initializer(kernel_initializer)
@@ -132,7 +132,7 @@ class Conv2DTranspose(Layer):
             if op_pad >= st:
                 raise ValueError(f"output_padding = {self.output_padding} must be smaller than "
                                  f"strides = {self.strides} on each axis")
-        self.use_bias = C.boolean(use_bias, "use_bias")
+        self.use_bias = _checks.boolean(use_bias, "use_bias")
         self.activation = activation
         self._activation = C.activation(activation)
         self.kernel_initializer = initializers.check_kernel_initializer(kernel_initializer)

@@ -23,7 +23,7 @@ class Flatten(Layer):
     def forward(self, x, training=False):
         training = self._check_input(x, training)
         self._keep(training, x.shape[0])
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], *self.output_shape)
 
     def backward(self, dy):
         saved = self._saved(dy)
@@ -41,7 +41,7 @@ class Dense(Layer):
         self.units = _checks.integer(units, "units", 1)
         self.activation = activation
         self._activation = C.activation(activation)
-        self.use_bias = C.boolean(use_bias, "use_bias")
+        self.use_bias = _checks.boolean(use_bias, "use_bias")
         self.kernel_initializer = initializers.check_kernel_initializer(kernel_initializer)
         self.fused_relu = False
 

@@ -45,6 +45,9 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         training = self._check_input(x, training)
+        if training and x.size == x.shape[1]:
+            raise ValueError(f"{self._label()}: training needs more than 1 value per channel, got "
+                             f"input of shape {x.shape}")
         op = F.batch_norm_relu if self.fused_relu else F.batch_norm
         y, save_mean, save_invstd = op(x, self.params["weight"], self.params["bias"],
                                        self.buffers["running_mean"], self.buffers["running_var"],
