@@ -140,6 +140,9 @@ def test_folded_inference_equals_unfused_layers(dtype, tol):
     model.load_state_dict(other.state_dict())   # and so must load_state_dict
     np.testing.assert_allclose(model.predict(x), other.predict(x), rtol=tol, atol=tol)
     np.testing.assert_allclose(model.predict(x), _softmax(unfused_logits(model, x)), rtol=tol, atol=tol)
+    model.layers[1].buffers["running_var"] *= 3     # written by hand: weights_changed() says so
+    model.weights_changed()
+    np.testing.assert_allclose(model.predict(x), _softmax(unfused_logits(model, x)), rtol=tol, atol=tol)
 
 
 def test_dense_followed_by_batch_norm_folds_too():
