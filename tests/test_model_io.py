@@ -274,3 +274,32 @@ def test_a_layer_class_from_elsewhere_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="layer 1 'custom' .Custom.*not a class of cnnfast.layers"):
         model.save(tmp_path / "c.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("opt, torch_opt, atol", [
+    (lambda: optimizers.SGD(learning_rate=0.1, momentum=0.9), ("SGD", dict(lr=0.1, momentum=0.9)),
+     1e-11),
+    # the conv bias before batch norm has a zero gradient up to rounding noise (~1e-15), which
+    # Adam scales to lr * noise / epsilon per step: 4 steps * 1e-2 * 1e-15 / 1e-8
+    (lambda: optimizers.AdamW(learning_rate=1e-2), ("AdamW", dict(lr=1e-2)), 4e-9),
+])
+def test_training_follows_torch_step_by_step(opt, torch_opt, atol):
+    """The same weights trained in both (float64): the same losses, weights and running stats."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    net = _torch_twin(torch)
+    model = small_cnn(dtype="float64")
+    model.load_state_dict(net.state_dict())
+    model.compile(opt())
+    topt = getattr(torch.optim, torch_opt[0])(net.parameters(), **torch_opt[1])
+    net.train()
+    for step in range(4):
+        x, y = blobs(10, dtype="float64", seed=step)
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y))
+        loss.backward()
+        topt.step()
+        assert model.train_on_batch(x, y) == pytest.approx(loss.item(), rel=1e-10)
+    theirs = net.state_dict()
+    for k, a in model.state_dict().items():
+        np.testing.assert_allclose(a, theirs[k].numpy(), rtol=1e-9, atol=atol, err_msg=k)
