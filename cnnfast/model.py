@@ -268,7 +268,7 @@ class Sequential:
                              f"(classes,), but {_describe(len(self.layers) - 1, self.layers[-1])} "
                              f"outputs {self.output_shape} (add Flatten or GlobalAveragePooling2D "
                              f"and Dense)")
-        metrics = [] if metrics is None else list(metrics)
+        metrics = [] if metrics is None else [metrics] if isinstance(metrics, str) else list(metrics)
         for m in metrics:
             if m != "accuracy":
                 raise ValueError(f"metrics may only hold 'accuracy', got {m!r}")

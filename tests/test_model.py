@@ -352,8 +352,8 @@ def test_compile_checks():
     conv_only = cnnfast.Sequential([L.Conv2D(2, 3)], input_shape=(1, 5, 5))
     with pytest.raises(ValueError, match="conv2d"):
         conv_only.compile("sgd")
-    model.compile("adamw")
-    assert isinstance(model.optimizer, optimizers.AdamW)
+    model.compile("adamw", metrics="accuracy")
+    assert isinstance(model.optimizer, optimizers.AdamW) and model.metrics == ["accuracy"]
 
 
 @pytest.mark.parametrize("kw, exc", [
