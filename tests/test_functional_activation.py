@@ -181,11 +181,12 @@ def test_prelu_matches_reference(isa, nthreads, shape, dtype, shared):
 
 # ---- random activations: the same seed gives the same draws on both paths ----------------------
 # (tests/test_random.py tests the stream itself: known answers, distributions, thread and ISA
-# independence.) Uniforms, hence slopes and masks, are the same bits on both paths; the normals
-# within NOISE_ULPS of the float64 reference: log u1 (a division and two fused steps, amplified at
-# most 2.4x where e ln2 and log m partly cancel: 3 ulp, halved by the square root), sin or cos
-# (1 ulp), the products r * cos and stddev * Z and stddev's own rounding (0.5 each).
-NOISE_ULPS = 4
+# independence.) Uniforms, hence slopes and masks, are the same bits on both paths; the noise
+# within NOISE_ULPS of the float64 reference rounded to the dtype: log u1 (a division and two fused
+# steps, amplified at most 2.4x where e ln2 and log m partly cancel: 3 ulp, halved by the square
+# root: 1.5), the square root, sin or cos (1), the products r * cos and stddev * Z, stddev's own
+# rounding to the dtype and the reference's final rounding (0.5 each): 5.
+NOISE_ULPS = 5
 
 
 @pytest.mark.parametrize("size", [0, 1, 17, 1000, 70001])

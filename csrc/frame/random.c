@@ -21,9 +21,9 @@
 #define CF_RANDOM_GRAIN 8192
 
 static cf_philox_seed seed_of(const uint64_t seed[2]) {
-    const cf_philox_seed s = {{(uint32_t)seed[0], (uint32_t)(seed[0] >> 32)},
-                              {(uint32_t)seed[1], (uint32_t)(seed[1] >> 32)}};
-    return s;
+    const uint32_t key[2] = {(uint32_t)seed[0], (uint32_t)(seed[0] >> 32)};
+    const uint32_t ctr[2] = {(uint32_t)seed[1], (uint32_t)(seed[1] >> 32)};
+    return cf_philox_seed_of(key, ctr);
 }
 
 static int aligned(const void *p) { return (uintptr_t)p % CF_ALIGN == 0; }

@@ -42,9 +42,19 @@
 #define CF_F64_UPOS(e) ((e) / 16 * 32 + (e) % 16)
 
 typedef struct {
-    uint32_t key[2]; /* Philox key                  */
-    uint32_t ctr[2]; /* counter words 2 and 3       */
+    uint32_t ctr[2];       /* counter words 2 and 3                                           */
+    uint32_t round[10][2]; /* the key of each round: key + r * (W0, W1), computed once per call */
 } cf_philox_seed;
+
+/* IN key (the Philox key), ctr (counter words 2 and 3) -> the seed with its key schedule */
+static inline cf_philox_seed cf_philox_seed_of(const uint32_t key[2], const uint32_t ctr[2]) {
+    cf_philox_seed s = {{ctr[0], ctr[1]}, {{0}}};
+    for (int r = 0; r < 10; r++) {
+        s.round[r][0] = key[0] + (uint32_t)r * CF_PHILOX_W0;
+        s.round[r][1] = key[1] + (uint32_t)r * CF_PHILOX_W1;
+    }
+    return s;
+}
 
 /* The op's scalars (each op reads its own) and the store policy. */
 typedef struct {
@@ -74,17 +84,15 @@ extern const cf_random_kernels cf_random__generic, cf_random__avx2, cf_random__a
 
 /* Philox4x32-10 of one counter, in plain C (the generic kernels use it; the SIMD ones run the same
  * rounds in their lanes). IN/OUT c: the counter in, the 4 random words out. */
-static inline void cf_philox4x32_10(uint32_t c[4], const uint32_t key[2]) {
-    uint32_t k0 = key[0], k1 = key[1];
+static inline void cf_philox4x32_10(uint32_t c[4], const uint32_t round[10][2]) {
     for (int r = 0; r < 10; r++) {
         const uint64_t p0 = (uint64_t)c[0] * CF_PHILOX_M0, p1 = (uint64_t)c[2] * CF_PHILOX_M1;
-        const uint32_t c0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0, c2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
+        const uint32_t c0 = (uint32_t)(p1 >> 32) ^ c[1] ^ round[r][0];
+        const uint32_t c2 = (uint32_t)(p0 >> 32) ^ c[3] ^ round[r][1];
         c[1] = (uint32_t)p1;
         c[3] = (uint32_t)p0;
         c[0] = c0;
         c[2] = c2;
-        k0 += CF_PHILOX_W0;
-        k1 += CF_PHILOX_W1;
     }
 }
 

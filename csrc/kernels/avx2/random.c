@@ -28,9 +28,8 @@ static inline void cf_philox_group(uint64_t block0, const cf_philox_seed *s, uin
         c[h][2] = _mm256_set1_epi32((int)s->ctr[0]);
         c[h][3] = _mm256_set1_epi32((int)s->ctr[1]);
     }
-    uint32_t k0 = s->key[0], k1 = s->key[1];
     for (int r = 0; r < 10; r++) {
-        const __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);
+        const __m256i key0 = _mm256_set1_epi32((int)s->round[r][0]), key1 = _mm256_set1_epi32((int)s->round[r][1]);
         for (int h = 0; h < 2; h++) {
             __m256i lo0, lo1;
             const __m256i hi0 = cf_v8u_mulhilo(c[h][0], m0, &lo0), hi1 = cf_v8u_mulhilo(c[h][2], m1, &lo1);
@@ -39,8 +38,6 @@ static inline void cf_philox_group(uint64_t block0, const cf_philox_seed *s, uin
             c[h][1] = lo1;
             c[h][3] = lo0;
         }
-        k0 += CF_PHILOX_W0;
-        k1 += CF_PHILOX_W1;
     }
     for (int j = 0; j < 4; j++)
         for (int h = 0; h < 2; h++) _mm256_storeu_si256((__m256i *)(w + 16 * j + 8 * h), c[h][j]);

@@ -15,7 +15,7 @@ static inline void cf_philox_group(uint64_t block0, const cf_philox_seed *s, uin
     for (int l = 0; l < CF_PHILOX_LANES; l++) {
         const uint64_t b = block0 + (uint64_t)l;
         uint32_t c[4] = {(uint32_t)b, (uint32_t)(b >> 32), s->ctr[0], s->ctr[1]};
-        cf_philox4x32_10(c, s->key);
+        cf_philox4x32_10(c, s->round);
         for (int j = 0; j < 4; j++) w[CF_PHILOX_LANES * j + l] = c[j];
     }
 }
