@@ -1,6 +1,6 @@
 # Declarations of the C interface (csrc/include/cnnfast.h) for cnnfast/_core.pyx.
 # One section per kernel family, in the order of the header.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "cnnfast.h" nogil:
     ctypedef int64_t cf_int
@@ -44,8 +44,6 @@ cdef extern from "cnnfast.h" nogil:
         CF_BINARY_ELU_BWD
         CF_BINARY_SIGMOID_BWD
         CF_BINARY_TANH_BWD
-        CF_BINARY_ADD
-        CF_BINARY_NOISY_RELU
         CF_BINARY_RRELU
 
     ctypedef enum cf_ternary_op:
@@ -76,6 +74,17 @@ cdef extern from "cnnfast.h" nogil:
                              void *probs, double *loss_sum, int nthreads)
     int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
                              void *dlogits, int nthreads)
+
+    # ---- random activations in training (frame/random.c)
+    ctypedef enum cf_random_op:
+        CF_RANDOM_RRELU
+        CF_RANDOM_GAUSSIAN_NOISE
+        CF_RANDOM_NOISY_RELU
+        CF_RANDOM_DROPOUT
+
+    int cf_random_activation(cf_random_op op, cf_dtype dt, cf_int n, const void *x, void *y, void *drawn,
+                             const uint64_t *seed, double a, double b, int nthreads)
+    int cf_philox_words(cf_int groups, uint64_t group0, const uint64_t *seed, uint32_t *words)
 
     # ---- output buffers (frame/outbuf.c)
     void *cf_outbuf_malloc(size_t size)

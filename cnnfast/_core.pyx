@@ -39,6 +39,7 @@ cdef inline int _check(int status) except -1:
 
 include "_core_runtime.pxi"
 include "_core_eltwise.pxi"
+include "_core_random.pxi"
 include "_core_outbuf.pxi"
 include "_core_dense.pxi"
 include "_core_conv.pxi"

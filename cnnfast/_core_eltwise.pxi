@@ -5,8 +5,7 @@ _UNARY_OPS = {"relu": CF_UNARY_RELU, "leaky_relu": CF_UNARY_LEAKY_RELU, "elu": C
               "sigmoid": CF_UNARY_SIGMOID, "tanh": CF_UNARY_TANH, "scale": CF_UNARY_SCALE}
 _BINARY_OPS = {"relu_bwd": CF_BINARY_RELU_BWD, "leaky_relu_bwd": CF_BINARY_LEAKY_RELU_BWD,
                "elu_bwd": CF_BINARY_ELU_BWD, "sigmoid_bwd": CF_BINARY_SIGMOID_BWD,
-               "tanh_bwd": CF_BINARY_TANH_BWD, "add": CF_BINARY_ADD, "noisy_relu": CF_BINARY_NOISY_RELU,
-               "rrelu": CF_BINARY_RRELU}
+               "tanh_bwd": CF_BINARY_TANH_BWD}
 _TERNARY_OPS = {"noisy_relu_bwd": CF_TERNARY_NOISY_RELU_BWD, "rrelu_bwd": CF_TERNARY_RRELU_BWD}
 _SOFTMAX_OPS = {"softmax": CF_SOFTMAX_FWD, "log_softmax": CF_LOG_SOFTMAX_FWD,
                 "softmax_bwd": CF_SOFTMAX_BWD, "log_softmax_bwd": CF_LOG_SOFTMAX_BWD}

@@ -180,6 +180,14 @@ def test_prelu_matches_reference(isa, nthreads, shape, dtype, shared):
 
 
 # ---- random activations: the same seed gives the same draws on both paths ----------------------
+# (tests/test_random.py tests the stream itself: known answers, distributions, thread and ISA
+# independence.) Uniforms, hence slopes and masks, are the same bits on both paths; the noise
+# within NOISE_ULPS of the float64 reference rounded to the dtype: log u1 (a division and two fused
+# steps, amplified at most 2.4x where e ln2 and log m partly cancel: 3 ulp, halved by the square
+# root: 1.5), the square root, sin or cos (1), the products r * cos and stddev * Z, stddev's own
+# rounding to the dtype and the reference's final rounding (0.5 each): 5.
+NOISE_ULPS = 5
+
 
 @pytest.mark.parametrize("size", [0, 1, 17, 1000, 70001])
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -199,16 +207,17 @@ def test_rrelu_matches_reference(isa, nthreads, dtype, size):
 def test_noise_and_noisy_relu_match_reference(isa, nthreads, dtype, size):
     x, dy = sample(size, dtype), sample(size, dtype, seed=1)
     for training in (False, True):
-        y, n = cf.gaussian_noise(x, 0.7, training, np.random.default_rng(2))
-        ry, rn = R.gaussian_noise(x, 0.7, training, np.random.default_rng(2))
-        assert (n is None) == (not training) and (rn is None) == (not training)
-        assert_close(y, ry, 1)
-        y, n = cf.noisy_relu(x, 0.7, training, np.random.default_rng(2))
-        ry, rn = R.noisy_relu(x, 0.7, training, np.random.default_rng(2))
-        if training:
-            np.testing.assert_array_equal(n, rn)
-        assert_close(y, ry, 1)
-        assert_close(cf.noisy_relu_backward(dy, x, n), R.noisy_relu_backward(dy, x, n), 0)
+        for name, out in (("gaussian_noise", lambda t: t), ("noisy_relu", lambda t: np.maximum(t, 0))):
+            y, n = getattr(cf, name)(x, 0.7, training, np.random.default_rng(2))
+            ry, rn = getattr(R, name)(x, 0.7, training, np.random.default_rng(2))
+            assert (n is None) == (not training) and (rn is None) == (not training)
+            if training:
+                assert n.dtype == dtype and n.shape == x.shape and n.flags.c_contiguous
+                assert_close(n, rn, NOISE_ULPS)
+                np.testing.assert_array_equal(y, out(x + n))  # y from its own noise, in the dtype
+            else:
+                np.testing.assert_array_equal(y, ry)
+            assert_close(cf.noisy_relu_backward(dy, x, n), R.noisy_relu_backward(dy, x, n), 0)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
@@ -222,6 +231,25 @@ def test_dropout_matches_reference(isa, nthreads, dtype, size, p):
         np.testing.assert_array_equal(mask, rmask)
         assert_close(y, ry, 2)
         assert_close(cf.dropout_backward(dy, mask, p), R.dropout_backward(dy, mask, p), 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_random_ops_on_non_contiguous_input_and_streamed_outputs(dtype):
+    """Views give what their contiguous copies give; outputs past CF_STREAM_BYTES (non-temporal
+    stores) equal the reference too; x is never modified."""
+    x = sample(2 * BIG + 2, dtype)[::-2]
+    before = x.copy()
+    calls = [lambda m, g: m.rrelu(x, 0.1, 0.4, True, g), lambda m, g: m.noisy_relu(x, 0.5, True, g),
+             lambda m, g: m.dropout(x, 0.4, True, g)]
+    for call in calls:
+        got = call(cf, np.random.default_rng(8))
+        np.testing.assert_array_equal(got[1], call(cf, np.random.default_rng(8))[1])
+        want = call(R, np.random.default_rng(8))
+        if got[1].dtype == bool or call is calls[0]:
+            np.testing.assert_array_equal(got[1], want[1])
+        else:
+            assert_close(got[1], want[1], NOISE_ULPS)
+    np.testing.assert_array_equal(x, before)
 
 
 def test_dropout_keeps_nan_like_torch():

@@ -1,8 +1,9 @@
 """Activations (group d) in C: the same functions, signatures and checks as
 cnnfast.reference.activation (see its docstring for the conventions, NaN handling and what the
-random activations return). The random numbers are drawn here, in Python, with the same
-numpy.random.Generator calls as the reference, so one seed gives the same result on both paths;
-the arithmetic runs in C (csrc/frame/eltwise.c) without the GIL."""
+random activations return). The random activations draw the same per-call seed from the user's
+Generator as the reference (cnnfast/_random.py) and generate its Philox stream in C, fused with the
+op (csrc/frame/random.c), so one seed gives the same result on both paths; everything else runs in
+csrc/frame/eltwise.c. All without the GIL."""
 import numpy as np
 
 from .. import _checks, _core, _random
@@ -34,6 +35,16 @@ def _ternary(op, a, b, c):
     if y.size:
         _core.eltwise_ternary(op, _c(a), _c(b), _c(c), y, get_num_threads())
     return y
+
+
+def _random_op(op, x, drawn_dtype, rng, a, b=0.0):
+    """(y, drawn) of one of the C random activations on x, keyed by a seed drawn from rng."""
+    seed = _random.seed(rng)
+    y = _core.empty(x.shape, x.dtype)
+    drawn = _core.empty(x.shape, drawn_dtype)
+    if y.size:
+        _core.random_activation(op, _c(x), y, drawn, seed, a, b, get_num_threads())
+    return y, drawn
 
 
 def _dropout(x, mask, scale):
@@ -141,8 +152,8 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None):
     lower, upper = _checks.rrelu_bounds(lower, upper)
     training = _checks.boolean(training, "training")
     if training:
-        slopes = _random.uniform(rng, lower, upper, x.shape, x.dtype)
-        return _binary("rrelu", x, slopes), slopes
+        lo, width = _random.rrelu_coefficients(lower, upper, x.dtype)
+        return _random_op("rrelu", x, x.dtype, rng, float(lo), float(width))
     mid = (lower + upper) / 2
     return _unary("leaky_relu", x, mid), np.full(x.shape, mid, dtype=x.dtype)
 
@@ -158,19 +169,19 @@ def gaussian_noise(x, stddev, training, rng=None):
     """(y, noise): y = x + noise, noise ~ N(0, stddev^2), in training; (a copy of x, None) in eval.
     Its backward is dy."""
     _checks.data(x, "x")
-    noise = _random.noise(x, stddev, training, rng)
-    if noise is None:
+    stddev, training = _random.noise_args(stddev, training)
+    if not training:
         return x.copy(order="C"), None
-    return _binary("add", x, noise), noise
+    return _random_op("gaussian_noise", x, x.dtype, rng, stddev)
 
 
 def noisy_relu(x, stddev, training, rng=None):
     """(y, noise): y = max(0, x + noise), noise ~ N(0, stddev^2), in training; (relu(x), None) in eval."""
     _checks.data(x, "x")
-    noise = _random.noise(x, stddev, training, rng)
-    if noise is None:
+    stddev, training = _random.noise_args(stddev, training)
+    if not training:
         return _unary("relu", x), None
-    return _binary("noisy_relu", x, noise), noise
+    return _random_op("noisy_relu", x, x.dtype, rng, stddev)
 
 
 def noisy_relu_backward(dy, x, noise):
@@ -182,10 +193,6 @@ def noisy_relu_backward(dy, x, noise):
     return _ternary("noisy_relu_bwd", dy, x, noise)
 
 
-def _keep_scale(p):
-    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-
-
 def dropout(x, p, training, rng=None):
     """(y, mask): inverted dropout; in training each element is kept with probability 1 - p (mask
     True) and scaled by 1/(1-p), else multiplied by 0; in eval (a copy of x, None)."""
@@ -194,8 +201,7 @@ def dropout(x, p, training, rng=None):
     training = _checks.boolean(training, "training")
     if not training:
         return x.copy(order="C"), None
-    mask = _random.keep_mask(rng, p, x.shape)
-    return _dropout(x, mask, _keep_scale(p)), mask
+    return _random_op("dropout", x, np.bool_, rng, p, _random.keep_scale(p))
 
 
 def dropout_backward(dy, mask, p):
@@ -205,4 +211,4 @@ def dropout_backward(dy, mask, p):
     p = _checks.real(p, "p", minimum=0.0, maximum=1.0)
     if mask is None:
         return dy.copy(order="C")
-    return _dropout(dy, mask, _keep_scale(p))
+    return _dropout(dy, mask, _random.keep_scale(p))

@@ -6,21 +6,27 @@ follow torch.nn.functional:
   - the backward passes follow PyTorch's choice at the kink and for NaN inputs: relu and elu route
     the gradient to dy where `x <= 0` is false (so also for NaN), leaky/prelu/rrelu where `x > 0`.
 
-Random activations (rrelu, gaussian_noise, noisy_relu, dropout) draw their random numbers in
-Python with a numpy.random.Generator (`rng`, default a fresh one), in x's dtype (cnnfast/_random.py);
-cnnfast's C versions make exactly the same draws, so the same seed gives the same result.
+Random activations (rrelu, gaussian_noise, noisy_relu, dropout) take a numpy.random.Generator
+(`rng`, default a fresh one). In training each call draws one seed from it (two 64-bit words, so the
+Generator advances and successive calls differ) and expands it into one number per element with
+the counter-based generator Philox4x32-10 (reference/_random.py specifies the stream: uniforms U in
+[0, 1) and standard normals Z). cnnfast's C versions compute the same stream in their kernels, so
+the same seed gives the same result: the same uniforms bit for bit, normals within a few ulp.
 What they return next to y, for their backward pass:
-  - rrelu -> slopes: an array of x's shape and dtype, the slope applied where x <= 0. Training: one
-    U(lower, upper) draw per element (drawn for every element, used only where x <= 0). Eval: every
-    element is (lower + upper) / 2. rrelu_backward(dy, x, slopes) serves both modes.
-  - gaussian_noise, noisy_relu -> noise: the added N(0, stddev^2) array in training, None in eval
+  - rrelu -> slopes: an array of x's shape and dtype, the slope applied where x <= 0. Training:
+    lower + (upper - lower) * U per element, computed in x's dtype (drawn for every element, used
+    only where x <= 0). Eval: every element is (lower + upper) / 2. rrelu_backward(dy, x, slopes)
+    serves both modes.
+  - gaussian_noise, noisy_relu -> noise: the added stddev * Z array in training, None in eval
     (nothing was drawn). The backward of gaussian_noise is dy itself.
-  - dropout -> mask: the bool keep-mask in training (True = kept, kept values scaled by 1/(1-p);
-    p = 1 drops everything), None in eval (dropout is the identity).
+  - dropout -> mask: the bool keep-mask in training, True (kept, scaled by 1/(1-p)) where U >= p
+    with U the float32 uniforms of the stream whatever x's dtype (p = 1 drops everything), None in
+    eval (dropout is the identity).
 """
 import numpy as np
 
 from .. import _checks, _random
+from . import _random as _stream
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "elu", "elu_backward",
            "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "prelu", "prelu_backward",
@@ -149,7 +155,9 @@ def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, rng=None):
     lower, upper = _checks.rrelu_bounds(lower, upper)
     training = _checks.boolean(training, "training")
     if training:
-        slopes = _random.uniform(rng, lower, upper, x.shape, x.dtype)
+        lo, width = _random.rrelu_coefficients(lower, upper, x.dtype)
+        u = _stream.uniforms(_random.seed(rng), x.size, x.dtype).astype(x.dtype).reshape(x.shape)
+        slopes = lo + width * u  # in x's dtype, as the C kernels compute it
     else:
         slopes = np.full(x.shape, (lower + upper) / 2, dtype=x.dtype)
     v = _f64(x)
@@ -164,11 +172,20 @@ def rrelu_backward(dy, x, slopes):
     return _out(np.where(_f64(x) > 0, g, g * _f64(slopes)), x)
 
 
+def _noise(x, stddev, training, rng):
+    """stddev * Z of x's shape and dtype in training, None in eval."""
+    stddev, training = _random.noise_args(stddev, training)
+    if not training:
+        return None
+    z = _stream.normals(_random.seed(rng), x.size, x.dtype).reshape(x.shape)
+    return _out(stddev * z, x)
+
+
 def gaussian_noise(x, stddev, training, rng=None):
     """(y, noise): y = x + noise, noise ~ N(0, stddev^2) per element, in training; (x, None) in eval.
     Its backward is dy."""
     _checks.data(x, "x")
-    noise = _random.noise(x, stddev, training, rng)
+    noise = _noise(x, stddev, training, rng)
     if noise is None:
         return x.copy(order="C"), None
     return _out(_f64(x) + _f64(noise), x), noise
@@ -177,7 +194,7 @@ def gaussian_noise(x, stddev, training, rng=None):
 def noisy_relu(x, stddev, training, rng=None):
     """(y, noise): y = max(0, x + noise), noise ~ N(0, stddev^2), in training; (relu(x), None) in eval."""
     _checks.data(x, "x")
-    noise = _random.noise(x, stddev, training, rng)
+    noise = _noise(x, stddev, training, rng)
     if noise is None:
         return relu(x), None
     # x + noise is formed in x's dtype, exactly as the C path does, then rectified.
@@ -193,10 +210,6 @@ def noisy_relu_backward(dy, x, noise):
     return relu_backward(dy, _out(_f64(x) + _f64(noise), x))
 
 
-def _keep_scale(p):
-    return 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-
-
 def dropout(x, p, training, rng=None):
     """(y, mask): inverted dropout. Training: each element is kept with probability 1 - p
     (mask True) and scaled by 1/(1-p), else zeroed (multiplied by 0, so NaN stays NaN, as PyTorch).
@@ -206,8 +219,8 @@ def dropout(x, p, training, rng=None):
     training = _checks.boolean(training, "training")
     if not training:
         return x.copy(order="C"), None
-    mask = _random.keep_mask(rng, p, x.shape)
-    return _out(_f64(x) * (mask * _keep_scale(p)), x), mask
+    mask = _stream.uniforms(_random.seed(rng), x.size, np.float32).reshape(x.shape) >= p
+    return _out(_f64(x) * (mask * _random.keep_scale(p)), x), mask
 
 
 def dropout_backward(dy, mask, p):
@@ -217,4 +230,4 @@ def dropout_backward(dy, mask, p):
     p = _checks.real(p, "p", minimum=0.0, maximum=1.0)
     if mask is None:
         return dy.copy(order="C")
-    return _out(_f64(dy) * (mask * _keep_scale(p)), dy)
+    return _out(_f64(dy) * (mask * _random.keep_scale(p)), dy)

@@ -50,8 +50,6 @@ typedef enum {
     CF_BINARY_ELU_BWD,         /* (dy, x): x <= 0 ? dy * param * exp(x) : dy    */
     CF_BINARY_SIGMOID_BWD,     /* (dy, y): dy * y * (1 - y)                     */
     CF_BINARY_TANH_BWD,        /* (dy, y): dy * (1 - y * y)                     */
-    CF_BINARY_ADD,             /* (x, noise): x + noise                         */
-    CF_BINARY_NOISY_RELU,      /* (x, noise): relu(x + noise)                   */
     CF_BINARY_RRELU,           /* (x, s): x > 0 ? x : s * x                     */
     CF_BINARY_COUNT
 } cf_binary_op;
@@ -99,6 +97,26 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
 /* IN probs (N, C), labels; OUT dlogits = (probs - onehot(labels)) / N. N >= 1, C >= 1. */
 int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
                          void *dlogits, int nthreads);
+
+/* ---- random activations in training (frame/random.c) -----------------------------------------
+ * The random numbers come from Philox4x32-10 keyed by `seed` (two 64-bit words the caller drew
+ * from the user's numpy.random.Generator) and are drawn in the same pass as the op; the stream is
+ * specified by cnnfast/reference/_random.py and does not depend on the thread count or the ISA. */
+typedef enum {
+    CF_RANDOM_RRELU,          /* drawn = slopes: a + b * U (a = lower, b = upper - lower, in the
+                                 dtype); y = x > 0 ? x : slope * x                              */
+    CF_RANDOM_GAUSSIAN_NOISE, /* drawn = noise = a * Z (a = stddev); y = x + noise              */
+    CF_RANDOM_NOISY_RELU,     /* drawn = noise = a * Z; y = relu(x + noise)                     */
+    CF_RANDOM_DROPOUT,        /* drawn = keep-mask bytes, 1 where U >= a (a = p); y = x * (kept ?
+                                 b : 0), b = 1 / (1 - p) or 0                                   */
+    CF_RANDOM_COUNT
+} cf_random_op;
+
+/* IN x (n); OUT y (n), drawn (n of the dtype, or n bytes for dropout). */
+int cf_random_activation(cf_random_op op, cf_dtype dt, cf_int n, const void *x, void *y, void *drawn,
+                         const uint64_t seed[2], double a, double b, int nthreads);
+/* OUT words (groups * 64): the raw stream from group group0 on, for tests. */
+int cf_philox_words(cf_int groups, uint64_t group0, const uint64_t seed[2], uint32_t *words);
 
 /* ---- output buffers (frame/outbuf.c): a small cache of large freed blocks, used as NumPy's
  * allocator for the op outputs so that repeated calls reuse mapped pages instead of faulting. */

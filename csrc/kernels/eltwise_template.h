@@ -28,8 +28,6 @@ static inline V FN(leaky_relu_bwd)(V dy, V x, V a) { return SEL(GT(x, SET1(0)), 
 static inline V FN(elu_bwd)(V dy, V x, V a) { return SEL(LE(x, SET1(0)), MUL(dy, MUL(a, EXP(x))), dy); }
 static inline V FN(sigmoid_bwd)(V dy, V y, V a) { (void)a; return MUL(MUL(dy, y), SUB(SET1(1), y)); }
 static inline V FN(tanh_bwd)(V dy, V y, V a) { (void)a; return MUL(dy, SUB(SET1(1), MUL(y, y))); }
-static inline V FN(add)(V x, V noise, V a) { (void)a; return ADD(x, noise); }
-static inline V FN(noisy_relu)(V x, V noise, V a) { return FN(relu)(ADD(x, noise), a); }
 static inline V FN(rrelu)(V x, V s, V a) { (void)a; return SEL(GT(x, SET1(0)), x, MUL(x, s)); }
 
 static inline V FN(noisy_relu_bwd)(V dy, V x, V noise) { return FN(relu_bwd)(dy, ADD(x, noise), dy); }
@@ -69,8 +67,6 @@ CF_BINARY_KERNEL(leaky_relu_bwd)
 CF_BINARY_KERNEL(elu_bwd)
 CF_BINARY_KERNEL(sigmoid_bwd)
 CF_BINARY_KERNEL(tanh_bwd)
-CF_BINARY_KERNEL(add)
-CF_BINARY_KERNEL(noisy_relu)
 CF_BINARY_KERNEL(rrelu)
 CF_TERNARY_KERNEL(noisy_relu_bwd)
 CF_TERNARY_KERNEL(rrelu_bwd)

@@ -24,8 +24,6 @@
                     [CF_BINARY_ELU_BWD] = cf_##dt##_elu_bwd__avx512,                                \
                     [CF_BINARY_SIGMOID_BWD] = cf_##dt##_sigmoid_bwd__avx512,                        \
                     [CF_BINARY_TANH_BWD] = cf_##dt##_tanh_bwd__avx512,                              \
-                    [CF_BINARY_ADD] = cf_##dt##_add__avx512,                                        \
-                    [CF_BINARY_NOISY_RELU] = cf_##dt##_noisy_relu__avx512,                          \
                     [CF_BINARY_RRELU] = cf_##dt##_rrelu__avx512},                                   \
     .dt##_ternary = {[CF_TERNARY_NOISY_RELU_BWD] = cf_##dt##_noisy_relu_bwd__avx512,                \
                      [CF_TERNARY_RRELU_BWD] = cf_##dt##_rrelu_bwd__avx512},                         \
