@@ -49,9 +49,9 @@ def load_medmnist(path):
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a single array, not a MedMNIST .npz archive")
     with archive:
-        if not hasattr(archive, "files"):
-            raise DataError(f"{path}: a single array, not a MedMNIST .npz archive")
         missing = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels") if f"{s}_{k}" not in archive.files]
         if missing:
             raise DataError(f"{path}: missing key(s) {', '.join(missing)} (MedMNIST format has "
