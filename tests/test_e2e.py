@@ -61,10 +61,26 @@ def test_e2e_with_ops_runs_the_op_table_too(tmp_path, capsys):
     assert "epoch not timed" in text and "missing.npz" in text
 
 
-def test_data_needs_e2e(capsys):
+def test_profile_splits_the_step_by_layer(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "e2e.json"
+    status, text = _run(["--e2e", "--quick", "--profile", "--threads", "1", "--json", str(out)], capsys)
+    assert status == 0
+    profile = json.loads(out.read_text())["e2e"]["profiles"][0]
+    train = profile["train_on_batch"]
+    kinds = [r["kind"] for r in train["layers"]]
+    assert kinds[:2] == ["Conv2D", "BatchNormalization +ReLU"]  # the fused ReLU layer has no row
+    assert all(r["forward"] > 0 and r["backward"] > 0 for r in train["layers"])
+    assert train["optimizer_s"] > 0
+    assert "call_with" in profile["predict"]["layers"][0]  # batch norm folded into the conv
+    assert profile["torch_train"]["top_ops"] and "torch training step" in text
+
+
+@pytest.mark.parametrize("flag", [["--data", "x.npz"], ["--profile"]])
+def test_e2e_options_need_e2e(flag, capsys):
     with pytest.raises(SystemExit):
-        cli.main(["--data", "x.npz"])
-    assert "--data is for --e2e" in capsys.readouterr().err
+        cli.main(flag)
+    assert f"{flag[0]} is for --e2e" in capsys.readouterr().err
 
 
 def test_model_cases_label_the_issue_shapes():

@@ -66,6 +66,9 @@ def build_parser():
                    help="end-to-end comparisons: train_on_batch, predict and a training epoch of whole CNNs "
                    "against the same models in PyTorch (see cnnfast/bench/e2e.py); alone it runs only "
                    "these, with --ops or --shapes the op table too")
+    p.add_argument("--profile", action="store_true",
+                   help="with --e2e: also print where train_on_batch and predict spend their time, layer "
+                   "by layer, and PyTorch's per-op split of its training step")
     p.add_argument("--data", metavar="FILE.npz",
                    help="with --e2e: the MedMNIST-format file whose training set the epoch row uses "
                    f"(default {DEFAULT_DATA} when it exists)")
@@ -146,8 +149,9 @@ def main(argv=None, lib=None, ref=None, out=None):
         shape_sets=sets, budget=timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,
         peak_gflops=peak, peak_source=source,
         copy_bytes=(32 if args.quick else 128) * 2**20)
-    if args.data is not None and not args.e2e:
-        parser.error("--data is for --e2e")
+    for flag, given in (("--data", args.data is not None), ("--profile", args.profile)):
+        if given and not args.e2e:
+            parser.error(f"{flag} is for --e2e")
     data = args.data if args.data is not None or not os.path.isfile(DEFAULT_DATA) else DEFAULT_DATA
     op_table = not args.e2e or args.ops is not None or args.shapes
     if not op_table:
@@ -163,7 +167,7 @@ def main(argv=None, lib=None, ref=None, out=None):
             if args.e2e:
                 from . import e2e
 
-                document["e2e"] = e2e.run(torch, out, data, quick=args.quick)
+                document["e2e"] = e2e.run(torch, out, data, quick=args.quick, profile=args.profile)
     finally:
         if torch is not None:
             torch.set_num_threads(torch_threads)

@@ -13,6 +13,7 @@ filters) and four (16, 32, 64, 128), on 1x64x64 images at batch 32 and 1x128x128
 cnnfast and PyTorch alternate call by call (timing.alternate) on the same inputs and threads.
 """
 import dataclasses
+import time
 
 import numpy as np
 
@@ -124,8 +125,9 @@ def epoch_case(data, torch, budget, seed=0):
                     "samples": int(len(labels))})
 
 
-def run(torch, out, data_path=None, quick=False):
-    """Measure and print the end-to-end rows; returns {'results': [...], 'notes': [...]}."""
+def run(torch, out, data_path=None, quick=False, profile=False):
+    """Measure and print the end-to-end rows (and with `profile` the per-layer split of each model
+    case); returns {'results': [...], 'summary': {...}, 'notes': [...]} (+ 'profiles')."""
     notes = []
     budget = QUICK_BUDGET if quick else TRAIN_BUDGET
     cases = QUICK_MODELS if quick else MODELS
@@ -164,4 +166,100 @@ def run(torch, out, data_path=None, quick=False):
             summary[op] = {"torch_geomean": report.geomean(ratios), "torch_worst": max(ratios), "cases": len(ratios)}
             print(f"  {op:<14}  geomean {summary[op]['torch_geomean']:.3g}  worst {max(ratios):.3g}  "
                   f"({len(ratios)} case{'s' if len(ratios) > 1 else ''})", file=out)
-    return {"results": results, "summary": summary, "notes": notes}
+    document = {"results": results, "summary": summary, "notes": notes}
+    if profile:
+        document["profiles"] = [profile_case(case, torch, out, steps=2 if quick else 20) for case in cases]
+    return document
+
+
+# ---------------------------------------------------------------------------------------------
+# --profile: where one train_on_batch / predict spends its time, layer by layer
+
+class _Timed:
+    """Wraps a bound method; adds each call's seconds to totals[key]."""
+
+    def __init__(self, fn, totals, key):
+        self.fn, self.totals, self.key = fn, totals, key
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.totals[self.key] = self.totals.get(self.key, 0.0) + time.perf_counter() - t0
+
+
+def _instrument(model, totals):
+    """Time every layer's forward/backward/call_with and the optimizer step (instance attributes
+    shadowing the methods, so Sequential's own code path runs unchanged)."""
+    for i, layer in enumerate(model.layers):
+        for method in ("forward", "backward", "call_with"):
+            if hasattr(layer, method):
+                setattr(layer, method, _Timed(getattr(layer, method), totals, (i, method)))
+    model.optimizer.step = _Timed(model.optimizer.step, totals, ("optimizer", "step"))
+
+
+def profile_case(case, torch, out, steps=20, seed=0):
+    """Print the per-layer split of cnnfast's train_on_batch and predict on `case`, and PyTorch's
+    per-op split (torch.profiler, self CPU time) of its training step; returns the numbers."""
+    from .. import optimizers
+    from ..train import build_model
+    from .torch_twin import torch_twin
+
+    model = build_model(case.image, case.widths, seed=seed)
+    model.compile(optimizers.Adam(learning_rate=1e-3))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((case.batch, *case.image), dtype=np.float32)
+    y = rng.integers(0, 2, case.batch)
+    result = {"case": case.label()}
+    for what, call in (("train_on_batch", lambda: model.train_on_batch(x, y)),
+                       ("predict", lambda: model.predict(x, batch_size=case.batch))):
+        call()
+        totals = {}
+        _instrument(model, totals)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            call()
+        total = (time.perf_counter() - t0) / steps
+        for layer in model.layers:
+            for method in ("forward", "backward", "call_with"):
+                layer.__dict__.pop(method, None)
+        model.optimizer.__dict__.pop("step", None)
+        rows = []
+        for i, layer in enumerate(model.layers):
+            times = {m: totals[(i, m)] / steps for m in ("forward", "call_with", "backward") if (i, m) in totals}
+            if times:
+                fused = " +ReLU" if getattr(layer, "fused_relu", False) else ""
+                rows.append({"layer": i, "kind": type(layer).__name__ + fused,
+                             "output": "x".join(map(str, layer.output_shape)), **times})
+        opt = totals.get(("optimizer", "step"), 0.0) / steps
+        accounted = sum(v for r in rows for k, v in r.items() if k in ("forward", "call_with", "backward")) + opt
+        print(f"\ncnnfast {what} {case.label()}: {total * 1e3:.2f} ms per call", file=out)
+        for r in rows:
+            parts = "  ".join(f"{k:<9} {v * 1e3:7.2f} ms" for k, v in r.items()
+                              if k in ("forward", "call_with", "backward"))
+            print(f"  {r['layer']:2d} {r['kind']:<32} {r['output']:<10} {parts}", file=out)
+        if what == "train_on_batch":
+            print(f"     {'optimizer step (Adam)':<43}  {opt * 1e3:7.2f} ms", file=out)
+        print(f"     {'rest (loss, softmax, checks, Python)':<43}  {(total - accounted) * 1e3:7.2f} ms", file=out)
+        result[what] = {"total_s": total, "layers": rows, "optimizer_s": opt, "rest_s": total - accounted}
+    if torch is not None:
+        twin = torch_twin(model).train()
+        opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+        step = _torch_step(torch, twin, opt, torch.from_numpy(x), torch.from_numpy(y))
+        step()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            total = (time.perf_counter() - t0) / steps
+        events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:10]
+        print(f"\ntorch training step {case.label()}: {total * 1e3:.2f} ms per call (under the profiler); "
+              f"top ops by self CPU time:", file=out)
+        ops = []
+        for e in events:
+            ms = e.self_cpu_time_total / 1e3 / steps
+            ops.append({"op": e.key, "self_ms": ms, "calls": e.count // steps})
+            print(f"  {e.key:<44} {ms:7.2f} ms  ({e.count // steps} calls)", file=out)
+        result["torch_train"] = {"total_s": total, "top_ops": ops}
+    return result
