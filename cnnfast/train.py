@@ -225,11 +225,11 @@ def _run(args, out, source, x_train, y_train, x_val, y_val, x_test, y_test):
         json.dump(results, f, indent=1)
     print(f"Saved the model to {model_path} (cnnfast.load_model reads it) and the results to "
           f"{os.path.join(args.out, 'results.json')}", file=out)
-    _pictures(args.out, model, history.history, x_test, y_test, out)
+    _pictures(args.out, model, history.history, epoch, x_test, y_test, out)
     return 0
 
 
-def _pictures(folder, model, history, x_test, y_test, out):
+def _pictures(folder, model, history, best_epoch, x_test, y_test, out):
     """curves.png and feature_maps.png when matplotlib is installed; a message otherwise."""
     try:
         import matplotlib
@@ -244,6 +244,8 @@ def _pictures(folder, model, history, x_test, y_test, out):
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, history[key], "o-", label=f"train {key}")
         ax.plot(epochs, history[f"val_{key}"], "o-", label=f"validation {key}")
+        ax.axvline(best_epoch + 1, color="gray", linestyle="--", label="best validation epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.legend()

@@ -223,6 +223,15 @@ def test_train_on_a_medmnist_file_restores_the_best_epoch(tmp_path, capsys):
     assert model.evaluate(x_val, raw["val"][1])["accuracy"] == pytest.approx(val[best])
 
 
+def test_train_draws_the_pictures_with_matplotlib(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    status = train.main(["--epochs", "2", "--synthetic-size", "32", "--widths", "4", "--out", str(tmp_path)])
+    assert status == 0 and "Pictures:" in capsys.readouterr().out
+    for name in ("curves.png", "feature_maps.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_train_refuses_bad_data(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, train_images=np.zeros((2, 8, 8), np.uint8))
