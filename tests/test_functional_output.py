@@ -1,6 +1,6 @@
 """The C softmax, log-softmax and cross-entropy against the reference: every ISA, 1 and all
 threads, float32 and float64, any axis (row kernels for the last axis, column kernels for the
-others), edge shapes, invariants, huge logits, NaN, non-contiguous and bad input.
+others and, on transposed blocks of rows, for last axes of at most 32), edge shapes, invariants, huge logits, NaN, non-contiguous and bad input.
 
 Tolerances: a softmax along an axis of length L sums L terms, so results may differ from the
 float64 reference by (L + 8) eps relative to the size of the terms involved (|y| for softmax, plus
@@ -14,7 +14,7 @@ from cnnfast import reference as R
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(1,), (7,), (16,), (33,), (1, 1), (3, 15), (5, 17), (2, 16, 3), (4, 17, 33), (2, 3, 4, 5),
-          (70, 1000), (1000, 70), (3, 65, 70)]
+          (70, 1000), (1000, 70), (3, 65, 70), (300, 10), (2, 130, 32)]
 EMPTY = [(0,), (0, 5), (5, 0), (2, 0, 3)]
 
 
@@ -129,7 +129,8 @@ def test_nan_propagates_to_its_slice(isa, dtype):
 
 @pytest.mark.parametrize("label_dtype", [np.int64, np.int32, np.uint8, np.int8])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n,c", [(1, 1), (1, 2), (7, 10), (33, 17), (1000, 10), (64, 1000), (3, 100003)])
+@pytest.mark.parametrize("n,c", [(1, 1), (1, 2), (7, 10), (33, 17), (1000, 10), (257, 32), (129, 33), (64, 1000),
+                                 (3, 100003)])
 def test_cross_entropy_matches_reference(isa, nthreads, n, c, dtype, label_dtype):
     logits = sample((n, c), dtype)
     labels = np.random.default_rng(3).integers(0, min(c, 100), n).astype(label_dtype)

@@ -301,15 +301,18 @@ def test_parameter_names_and_layouts():
         assert layer.count_params() == sum(v.size for v in layer.params.values())
 
 
-def test_grads_arrays_keep_their_identity():
+def test_params_grads_and_buffers_keep_their_identity():
+    """Optimizers and the model hold these arrays: forward/backward update them in place."""
     layer = build(lambda: L.Dense(3), (4,), np.float64)
-    grads = dict(layer.grads)
+    bn = build(L.BatchNormalization, (3,), np.float64)
+    held = [(d, dict(d)) for d in (layer.params, layer.grads, bn.params, bn.grads, bn.buffers)]
     x = np.ones((2, 4))
     for _ in range(2):
-        layer.forward(x, True)
-        layer.backward(np.ones((2, 3)))
-        assert all(layer.grads[k] is grads[k] for k in grads)
-    np.testing.assert_array_equal(layer.grads["bias"], 2.0)
+        bn.forward(layer.forward(x, True), True)
+        dz = bn.backward(np.arange(6.0).reshape(2, 3))
+        layer.backward(dz)
+        assert all(d[k] is v for d, before in held for k, v in before.items())
+        np.testing.assert_allclose(layer.grads["bias"], dz.sum(axis=0), rtol=1e-15, atol=1e-15)
 
 
 def uniform_bounds_hold(w, bound):

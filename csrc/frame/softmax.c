@@ -6,9 +6,16 @@
  *   inner  > 1:                             units of up to CF_SOFTMAX_COLS_MAX neighbouring
  *                                           columns of one (L, inner) slab; the column kernel
  *                                           vectorises across them; threads take ranges of units.
+ *   forward, inner == 1 and                short rows (class scores), worked on transposed:
+ *   L <= CF_SOFTMAX_SHORT_ROW:              blocks of up to CF_SOFTMAX_COLS_MAX rows are copied
+ *                                           into an (L, rows) scratch block and the column kernel
+ *                                           runs across the rows, one lane per row. A row kernel
+ *                                           on a 10-element row spends its time in horizontal
+ *                                           reductions and per-row overhead. (The backward row
+ *                                           kernels have no exp to amortise: they stay faster.)
  * Large outputs with rows of at least 1 KiB are streamed (non-temporal stores, see
- * CF_STREAM_BYTES). Cross-entropy runs the row kernel on (N, C) and sums each row's loss into a
- * per-thread partial (double), added in thread order after the region.
+ * CF_STREAM_BYTES). Cross-entropy takes the same two paths, keeps each row's loss and sums the
+ * losses in row order after the parallel region.
  *
  * CF_OMP_PARALLEL_NT opens a region of `nt` threads (a variable of that name must be in scope). */
 #include "common.h"
@@ -16,6 +23,7 @@
 #include "kernels/softmax.h"
 
 #define CF_SOFTMAX_GRAIN 32768 /* elements per thread below which one thread does it all */
+#define CF_SOFTMAX_SHORT_ROW 32 /* rows up to this length take the transposed path */
 
 #ifdef CF_HAVE_OPENMP
 #define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
@@ -34,10 +42,100 @@ static int threads_for_units(cf_int units, cf_int per_unit, int nthreads) {
     return cf_threads_for(units, CF_MAX(1, CF_SOFTMAX_GRAIN / CF_MAX(1, per_unit)), nthreads);
 }
 
+/* The m <= CF_SOFTMAX_COLS_MAX rows of L elements at `rows` <-> the (L, m) block at `cols`, whose
+ * rows are CF_SOFTMAX_COLS_MAX elements apart. Elements are moved as bits (4 or 8 bytes). */
+static void rows_to_cols(size_t elem, cf_int m, cf_int L, const void *rows, void *cols) {
+    const cf_int B = CF_SOFTMAX_COLS_MAX;
+    if (elem == 4) {
+        const uint32_t *s = rows;
+        uint32_t *d = cols;
+        for (cf_int r = 0; r < m; r++)
+            for (cf_int j = 0; j < L; j++) d[j * B + r] = s[r * L + j];
+    } else {
+        const uint64_t *s = rows;
+        uint64_t *d = cols;
+        for (cf_int r = 0; r < m; r++)
+            for (cf_int j = 0; j < L; j++) d[j * B + r] = s[r * L + j];
+    }
+}
+
+static void cols_to_rows(size_t elem, cf_int m, cf_int L, const void *cols, void *rows) {
+    const cf_int B = CF_SOFTMAX_COLS_MAX;
+    if (elem == 4) {
+        const uint32_t *s = cols;
+        uint32_t *d = rows;
+        for (cf_int r = 0; r < m; r++)
+            for (cf_int j = 0; j < L; j++) d[r * L + j] = s[j * B + r];
+    } else {
+        const uint64_t *s = cols;
+        uint64_t *d = rows;
+        for (cf_int r = 0; r < m; r++)
+            for (cf_int j = 0; j < L; j++) d[r * L + j] = s[j * B + r];
+    }
+}
+
+/* one column-kernel call on transposed blocks: IN a, b (backward ops); OUT out; (L, m), stride B */
+static void cols_op(const cf_softmax_kernels *k, cf_softmax_op op, cf_dtype dt, cf_int L, cf_int m,
+                    const void *a, const void *b, void *out) {
+    const cf_int B = CF_SOFTMAX_COLS_MAX;
+    if (dt == CF_F32) {
+        switch (op) {
+        case CF_SOFTMAX_FWD: k->f32_fwd_cols(L, m, B, a, out, NULL); break;
+        case CF_LOG_SOFTMAX_FWD: k->f32_log_fwd_cols(L, m, B, a, out, 0); break;
+        case CF_SOFTMAX_BWD: k->f32_bwd_cols(L, m, B, a, b, out, 0); break;
+        case CF_LOG_SOFTMAX_BWD: k->f32_log_bwd_cols(L, m, B, a, b, out, 0); break;
+        }
+    } else {
+        switch (op) {
+        case CF_SOFTMAX_FWD: k->f64_fwd_cols(L, m, B, a, out, NULL); break;
+        case CF_LOG_SOFTMAX_FWD: k->f64_log_fwd_cols(L, m, B, a, out, 0); break;
+        case CF_SOFTMAX_BWD: k->f64_bwd_cols(L, m, B, a, b, out, 0); break;
+        case CF_LOG_SOFTMAX_BWD: k->f64_log_bwd_cols(L, m, B, a, b, out, 0); break;
+        }
+    }
+}
+
+/* Short rows, transposed: IN a, b (or NULL); OUT out; N rows of L <= CF_SOFTMAX_SHORT_ROW.
+ * With labels != NULL (cross-entropy, op CF_SOFTMAX_FWD) row r's loss -log_softmax(a)[labels[r]]
+ * is also stored in row_loss[r]. */
+static int short_rows(const cf_softmax_kernels *k, cf_softmax_op op, cf_dtype dt, cf_int N, cf_int L,
+                      const void *a, const void *b, void *out, const int64_t *labels, double *row_loss,
+                      int nthreads) {
+    const cf_int B = CF_SOFTMAX_COLS_MAX, blocks = (N + B - 1) / B;
+    const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double), blk = (size_t)L * (size_t)B * elem;
+    const int nt = threads_for_units(blocks, B * L, nthreads);
+    char *work = cf_malloc((size_t)nt * 3 * blk);
+    if (!work) return CF_ERR_NOMEM;
+    CF_OMP_PARALLEL_NT
+    {
+        CF_MY_RANGE(blocks, u0, u1);
+        char *wa = work + (size_t)CF_THREAD_ID() * 3 * blk, *wb = wa + blk, *wo = wb + blk;
+        for (cf_int u = u0; u < u1; u++) {
+            const cf_int r0 = u * B, m = CF_MIN(B, N - r0);
+            const size_t off = (size_t)(r0 * L) * elem;
+            rows_to_cols(elem, m, L, (const char *)a + off, wa);
+            if (b) rows_to_cols(elem, m, L, (const char *)b + off, wb);
+            cols_op(k, op, dt, L, m, wa, wb, wo);
+            if (labels) {
+                cols_op(k, CF_LOG_SOFTMAX_FWD, dt, L, m, wa, NULL, wb);
+                for (cf_int r = 0; r < m; r++) {
+                    const cf_int o = labels[r0 + r] * B + r;
+                    row_loss[r0 + r] = dt == CF_F32 ? -(double)((const float *)wb)[o] : -((const double *)wb)[o];
+                }
+            }
+            cols_to_rows(elem, m, L, wo, (char *)out + off);
+        }
+    }
+    cf_free(work);
+    return CF_OK;
+}
+
 /* IN a (x or dy), b (y for the backward ops, else NULL); OUT out; all (outer, L, inner), L >= 1. */
 int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
                const void *b, void *out, int nthreads) {
     const cf_softmax_kernels *k = kernels();
+    if (inner == 1 && L <= CF_SOFTMAX_SHORT_ROW && (op == CF_SOFTMAX_FWD || op == CF_LOG_SOFTMAX_FWD))
+        return short_rows(k, op, dt, outer, L, a, b, out, NULL, NULL, nthreads);
     if (inner == 1) {
         const int nt = threads_for_units(outer, L, nthreads);
         const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
@@ -122,23 +220,16 @@ int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inn
     return CF_OK;
 }
 
-/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1.
- * Each row's loss is kept and the losses are summed in row order after the parallel region, so
- * the sum is the same bits on any number of threads. */
-int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
-                         void *probs, double *loss_sum, int nthreads) {
-    const cf_softmax_kernels *k = kernels();
+/* Cross-entropy with the row kernels: IN logits (N, C), labels; OUT probs (N, C) and
+ * row_loss[r] = logsumexp(logits[r]) - logits[r, labels[r]] (in double). */
+static int ce_rows(const cf_softmax_kernels *k, cf_dtype dt, cf_int N, cf_int C, const void *logits,
+                   const int64_t *labels, void *probs, double *row_loss, int nthreads) {
     const int nt = threads_for_units(N, C, nthreads);
     const size_t elem = dt == CF_F32 ? sizeof(float) : sizeof(double);
     const int stream = N * C * (cf_int)elem >= CF_STREAM_BYTES && C * (cf_int)elem >= 1024 &&
                        (uintptr_t)probs % elem == 0;
-    double *row_loss = cf_malloc((size_t)N * sizeof(double));
     char *work = stream ? cf_malloc((size_t)nt * (size_t)C * elem) : NULL;
-    if (!row_loss || (stream && !work)) {
-        cf_free(row_loss);
-        cf_free(work);
-        return CF_ERR_NOMEM;
-    }
+    if (stream && !work) return CF_ERR_NOMEM;
 #define CF_CE_FWD(dt, type)                                                                       \
     do {                                                                                          \
         const type *xs = logits;                                                                  \
@@ -159,12 +250,26 @@ int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, co
     else
         CF_CE_FWD(f64, double);
 #undef CF_CE_FWD
+    cf_free(work);
+    return CF_OK;
+}
+
+/* IN logits (N, C), labels (N) in [0, C); OUT probs (N, C), *loss_sum. C >= 1.
+ * Each row's loss is kept and the losses are summed in row order after the parallel region, so
+ * the sum is the same bits on any number of threads. */
+int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
+                         void *probs, double *loss_sum, int nthreads) {
+    const cf_softmax_kernels *k = kernels();
+    double *row_loss = cf_malloc((size_t)N * sizeof(double));
+    if (!row_loss) return CF_ERR_NOMEM;
+    const int status = C <= CF_SOFTMAX_SHORT_ROW
+                           ? short_rows(k, CF_SOFTMAX_FWD, dt, N, C, logits, NULL, probs, labels, row_loss, nthreads)
+                           : ce_rows(k, dt, N, C, logits, labels, probs, row_loss, nthreads);
     double total = 0;
     for (cf_int r = 0; r < N; r++) total += row_loss[r];
     *loss_sum = total;
     cf_free(row_loss);
-    cf_free(work);
-    return CF_OK;
+    return status;
 }
 
 /* IN probs (N, C), labels (N) in [0, C); OUT dlogits (N, C). N >= 1, C >= 1. */
