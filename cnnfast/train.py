@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from . import callbacks, datasets, layers, metrics, optimizers
+from ._runtime import get_num_threads
 from ._runtime import threads as _threads
 from .model import Sequential
 
@@ -131,7 +132,7 @@ def build_parser():
 
 
 def find_data(path):
-    """(path, description) of the data file to use, or (None, why) for the synthetic set."""
+    """(path of the data file to use, None), or (None, why there is none) for the synthetic set."""
     if path is not None:
         return path, None
     cached = os.path.expanduser(datasets.MEDMNIST_CACHE)
@@ -186,8 +187,6 @@ def main(argv=None, out=None):
 
 
 def _run(args, out, source, x_train, y_train, x_val, y_val, x_test, y_test):
-    from ._runtime import get_num_threads
-
     try:
         model = build_model(x_train.shape[1:], args.widths, seed=args.seed)
     except ValueError as e:
