@@ -11,6 +11,8 @@ timed alternately on the same inputs with the same thread count (median of sever
 warm-up); the NumPy reference gets a run or two, and is skipped where one run would take too long.
 Ops that are not in C yet are listed, not timed. Shape files: see cnnfast/bench/shapes.py."""
 
+DEFAULT_DATA = os.path.join("..", "shared", "data", "pneumoniamnist.npz")
+
 CSV_SETS = {"conv": ("conv", "deconv"), "pool": ("pool",), "bnorm": ("bnorm",)}
 
 
@@ -60,6 +62,16 @@ def build_parser():
     p.add_argument("--no-torch", action="store_true", help="do not import PyTorch (its column says n/a)")
     p.add_argument("--no-reference", action="store_true",
                    help="do not time the NumPy reference (its column says n/a); for long shape files")
+    p.add_argument("--e2e", action="store_true",
+                   help="end-to-end comparisons: train_on_batch, predict and a training epoch of whole CNNs "
+                   "against the same models in PyTorch (see cnnfast/bench/e2e.py); alone it runs only "
+                   "these, with --ops or --shapes the op table too")
+    p.add_argument("--profile", action="store_true",
+                   help="with --e2e: also print where train_on_batch and predict spend their time, layer "
+                   "by layer, and PyTorch's per-op split of its training step")
+    p.add_argument("--data", metavar="FILE.npz",
+                   help="with --e2e: the MedMNIST-format file whose training set the epoch row uses "
+                   f"(default {DEFAULT_DATA} when it exists)")
     p.add_argument("--list", action="store_true",
                    help="list the ops, their families and shape sets, and whether cnnfast and the reference have them")
     return p
@@ -137,13 +149,25 @@ def main(argv=None, lib=None, ref=None, out=None):
         shape_sets=sets, budget=timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,
         peak_gflops=peak, peak_source=source,
         copy_bytes=(32 if args.quick else 128) * 2**20)
+    for flag, given in (("--data", args.data is not None), ("--profile", args.profile)):
+        if given and not args.e2e:
+            parser.error(f"{flag} is for --e2e")
+    data = args.data if args.data is not None or not os.path.isfile(DEFAULT_DATA) else DEFAULT_DATA
+    op_table = not args.e2e or args.ops is not None or args.shapes
+    if not op_table:
+        settings.ops = []
     torch = None if args.no_torch else runner.load_torch()
     torch_threads = torch.get_num_threads() if torch is not None else None
     try:
         if torch is not None:
             torch.set_num_threads(threads)
         with cnnfast.threads(threads):
-            document = runner.Runner(settings, lib, None if args.no_reference else ref, torch, out).run()
+            bench = runner.Runner(settings, lib, None if args.no_reference else ref, torch, out)
+            document = bench.run() if op_table else bench.preamble_only()
+            if args.e2e:
+                from . import e2e
+
+                document["e2e"] = e2e.run(torch, out, data, quick=args.quick, profile=args.profile)
     finally:
         if torch is not None:
             torch.set_num_threads(torch_threads)

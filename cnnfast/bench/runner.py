@@ -213,20 +213,31 @@ class Runner:
         growth = min(2.0, max(1.0, math.log2(max(t2, 1e-9) / max(t1, 1e-9))))
         return t2 * (n / (2 * b1)) ** growth
 
-    def run(self):
-        """Measure everything, print the table as it goes; return the JSON document."""
-        start = time.perf_counter()
+    def _facts(self):
+        """Machine facts, the settings record and the copy baseline; prints the preamble."""
         facts = report.machine_facts(self.s.threads, self.torch)
         copy = timing.copy_bandwidth(self.s.copy_bytes, self.s.budget)
         self.copy_gbps = copy["gbps"]
         settings = {"ops": [op.name for op in self.s.ops], "dtypes": list(self.s.dtypes),
                     "threads": self.s.threads, "peak_gflops": self.s.peak_gflops,
                     "peak_source": self.s.peak_source, "budget": dataclasses.asdict(self.s.budget)}
+        report.preamble(self.out, facts, settings, copy)
+        return facts, settings, copy
+
+    def preamble_only(self):
+        """The machine facts and preamble with no op timed (--e2e alone): the JSON document's frame."""
+        facts, settings, copy = self._facts()
+        return {"machine": facts, "settings": settings, "copyto": copy, "results": [], "summary": [],
+                "not_in_c": [], "not_in_reference": [], "elapsed_s": 0.0, "errors": 0}
+
+    def run(self):
+        """Measure everything, print the table as it goes; return the JSON document."""
+        start = time.perf_counter()
+        facts, settings, copy = self._facts()
         if self.torch is None:
             self.notes.append("PyTorch is not importable (or --no-torch): the torch column says n/a.")
         if self.ref is None:
             self.notes.append("--no-reference: the ref column says n/a.")
-        report.preamble(self.out, facts, settings, copy)
         todo, missing = self.cases()
         results = []
         if todo:
