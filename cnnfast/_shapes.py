@@ -224,13 +224,15 @@ def conv2d_args(x, weight, bias, stride, padding, dilation, groups):
     return ConvGeometry(n, c, h, w, k, p, q, r, s, groups, *stride, *dilation, top, bottom, left, right)
 
 
-def conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups, need_bias_grad):
+def conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups, need_bias_grad,
+                         need_input_grad):
     """Validate conv2d_backward(dy, x, weight, ...) -> ConvGeometry; dy must be conv2d's y shape."""
     _checks.data(dy, "dy")
     g = conv2d_args(x, weight, None, stride, padding, dilation, groups)
     _checks.same_dtype("x", x, "dy", dy)
     _checks.shape_is(dy, "dy (the gradient of conv2d's output)", g.feature_shape)
     _checks.boolean(need_bias_grad, "need_bias_grad")
+    _checks.boolean(need_input_grad, "need_input_grad")
     return g
 
 
@@ -273,13 +275,14 @@ def conv_transpose2d_args(x, weight, bias, stride, padding, output_padding, grou
 
 
 def conv_transpose2d_backward_args(dy, x, weight, stride, padding, output_padding, groups, dilation,
-                                   need_bias_grad):
+                                   need_bias_grad, need_input_grad):
     """Validate conv_transpose2d_backward -> ConvGeometry; dy must be conv_transpose2d's y shape."""
     _checks.data(dy, "dy")
     g = conv_transpose2d_args(x, weight, None, stride, padding, output_padding, groups, dilation)
     _checks.same_dtype("x", x, "dy", dy)
     _checks.shape_is(dy, "dy (the gradient of conv_transpose2d's output)", g.image_shape)
     _checks.boolean(need_bias_grad, "need_bias_grad")
+    _checks.boolean(need_input_grad, "need_input_grad")
     return g
 
 

@@ -19,6 +19,7 @@ BatchNormalization followed by ReLU(); the ReLU layer is then skipped. At infere
 evaluate) a Conv2D or Dense followed by BatchNormalization runs as one layer with the batch norm
 folded into its weights; the folded weights are cached until the next optimizer step or
 load_state_dict (after writing into the layers' arrays yourself, call `model.weights_changed()`).
+A first Conv2D or Conv2DTranspose skips its input gradient (`need_input_grad`), which nothing uses.
 
 Weights: state_dict() / load_state_dict() use torch.nn.Sequential's names ("0.weight",
 "1.running_mean", ...), so the weights of the same architecture built in PyTorch load as they are.
@@ -202,6 +203,10 @@ class Sequential:
                 plain = type(layer) is _layers.BatchNormalization or layer.activation is None
                 layer.fused_relu = bool(plain and nxt is not None and is_plain_relu(nxt))
                 skip = layer.fused_relu
+        # nothing uses the gradient of the model's input
+        first = self.layers[0] if self.layers else None
+        if type(first) in (_layers.Conv2D, _layers.Conv2DTranspose):
+            first.need_input_grad = False
         # inference: ("fold", conv index, bn index) or ("layer", index, None)
         self._infer_steps = []
         steps = self._train_steps

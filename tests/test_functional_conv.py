@@ -91,6 +91,11 @@ def test_conv2d_exact(isa, nthreads, dtype, case):
             same(got[2], exp[2])
         else:
             assert got[2] is None
+    # need_input_grad=False (a model's first layer): no dx, the same weight and bias gradients
+    dx, dweight, dbias = cnnfast.conv2d_backward(dy, x, weight, **kw, need_input_grad=False)
+    assert dx is None and ref.conv2d_backward(dy, x, weight, **kw, need_input_grad=False)[0] is None
+    same(dweight, exp[1])
+    same(dbias, ref.conv2d_backward(dy, x, weight, **kw)[2])
     for a, a0 in zip((x, weight, bias), copies):
         np.testing.assert_array_equal(a, a0)
 
@@ -107,6 +112,11 @@ def test_conv_transpose2d_exact(isa, nthreads, dtype, case):
     got, exp = cnnfast.conv_transpose2d_backward(dy, x, weight, **kw), ref.conv_transpose2d_backward(dy, x, weight, **kw)
     for u, v in zip(got, exp):
         same(u, v)
+    dx, dweight, dbias = cnnfast.conv_transpose2d_backward(dy, x, weight, **kw, need_input_grad=False)
+    assert dx is None
+    assert ref.conv_transpose2d_backward(dy, x, weight, **kw, need_input_grad=False)[0] is None
+    same(dweight, exp[1])
+    same(dbias, exp[2])
 
 
 def normal(rng, shape, dtype):

@@ -89,6 +89,7 @@ def test_fusion_plan():
     conv, bn, _, _, conv1, _, _, dense, _, dense1 = model.layers
     assert bn.fused_relu and conv1.fused_relu and dense.fused_relu
     assert not conv.fused_relu and not dense1.fused_relu
+    assert not conv.need_input_grad and conv1.need_input_grad   # nothing uses the input's gradient
     assert model._train_steps == [0, 1, 3, 4, 6, 7, 9]
     assert model._infer_steps[0] == ("fold", 0, 1)
 

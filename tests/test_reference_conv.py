@@ -377,6 +377,10 @@ BAD = [
     (lambda: ref.conv_transpose2d_backward(DYT[:, :, 1:], X, WT), ValueError, r"dy"),
     (lambda: ref.conv2d_backward(DY, X, W, groups=2, need_bias_grad=1), TypeError,
      r"need_bias_grad must be a bool"),
+    (lambda: ref.conv2d_backward(DY, X, W, groups=2, need_input_grad="no"), TypeError,
+     r"need_input_grad must be a bool"),
+    (lambda: ref.conv_transpose2d_backward(DYT, X, WT, need_input_grad=None), TypeError,
+     r"need_input_grad must be a bool"),
     # output size below 1
     (lambda: ref.conv2d(X, np.ones((6, 2, 7, 3)), groups=2), ValueError, r"output height would be 0"),
     (lambda: ref.conv2d(X, W, groups=2, dilation=(1, 3)), ValueError, r"output width"),

@@ -34,14 +34,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, acti
     return y
 
 
-def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_bias_grad=True):
-    """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
-    g = _shapes.conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups, need_bias_grad)
+def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_bias_grad=True,
+                    need_input_grad=True):
+    """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad, dx None unless
+    need_input_grad (a network's first layer has no use for it)."""
+    g = _shapes.conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups, need_bias_grad,
+                                     need_input_grad)
     nt = get_num_threads()
     dy, x, weight = _c(dy), _c(x), _c(weight)
-    dx = _core.empty(g.image_shape, x.dtype)
+    dx = None
+    if need_input_grad:
+        dx = _core.empty(g.image_shape, x.dtype)
+        _core.conv_adjoint(g, dy, weight, None, dx, nt)
     dweight = _core.empty(weight.shape, x.dtype)
-    _core.conv_adjoint(g, dy, weight, None, dx, nt)
     _core.conv_weight_grad(g, x, dy, dweight, nt)
     dbias = None
     if need_bias_grad:
@@ -59,15 +64,18 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 
 def conv_transpose2d_backward(dy, x, weight, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                              need_bias_grad=True):
-    """Gradients of conv_transpose2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
+                              need_bias_grad=True, need_input_grad=True):
+    """Gradients of conv_transpose2d: (dx, dweight, dbias), dbias None unless need_bias_grad, dx
+    None unless need_input_grad."""
     g = _shapes.conv_transpose2d_backward_args(dy, x, weight, stride, padding, output_padding, groups,
-                                               dilation, need_bias_grad)
+                                               dilation, need_bias_grad, need_input_grad)
     nt = get_num_threads()
     dy, x, weight = _c(dy), _c(x), _c(weight)
-    dx = _core.empty(g.feature_shape, x.dtype)
+    dx = None
+    if need_input_grad:
+        dx = _core.empty(g.feature_shape, x.dtype)
+        _core.conv_correlate(g, dy, weight, None, False, dx, nt)
     dweight = _core.empty(weight.shape, x.dtype)
-    _core.conv_correlate(g, dy, weight, None, False, dx, nt)
     _core.conv_weight_grad(g, dy, x, dweight, nt)
     dbias = None
     if need_bias_grad:

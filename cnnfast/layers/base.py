@@ -12,7 +12,8 @@ A layer is a small object around the functional C ops (cnnfast.functional):
 - ``forward(x, training)`` takes a batch ``(N, *input_shape)`` and returns ``(N, *output_shape)``;
   with ``training=True`` it keeps what ``backward`` needs (and nothing when False).
 - ``backward(dy)`` returns dx for the last training forward and stores the parameter gradients
-  in ``grads`` (overwritten, not accumulated).
+  in ``grads`` (overwritten, not accumulated). Conv layers whose ``need_input_grad`` attribute the
+  model cleared (its first layer) return None instead of dx.
 - ``params``: an ordered dict name -> array of trainable parameters, with PyTorch's names
   (``weight``, ``bias``) and layouts (conv OIHW, dense (out, in)); optimizers update these
   arrays in place, so a layer never replaces them after ``build``. ``grads`` has the same keys.

@@ -20,7 +20,8 @@ class Conv2D(Layer):
     weight (filters, C // groups, R, S), bias (filters,). padding: 'valid', 'same' (stride 1;
     the odd extra row/column goes after, as PyTorch), an int or a pair. With activation='relu',
     or with `fused_relu` set (by the model, for a ReLU layer it skips), the ReLU is applied in
-    the convolution's store and backward masks dy by y > 0."""
+    the convolution's store and backward masks dy by y > 0. With `need_input_grad` cleared (by
+    the model, for its first layer) backward skips the input gradient and returns None."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, groups=1,
                  use_bias=True, activation=None, kernel_initializer=None, name=None):
@@ -45,6 +46,7 @@ class Conv2D(Layer):
         self._activation = C.activation(activation)
         self.kernel_initializer = initializers.check_kernel_initializer(kernel_initializer)
         self.fused_relu = False
+        self.need_input_grad = True
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": C.config_value(self.kernel_size),
@@ -101,7 +103,8 @@ class Conv2D(Layer):
         saved = self._saved(dy)
         dz = C.backprop_activations(saved["activations"], dy)
         dx, dweight, dbias = F.conv2d_backward(dz, saved["x"], self.params["weight"],
-                                               **self._conv_args(), need_bias_grad=self.use_bias)
+                                               **self._conv_args(), need_bias_grad=self.use_bias,
+                                               need_input_grad=self.need_input_grad)
         self._store_grads(weight=dweight, **({"bias": dbias} if self.use_bias else {}))
         return dx
 
@@ -118,7 +121,8 @@ class Conv2DTranspose(Layer):
     """Transposed 2-D convolution (PyTorch's ConvTranspose2d) -> (filters, H', W') with
     H' = (H - 1)*strides - 2*padding + kernel_size + output_padding.
 
-    weight (C_in, filters, R, S), bias (filters,); output_padding must be smaller than strides."""
+    weight (C_in, filters, R, S), bias (filters,); output_padding must be smaller than strides.
+    `need_input_grad` as for Conv2D."""
 
     def __init__(self, filters, kernel_size, strides=1, padding=0, output_padding=0, use_bias=True,
                  activation=None, kernel_initializer=None, name=None):
@@ -136,6 +140,7 @@ class Conv2DTranspose(Layer):
         self.activation = activation
         self._activation = C.activation(activation)
         self.kernel_initializer = initializers.check_kernel_initializer(kernel_initializer)
+        self.need_input_grad = True
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": C.config_value(self.kernel_size),
@@ -179,6 +184,7 @@ class Conv2DTranspose(Layer):
         dz = C.backprop_activations(saved["activations"], dy)
         dx, dweight, dbias = F.conv_transpose2d_backward(dz, saved["x"], self.params["weight"],
                                                          **self._conv_args(),
-                                                         need_bias_grad=self.use_bias)
+                                                         need_bias_grad=self.use_bias,
+                                                         need_input_grad=self.need_input_grad)
         self._store_grads(weight=dweight, **({"bias": dbias} if self.use_bias else {}))
         return dx

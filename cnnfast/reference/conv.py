@@ -91,15 +91,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _out(_add_bias(y, bias), x.dtype)
 
 
-def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_bias_grad=True):
-    """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
+def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_bias_grad=True,
+                    need_input_grad=True):
+    """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad, dx None unless
+    need_input_grad (a network's first layer has no use for it)."""
     g = _shapes.conv2d_backward_args(dy, x, weight, stride, padding, dilation, groups,
-                                     need_bias_grad)
+                                     need_bias_grad, need_input_grad)
     dy64 = _f64(dy)
-    dx = _correlate_adjoint(dy64, _f64(weight), g)
+    dx = _out(_correlate_adjoint(dy64, _f64(weight), g), x.dtype) if need_input_grad else None
     dweight = _correlate_weight_grad(_f64(x), dy64, g)
     dbias = _out(dy64.sum(axis=(0, 2, 3)), x.dtype) if need_bias_grad else None
-    return _out(dx, x.dtype), _out(dweight, x.dtype), dbias
+    return dx, _out(dweight, x.dtype), dbias
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -116,12 +118,13 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 
 def conv_transpose2d_backward(dy, x, weight, stride=1, padding=0, output_padding=0, groups=1,
-                              dilation=1, need_bias_grad=True):
-    """Gradients of conv_transpose2d: (dx, dweight, dbias), dbias None unless need_bias_grad."""
+                              dilation=1, need_bias_grad=True, need_input_grad=True):
+    """Gradients of conv_transpose2d: (dx, dweight, dbias), dbias None unless need_bias_grad, dx
+    None unless need_input_grad."""
     g = _shapes.conv_transpose2d_backward_args(dy, x, weight, stride, padding, output_padding,
-                                               groups, dilation, need_bias_grad)
+                                               groups, dilation, need_bias_grad, need_input_grad)
     dy64 = _f64(dy)
-    dx = _correlate(dy64, _f64(weight), g)
+    dx = _out(_correlate(dy64, _f64(weight), g), x.dtype) if need_input_grad else None
     dweight = _correlate_weight_grad(dy64, _f64(x), g)
     dbias = _out(dy64.sum(axis=(0, 2, 3)), x.dtype) if need_bias_grad else None
-    return _out(dx, x.dtype), _out(dweight, x.dtype), dbias
+    return dx, _out(dweight, x.dtype), dbias
