@@ -21,8 +21,16 @@
 
 /* Bytes of one column block of the adjoint (col2im) product: kept near L2's size. */
 #define CF_CONV_COL_BYTES ((cf_int)1 << 20)
+/* Feature planes smaller than this many pixels are folded: several images form the columns of one
+ * GEMM (a 7x7 plane alone would fill two 32-wide tiles with 49 columns and repack the whole
+ * weight for each image), written to a scratch block of at most CF_CONV_FOLD_BYTES first. */
+#define CF_CONV_FOLD_PIX 1024
+#define CF_CONV_FOLD_BYTES ((cf_int)4 << 20)
 /* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
 #define CF_CONV_DIRECT_MAX 4
+/* Largest k/groups of a correlation that takes the direct kernels whatever its depth: one or two
+ * GEMM rows would run the microkernel at a fraction of its tile, after packing every pixel. */
+#define CF_CONV_THIN_ROWS 1
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -49,6 +57,13 @@ static int cf_conv_is_pointwise(const cf_conv_geom *g) {
  * the direct plane kernels (kernels/conv.h) instead. */
 static int cf_conv_is_direct(const cf_conv_geom *g) {
     return g->groups > 1 && g->c / g->groups * (g->k / g->groups) <= CF_CONV_DIRECT_MAX;
+}
+
+/* A correlation so few output channels deep (per group) that the direct kernels beat the GEMM:
+ * the adjoint of a 1-channel input's conv is the common case. Pointwise convs stay a GEMM (their
+ * B operand is the image itself, read without gathering). */
+static int cf_conv_is_thin(const cf_conv_geom *g) {
+    return g->k / g->groups <= CF_CONV_THIN_ROWS && !cf_conv_is_pointwise(g);
 }
 
 /* a*b for work estimates (a, b >= 0), saturating instead of overflowing. */

@@ -257,13 +257,46 @@ static int SUF(correlate_one)(const cf_conv_geom *g, const T *img, const T *wt, 
     return cf_gemm(&pb, nt);
 }
 
+/* Images n0 .. n0+nb-1 of group gi as one GEMM whose columns are their nb*PQ folded pixels, into
+ * the scratch block cbuf (kpg x nb*PQ), then copied to their planes. */
+static int SUF(correlate_folded)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu,
+                                 T *feat, cf_int gi, cf_int n0, cf_int nb, T *cbuf, int nt) {
+    static const T one = 1, zero = 0;
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, crs = cpg * g->r * g->s;
+    const cf_int PQ = g->p * g->q, HW = g->h * g->w, cols = nb * PQ;
+    const cf_gemm_matrix wa = {wt + gi * kpg * crs, crs, 1};
+    const SUF(conv_operand) xo = {g, img + gi * cpg * HW, n0 * PQ};
+    const cf_gemm_problem pb = {DT, kpg, cols, crs, &one, &zero, {PACK_STRIDED, &wa}, {SUF(pack_im2col), &xo},
+                                cbuf, cols, 1, bias ? bias + gi * kpg : NULL, NULL, relu};
+    if (cf_gemm(&pb, nt) != CF_OK) return CF_ERR_NOMEM;
+    for (cf_int b = 0; b < nb; ++b)
+        for (cf_int i = 0; i < kpg; ++i)
+            memcpy(feat + ((n0 + b) * g->k + gi * kpg + i) * PQ, cbuf + i * cols + b * PQ, sizeof(T) * (size_t)PQ);
+    return CF_OK;
+}
+
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
-    if (cf_conv_is_direct(g)) {
+    if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
-    const cf_int G = g->groups, tasks = g->n * G;
+    const cf_int G = g->groups, PQ = g->p * g->q;
+    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX) { /* small planes: several images per GEMM, threads inside */
+        const cf_int kpg = g->k / G, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (kpg * PQ);
+        const cf_int nb = CF_MAX((cf_int)1, CF_MIN(g->n, fit));
+        size_t cap = 0;
+        T *cbuf = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(kpg * nb * PQ), &cap);
+        if (!cbuf) return CF_ERR_NOMEM;
+        int failed = 0;
+        for (cf_int gi = 0; gi < G && !failed; ++gi)
+            for (cf_int n0 = 0; n0 < g->n && !failed; n0 += nb)
+                failed = SUF(correlate_folded)(g, img, wt, bias, relu, feat, gi, n0, CF_MIN(nb, g->n - n0), cbuf,
+                                               nthreads) != CF_OK;
+        cf_scratch_release(cbuf, cap);
+        return failed ? CF_ERR_NOMEM : CF_OK;
+    }
+    const cf_int tasks = g->n * G;
     const cf_int macs = cf_conv_sat_mul((g->k / G) * (g->c / G) * g->r * g->s, g->p * g->q);
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     int failed = 0;
