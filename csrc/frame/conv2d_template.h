@@ -117,12 +117,55 @@ static void SUF(zero_rows)(T *dst, int from, int w, cf_int kc) {
         for (int i = from; i < w; ++i) dst[p * w + i] = 0;
 }
 
-/* B = im2col (crs x pixels), for the forward: X(j, p) = im2col[p][t0 + j]. */
+/* The runs (kernels/conv.h) of one micro-panel: `rows` folded pixels from t, in segments along
+ * output rows; for each tap (a, b) and segment, the lanes whose tap reads inside the image.
+ * OUT runs[tap*maxrun + ...], nrun[tap]. */
+static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_conv_run *runs, int *nrun,
+                            int maxrun) {
+    const cf_int rs = g->r * g->s, sw = g->stride_w;
+    for (cf_int tap = 0; tap < rs; ++tap) nrun[tap] = 0;
+    cf_int n = t.n, i = t.i, j = t.j;
+    for (int d0 = 0; d0 < rows;) {
+        const int cnt = (int)CF_MIN(g->q - j, (cf_int)(rows - d0));
+        for (cf_int a = 0; a < g->r; ++a) {
+            const cf_int y = i * g->stride_h + a * g->dilation_h - g->pad_top;
+            if (y < 0 || y >= g->h) continue;
+            for (cf_int b = 0; b < g->s; ++b) {
+                const cf_int x0 = j * sw + b * g->dilation_w - g->pad_left;
+                cf_int lo, hi;
+                SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+                if (lo >= hi) continue;
+                const cf_int tap = a * g->s + b;
+                runs[tap * maxrun + nrun[tap]++] =
+                    (cf_conv_run){(n * g->c * g->h + y) * g->w + x0 - d0 * sw, d0 + (int)lo, d0 + (int)hi};
+            }
+        }
+        d0 += cnt;
+        j = 0;
+        if (++i == g->p) i = 0, ++n;
+    }
+}
+
+/* Runs kept on the stack per micro-panel: more taps x segments than this take the gather path. */
+enum { SUF(RUNS_MAX) = 1024 };
+
+/* B = im2col (crs x pixels), for the forward: X(j, p) = im2col[p][t0 + j]. Each micro-panel's
+ * runs are computed once, then the ISA's im2col kernel copies its kc rows. */
 static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
-    const cf_int rs = g->r * g->s;
+    const cf_int rs = g->r * g->s, maxrun = (w + g->q - 1) / g->q + 1;
     T *dst = (T *)dst_;
+    if (rs * maxrun <= SUF(RUNS_MAX) && rs <= SUF(RUNS_MAX)) {
+        cf_conv_run runs[SUF(RUNS_MAX)];
+        int nrun[SUF(RUNS_MAX)];
+        for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+            const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+            SUF(panel_runs)(g, SUF(decode)(g, x->t0 + i0 + r0), rows, runs, nrun, (int)maxrun);
+            KT(im2col)(x->base, g->h * g->w, rs, p0, kc, g->stride_w, runs, nrun, (int)maxrun, w, dst);
+        }
+        return;
+    }
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
         const SUF(pixel) t = SUF(decode)(g, x->t0 + i0 + r0);

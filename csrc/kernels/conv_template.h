@@ -305,3 +305,36 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
             dwt[a * S + b] += rest;
         }
 }
+
+/* One im2col micro-panel (contract: kernels/conv.h). A tap whose single run covers every lane at
+ * unit stride (the interior of a plane at least w wide) is one fixed-size copy per row. */
+void KN(im2col)(const T *restrict base, cf_int cs, cf_int rs, cf_int p0, cf_int kc, cf_int sw,
+                const cf_conv_run *restrict runs, const int *restrict nrun, int maxrun, int w, T *restrict dst) {
+    cf_int cc = p0 / rs, t = p0 - cc * rs;
+    for (cf_int p = 0; p < kc; ++p, dst += w) {
+        const T *restrict chan = base + cc * cs;
+        const cf_conv_run *restrict run = runs + t * maxrun;
+        const int nr = nrun[t];
+        if (nr == 1 && sw == 1 && run->lo == 0 && run->hi == w) {
+            const T *restrict src = chan + run->off;
+            if (w == 32)
+                memcpy(dst, src, 32 * sizeof(T));
+            else if (w == 16)
+                memcpy(dst, src, 16 * sizeof(T));
+            else if (w == 8)
+                memcpy(dst, src, 8 * sizeof(T));
+            else
+                for (int u = 0; u < w; ++u) dst[u] = src[u];
+        } else {
+            for (int u = 0; u < w; ++u) dst[u] = 0;
+            for (int k = 0; k < nr; ++k) {
+                const T *restrict src = chan + run[k].off;
+                if (sw == 1)
+                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u];
+                else
+                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u * sw];
+            }
+        }
+        if (++t == rs) t = 0, ++cc;
+    }
+}

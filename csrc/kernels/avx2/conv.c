@@ -1,5 +1,7 @@
 /* conv.c (avx2) -- the direct plane kernels of kernels/conv.h for avx2: kernels/conv_template.h
  * compiled under this folder's flags for float and double, and the table that lists them. */
+#include <string.h>
+
 #include "kernels/conv.h"
 
 #define T float
@@ -23,8 +25,10 @@ const cf_conv_kernels cf_conv__avx2 = {
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__avx2,
     .adj_f32 = cf_f32_conv_adj__avx2,
     .wgrad_f32 = cf_f32_conv_wgrad__avx2,
+    .im2col_f32 = cf_f32_conv_im2col__avx2,
     .fwd_f64 = cf_f64_conv_fwd__avx2,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx2,
     .adj_f64 = cf_f64_conv_adj__avx2,
     .wgrad_f64 = cf_f64_conv_wgrad__avx2,
+    .im2col_f64 = cf_f64_conv_im2col__avx2,
 };
