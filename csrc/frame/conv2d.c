@@ -18,6 +18,7 @@
 
 #include "frame/gemm.h"
 #include "kernels/conv.h"
+#include "kernels/gemm.h"
 
 /* Bytes of one column block of the adjoint (col2im) product: kept near L2's size. */
 #define CF_CONV_COL_BYTES ((cf_int)1 << 20)
@@ -85,6 +86,10 @@ static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
 
 /* The direct plane kernel `op` of the ISA in force, for the dtype of the including template. */
 #define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
+/* The GEMM's transposing micro-panel packer (kernels/gemm.h) of that dtype. */
+#define PACK_ROWS (CF_SELECT(cf_gemm, cf_isa_current())->SUF(pack_rows))
+/* Pixels of the weight gradient's operands gathered into rows per transposing pass. */
+#define CF_CONV_T_CHUNK 256
 
 #define T float
 #define SUF(name) name##_f32

@@ -112,11 +112,6 @@ typedef struct {
     cf_int t0;     /* folded pixel of the operand's column / depth 0 */
 } SUF(conv_operand);
 
-static void SUF(zero_rows)(T *dst, int from, int w, cf_int kc) {
-    for (cf_int p = 0; p < kc; ++p)
-        for (int i = from; i < w; ++i) dst[p * w + i] = 0;
-}
-
 /* The runs (kernels/conv.h) of one micro-panel: `rows` folded pixels from t, in segments along
  * output rows; for each tap (a, b) and segment, the lanes whose tap reads inside the image.
  * OUT runs[tap*maxrun + ...], nrun[tap]. */
@@ -181,31 +176,50 @@ static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, c
     }
 }
 
-/* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. */
+/* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. The rows of
+ * a micro-panel are gathered (contiguous along the pixels) CF_CONV_T_CHUNK pixels at a time, then
+ * transposed into the panel by the GEMM's SIMD row packer. */
 static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
     const cf_int rs = g->r * g->s;
-    const SUF(pixel) t = SUF(decode)(g, x->t0 + p0);
+    _Alignas(CF_ALIGN) T tmp[CF_GEMM_NR_MAX * CF_CONV_T_CHUNK];
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-        for (int i = 0; i < rows; ++i) {
-            const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
-            SUF(gather)(g, x->base, cc, a, b, t, kc, dst + i, w);
+        for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
+            const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
+            const SUF(pixel) t = SUF(decode)(g, x->t0 + p0 + q0);
+            for (int i = 0; i < rows; ++i) {
+                const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
+                SUF(gather)(g, x->base, cc, a, b, t, len, tmp + i * CF_CONV_T_CHUNK, 1);
+            }
+            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + q0 * w);
         }
-        SUF(zero_rows)(dst, rows, w, kc);
     }
 }
 
-/* A = the feature side's gradient (kpg x pixels), for the weight gradient: X(i, p) = F[i][t0 + p]. */
+/* A = the feature side's gradient (kpg x pixels), for the weight gradient: X(i, p) = F[i][t0 + p].
+ * A depth range inside one image is transposed straight from the planes by the GEMM's row packer;
+ * one that crosses images is first copied row by row. */
 static void SUF(pack_feature)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    const cf_conv_geom *g = x->g;
+    const cf_int PQ = g->p * g->q, t = x->t0 + p0, n = t / PQ, pix = t - n * PQ;
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-        for (int i = 0; i < rows; ++i) SUF(frow)(x->g, x->base, i0 + r0 + i, x->t0 + p0, kc, dst + i, w);
-        SUF(zero_rows)(dst, rows, w, kc);
+        if (pix + kc <= PQ) {
+            PACK_ROWS(x->base + (n * g->k + i0 + r0) * PQ + pix, PQ, rows, kc, w, dst);
+            continue;
+        }
+        _Alignas(CF_ALIGN) T tmp[CF_GEMM_NR_MAX * CF_CONV_T_CHUNK];
+        for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
+            const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
+            for (int i = 0; i < rows; ++i)
+                SUF(frow)(g, x->base, i0 + r0 + i, t + q0, len, tmp + i * CF_CONV_T_CHUNK, 1);
+            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + q0 * w);
+        }
     }
 }
 
