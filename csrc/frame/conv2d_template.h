@@ -449,7 +449,10 @@ static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, con
 }
 
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
-    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
+    /* (not when the image has a channel or two per group: that correlation would be one or two
+     * rows thin, and the GEMM of col2im, crs rows deep in kpg, does better) */
+    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g) &&
+        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS))
         return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     if (cf_conv_is_direct(g)) {
         SUF(direct_adj)(g, feat, wt, img, nthreads);
