@@ -1,7 +1,8 @@
 """The convolution's special paths (csrc/frame/conv2d_template.h), each against the reference in exact
 mode (small-integer data: C equals the reference bit for bit whatever the path, blocking and thread
 count), every ISA, 1 and all threads, float32 and float64:
-- small feature planes folded, several images per GEMM, in several scratch-sized chunks;
+- small feature planes folded, several images per GEMM, in several scratch-sized chunks (forward,
+  and the data gradient of pointwise convs);
 - correlations one output channel thin (the direct plane kernels with groups = 1);
 - the data gradient of a 1-2 channel image at stride 1 (col2im GEMM, not the flipped correlation);
 - im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one
@@ -20,11 +21,13 @@ DTYPES = (np.float32, np.float64)
 # (n, c, h, w, k, r, s, stride, padding, dilation, groups)
 CASES = [
     # folded: 30x30 planes of 300 channels are 1.1 MB (f32) / 2.2 MB (f64) per image: 4 images
-    # take two chunks in float32 and four in float64; grouped, strided and pointwise small planes
+    # take two chunks in float32 and four in float64 (forward; then the pointwise data gradient);
+    # grouped, strided and pointwise small planes
     (4, 2, 30, 30, 300, 3, 3, 1, 1, 1, 1),
     (5, 8, 7, 7, 8, 3, 3, 1, 1, 1, 2),
     (3, 6, 9, 11, 20, 3, 3, 2, 1, 1, 1),
     (6, 16, 5, 5, 24, 1, 1, 1, 0, 1, 1),
+    (4, 300, 30, 30, 2, 1, 1, 1, 0, 1, 1),
     # one output channel: direct kernels, on small and on large planes, strided, grouped
     (3, 5, 9, 9, 1, 3, 3, 1, 1, 1, 1),
     (2, 3, 70, 90, 1, 3, 3, 1, 1, 1, 1),

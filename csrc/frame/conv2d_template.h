@@ -378,6 +378,28 @@ static int SUF(adjoint_range)(const cf_conv_geom *g, const T *feat, const T *wt,
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, rs = g->r * g->s, crs = cpg * rs;
     const cf_int PQ = g->p * g->q, HW = g->h * g->w;
     const cf_gemm_matrix wa = {wt + gi * kpg * crs, 1, crs};
+    if (cf_conv_is_pointwise(g) && PQ < CF_CONV_FOLD_PIX && t_hi - t_lo > PQ) {
+        /* small planes: several images' pixels as the columns of one GEMM (as in correlate) */
+        const cf_int images = (t_hi - t_lo) / PQ, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (cpg * PQ);
+        const cf_int nb = CF_MAX((cf_int)1, CF_MIN(images, fit));
+        size_t cap = 0;
+        T *cbuf = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(cpg * nb * PQ), &cap);
+        if (!cbuf) return CF_ERR_NOMEM;
+        int failed = 0;
+        for (cf_int n0 = t_lo / PQ; n0 < t_hi / PQ && !failed; n0 += nb) {
+            const cf_int b_n = CF_MIN(nb, t_hi / PQ - n0), cols = b_n * PQ;
+            const SUF(conv_operand) fo = {g, feat + gi * kpg * PQ, n0 * PQ};
+            const cf_gemm_problem pb = {DT, cpg, cols, kpg, &one, &zero, {PACK_STRIDED, &wa},
+                                        {SUF(pack_feature_t), &fo}, cbuf, cols, 1, NULL, NULL, 0};
+            failed = cf_gemm(&pb, nt) != CF_OK;
+            for (cf_int b = 0; b < b_n && !failed; ++b)
+                for (cf_int i = 0; i < cpg; ++i)
+                    memcpy(img + ((n0 + b) * g->c + gi * cpg + i) * HW, cbuf + i * cols + b * PQ,
+                           sizeof(T) * (size_t)PQ);
+        }
+        cf_scratch_release(cbuf, cap);
+        return failed ? CF_ERR_NOMEM : CF_OK;
+    }
     if (cf_conv_is_pointwise(g)) {
         for (cf_int n = t_lo / PQ; n < t_hi / PQ; ++n) {
             const cf_gemm_matrix fb = {feat + (n * g->k + gi * kpg) * PQ, 1, PQ};
@@ -464,7 +486,7 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     const int pointwise = cf_conv_is_pointwise(g);
     int failed = 0;
-    if (nt > 1 && tasks >= nt) {
+    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_PIX)) {
         CF_OMP_FOR_REDUCE_FAILED(nt)
         for (cf_int t = 0; t < tasks; ++t) {
             const cf_int n = t / G, gi = t % G;
