@@ -69,6 +69,22 @@ static inline cf_int KN(source)(const cf_conv_geom *g, cf_int pr, cf_int pc, cf_
 }
 
 static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
+    if (g->stride_h == 1 && g->stride_w == 1) { /* one phase: the padded plane, row by row */
+        const cf_int lo = CF_MIN(g->pad_left, f->wph), hi = CF_MAX(lo, CF_MIN(g->pad_left + g->w, f->wph));
+        for (cf_int rr = 0; rr < f->hph; ++rr) {
+            const cf_int yy = rr - g->pad_top;
+            T *restrict d = xp + rr * f->wph;
+            if (yy < 0 || yy >= g->h) {
+                for (cf_int cc = 0; cc < f->wph; ++cc) d[cc] = 0;
+                continue;
+            }
+            const T *restrict s = x + yy * g->w - g->pad_left;
+            for (cf_int cc = 0; cc < lo; ++cc) d[cc] = 0;
+            for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc];
+            for (cf_int cc = hi; cc < f->wph; ++cc) d[cc] = 0;
+        }
+        return;
+    }
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
         for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
             for (cf_int rr = 0; rr < f->hph; ++rr)
@@ -96,6 +112,28 @@ static void KN(spread)(const cf_conv_geom *g, const KN(phases) *f, const T *rest
         for (cf_int j = 0; j < g->q; ++j) yp[i * f->wph + j] = y[i * g->q + j];
 }
 
+/* acc[u] = sum over the taps of wt[tap] * xp[tap's offset + u], u < f->len (the small path's
+ * products, three taps of a kernel row per pass over acc). */
+static void KN(small_taps)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, const T *restrict wt,
+                           T *restrict acc) {
+    const cf_int S = g->s, len = f->len;
+    for (cf_int u = 0; u < len; ++u) acc[u] = 0;
+    for (cf_int a = 0; a < g->r; ++a) {
+        cf_int b = 0;
+        for (; b + 3 <= S; b += 3) {
+            const T w0 = wt[a * S + b], w1 = wt[a * S + b + 1], w2 = wt[a * S + b + 2];
+            const T *restrict x0 = xp + KN(tap)(g, f, a, b), *restrict x1 = xp + KN(tap)(g, f, a, b + 1),
+                    *restrict x2 = xp + KN(tap)(g, f, a, b + 2);
+            for (cf_int u = 0; u < len; ++u) acc[u] += w0 * x0[u] + w1 * x1[u] + w2 * x2[u];
+        }
+        for (; b < S; ++b) {
+            const T wv = wt[a * S + b];
+            const T *restrict xs = xp + KN(tap)(g, f, a, b);
+            for (cf_int u = 0; u < len; ++u) acc[u] += wv * xs[u];
+        }
+    }
+}
+
 void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     enum { VB = CB / 4 };
@@ -103,13 +141,7 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     if (KN(small)(g, &f)) {
         T xp[KN(SMALL)], acc[KN(SMALL)];
         KN(to_phases)(g, &f, x, xp);
-        for (cf_int u = 0; u < f.len; ++u) acc[u] = 0;
-        for (cf_int a = 0; a < g->r; ++a)
-            for (cf_int b = 0; b < S; ++b) {
-                const T wv = wt[a * S + b];
-                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
-                for (cf_int u = 0; u < f.len; ++u) acc[u] += wv * xs[u];
-            }
+        KN(small_taps)(g, &f, xp, wt, acc);
         for (cf_int i = 0; i < g->p; ++i)
             for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * f.wph + j];
         return;
