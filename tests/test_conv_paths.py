@@ -8,6 +8,7 @@ count), every ISA, 1 and all threads, float32 and float64:
 - im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one
   tile wide and one past it, strides and dilations, and kernels with so many taps x segments that
   the packer falls back to the row gather;
+- depthwise convs on small planes (channels interleaved 16 at a time);
 - the weight gradient's transposed product (k/groups > c/groups*r*s), with pixel ranges that cross
   images and exceed the transposer's chunk."""
 import numpy as np
@@ -44,6 +45,12 @@ CASES = [
     (1, 7, 5, 32, 15, 3, 3, 1, 1, 1, 1),
     (1, 7, 4, 33, 15, 3, 3, 1, 1, 1, 1),
     (2, 3, 13, 29, 9, 3, 3, (1, 2), (0, 1), (2, 1), 1),
+    # depthwise on small planes, 16 channels at a time (interleaved by block transposes): whole and
+    # partial channel blocks, 7x7 and 14x14 outputs, a 5x5 kernel, stride 2
+    (2, 19, 14, 14, 19, 3, 3, 1, 1, 1, 19),
+    (3, 33, 7, 7, 33, 3, 3, 1, 1, 1, 33),
+    (1, 16, 12, 11, 16, 5, 5, 1, 2, 1, 16),
+    (2, 24, 15, 15, 24, 3, 3, 2, 1, 1, 24),
     # 11x11 taps on 3-wide rows: taps x segments past the runs' stack buffer (the gather path)
     (2, 2, 13, 13, 5, 11, 11, 1, 0, 1, 1),
 ]

@@ -204,31 +204,47 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     }
 }
 
+/* dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols: blocks of TB x TB through the ISA's
+ * in-register transpose TBLOCK where the including file defines one (x86_pack.h), the rest (and
+ * everything in the generic build) one element at a time. */
+static void KN(transpose)(const T *restrict src, int lds, int rows, int cols, T *restrict dst, int ldd) {
+    int r0 = 0;
+#ifdef TBLOCK
+    for (; r0 + TB <= rows; r0 += TB) {
+        int c0 = 0;
+        for (; c0 + TB <= cols; c0 += TB) TBLOCK(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+        for (int r = r0; r < r0 + TB; ++r)
+            for (int c = c0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    }
+#endif
+    for (int r = r0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
 /* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded phase
- * planes of the nch channels are interleaved (cell-major, one lane per channel), so every tap of
- * every output is one vector FMA across the channels -- the layout oneDNN calls nChw16c, built on
- * the fly. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or
- * nch values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu).
- * Returns 0 without writing when the planes (or the kernel) are too large for the stack buffers,
- * or the output plane is over OUTS pixels: beyond that (measured: 14x14 and 28x28 outputs) the
- * interleaving costs more than the per-plane kernels lose to short rows. */
+ * planes of the nch channels are built one channel at a time, then interleaved (cell-major, one
+ * lane per channel) by block transposes, so every tap of every output is one vector FMA across
+ * the channels -- the layout oneDNN calls nChw16c, built on the fly; the outputs, computed
+ * interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at
+ * wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys, overwritten (bias,
+ * taps, then ReLU if relu). Returns 0 without writing when the planes (or the kernel) are too
+ * large for the stack buffers: beyond 16x16 padded planes the per-plane kernels do as well. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
-    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64, OUTS = 64 };
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
     KN(phases) f;
     if (!KN(small)(g, &f)) return 0;
-    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s;
-    if (cells > CELLS || RS > TAPS || g->p * g->q > OUTS) return 0;
-    T xp[CELLS * L], w16[TAPS * L], b16[L];
-    cf_int cell = 0;
-    for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc)
-            for (cf_int rr = 0; rr < f.hph; ++rr)
-                for (cf_int cc = 0; cc < f.wph; ++cc, ++cell) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    T *restrict d = xp + cell * L;
-                    for (int ch = 0; ch < L; ++ch) d[ch] = src >= 0 && ch < nch ? x[ch * xs + src] : (T)0;
-                }
+    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s, PQ = g->p * g->q;
+    if (cells > CELLS || RS > TAPS || PQ > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L];
+    T w16[TAPS * L], b16[L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            KN(to_phases)(g, &f, x + ch * xs, planar + ch * cells);
+        else
+            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+    }
+    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
     for (cf_int t = 0; t < RS; ++t)
         for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
     for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
@@ -246,8 +262,11 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
             }
             if (relu)
                 for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
-            for (int ch = 0; ch < nch; ++ch) y[ch * ys + i * g->q + j] = acc[ch];
+            T *restrict o = yo + (i * g->q + j) * L;
+            for (int ch = 0; ch < L; ++ch) o[ch] = acc[ch];
         }
+    KN(transpose)(yo, L, (int)PQ, nch, planar, (int)PQ);
+    for (int ch = 0; ch < nch; ++ch) memcpy(y + ch * ys, planar + ch * PQ, sizeof(T) * (size_t)PQ);
     return 1;
 }
 

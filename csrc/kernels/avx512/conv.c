@@ -3,22 +3,31 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/x86_pack.h"
 
 #define T float
 #define CB 64
 #define KN(op) cf_f32_conv_##op##__avx512
+#define TBLOCK cf_transpose8x8_ps
+#define TB 8
 #include "kernels/conv_template.h"
 #undef T
 #undef CB
 #undef KN
+#undef TBLOCK
+#undef TB
 
 #define T double
 #define CB 32
 #define KN(op) cf_f64_conv_##op##__avx512
+#define TBLOCK cf_transpose4x4_pd
+#define TB 4
 #include "kernels/conv_template.h"
 #undef T
 #undef CB
 #undef KN
+#undef TBLOCK
+#undef TB
 
 const cf_conv_kernels cf_conv__avx512 = {
     .fwd_f32 = cf_f32_conv_fwd__avx512,
