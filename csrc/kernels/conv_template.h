@@ -62,47 +62,56 @@ static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int 
            cb / g->stride_w;
 }
 
-/* The image pixel behind phase cell (pr, pc, rr, cc), or -1 for padding. */
-static inline cf_int KN(source)(const cf_conv_geom *g, cf_int pr, cf_int pc, cf_int rr, cf_int cc) {
-    const cf_int yy = rr * g->stride_h + pr - g->pad_top, xx = cc * g->stride_w + pc - g->pad_left;
-    return yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? yy * g->w + xx : -1;
+/* Phase (pr, pc)'s columns cc whose pixel lies inside the row: [*lo, *hi); pixel column of cc is
+ * cc*stride_w + pc - pad_left. */
+static inline void KN(phase_cols)(const cf_conv_geom *g, const KN(phases) *f, cf_int pc, cf_int *lo, cf_int *hi) {
+    KN(span)(pc - g->pad_left, g->stride_w, f->wph, g->w, lo, hi);
 }
 
+/* xp (the phase planes) = the padded image, row by row: the image row behind phase row rr is
+ * rr*stride_h + pr - pad_top, read at stride_w from the phase's first column inside it. */
 static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
-    if (g->stride_h == 1 && g->stride_w == 1) { /* one phase: the padded plane, row by row */
-        const cf_int lo = CF_MIN(g->pad_left, f->wph), hi = CF_MAX(lo, CF_MIN(g->pad_left + g->w, f->wph));
-        for (cf_int rr = 0; rr < f->hph; ++rr) {
-            const cf_int yy = rr - g->pad_top;
-            T *restrict d = xp + rr * f->wph;
-            if (yy < 0 || yy >= g->h) {
-                for (cf_int cc = 0; cc < f->wph; ++cc) d[cc] = 0;
-                continue;
-            }
-            const T *restrict s = x + yy * g->w - g->pad_left;
-            for (cf_int cc = 0; cc < lo; ++cc) d[cc] = 0;
-            for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc];
-            for (cf_int cc = hi; cc < f->wph; ++cc) d[cc] = 0;
-        }
-        return;
-    }
+    const cf_int sw = g->stride_w;
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
-            for (cf_int rr = 0; rr < f->hph; ++rr)
-                for (cf_int cc = 0; cc < f->wph; ++cc) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    xp[rr * f->wph + cc] = src >= 0 ? x[src] : (T)0;
+        for (cf_int pc = 0; pc < sw; ++pc, xp += f->plane) {
+            cf_int lo, hi;
+            KN(phase_cols)(g, f, pc, &lo, &hi);
+            for (cf_int rr = 0; rr < f->hph; ++rr) {
+                const cf_int yy = rr * g->stride_h + pr - g->pad_top;
+                T *restrict d = xp + rr * f->wph;
+                if (yy < 0 || yy >= g->h) {
+                    for (cf_int cc = 0; cc < f->wph; ++cc) d[cc] = 0;
+                    continue;
                 }
+                const T *restrict s = x + yy * g->w + pc - g->pad_left;
+                for (cf_int cc = 0; cc < lo; ++cc) d[cc] = 0;
+                if (sw == 1)
+                    for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc];
+                else
+                    for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc * sw];
+                for (cf_int cc = hi; cc < f->wph; ++cc) d[cc] = 0;
+            }
+        }
 }
 
 /* The adjoint of to_phases: x += each phase cell at its pixel (padding cells dropped). */
 static void KN(from_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, T *restrict x) {
+    const cf_int sw = g->stride_w;
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
-            for (cf_int rr = 0; rr < f->hph; ++rr)
-                for (cf_int cc = 0; cc < f->wph; ++cc) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    if (src >= 0) x[src] += xp[rr * f->wph + cc];
-                }
+        for (cf_int pc = 0; pc < sw; ++pc, xp += f->plane) {
+            cf_int lo, hi;
+            KN(phase_cols)(g, f, pc, &lo, &hi);
+            for (cf_int rr = 0; rr < f->hph; ++rr) {
+                const cf_int yy = rr * g->stride_h + pr - g->pad_top;
+                if (yy < 0 || yy >= g->h) continue;
+                const T *restrict d = xp + rr * f->wph;
+                T *restrict s = x + yy * g->w + pc - g->pad_left;
+                if (sw == 1)
+                    for (cf_int cc = lo; cc < hi; ++cc) s[cc] += d[cc];
+                else
+                    for (cf_int cc = lo; cc < hi; ++cc) s[cc * sw] += d[cc];
+            }
+        }
 }
 
 /* yp (flattened at the phase width, zeros between rows) = y (p x q). */
@@ -221,26 +230,47 @@ static void KN(transpose)(const T *restrict src, int lds, int rows, int cols, T 
         for (int c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
-/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded phase
- * planes of the nch channels are built one channel at a time, then interleaved (cell-major, one
- * lane per channel) by block transposes, so every tap of every output is one vector FMA across
- * the channels -- the layout oneDNN calls nChw16c, built on the fly; the outputs, computed
- * interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at
- * wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys, overwritten (bias,
- * taps, then ReLU if relu). Returns 0 without writing when the planes (or the kernel) are too
- * large for the stack buffers: beyond 16x16 padded planes the per-plane kernels do as well. */
+/* xp (hpad x wpad) = the image with its padding, from the top-left padding corner: cell (rr, cc)
+ * holds pixel (rr - pad_top, cc - pad_left), 0 outside the image. */
+static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const T *restrict x, T *restrict xp) {
+    const cf_int lo = CF_MIN(g->pad_left, wpad), hi = CF_MAX(lo, CF_MIN(g->pad_left + g->w, wpad));
+    for (cf_int rr = 0; rr < hpad; ++rr, xp += wpad) {
+        const cf_int yy = rr - g->pad_top;
+        if (yy < 0 || yy >= g->h) {
+            for (cf_int cc = 0; cc < wpad; ++cc) xp[cc] = 0;
+            continue;
+        }
+        const T *restrict s = x + yy * g->w - g->pad_left;
+        for (cf_int cc = 0; cc < lo; ++cc) xp[cc] = 0;
+        for (cf_int cc = lo; cc < hi; ++cc) xp[cc] = s[cc];
+        for (cf_int cc = hi; cc < wpad; ++cc) xp[cc] = 0;
+    }
+}
+
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded planes
+ * of the nch channels are built one channel at a time (row copies), then interleaved (cell-major,
+ * one lane per channel) by block transposes, so every tap of every output, at any stride, is one
+ * vector FMA across the channels -- the layout oneDNN calls nChw16c, built on the fly; the
+ * outputs, computed interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its
+ * r x s kernel at wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys,
+ * overwritten (bias, taps, then ReLU if relu). Returns 0 without writing when the padded plane or
+ * the output is over CELLS, or the kernel over TAPS (the stack buffers): beyond 16x16 padded
+ * planes the per-plane kernels do as well. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
-    KN(phases) f;
-    if (!KN(small)(g, &f)) return 0;
-    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s, PQ = g->p * g->q;
-    if (cells > CELLS || RS > TAPS || PQ > CELLS) return 0;
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0; /* (the bounds keep the padded sizes below from overflowing) */
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
     _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L];
     T w16[TAPS * L], b16[L];
     for (int ch = 0; ch < L; ++ch) {
         if (ch < nch)
-            KN(to_phases)(g, &f, x + ch * xs, planar + ch * cells);
+            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
         else
             for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
     }
@@ -250,10 +280,10 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
     for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
     cf_int off[TAPS];
     for (cf_int a = 0; a < g->r; ++a)
-        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = KN(tap)(g, &f, a, b);
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
     for (cf_int i = 0; i < g->p; ++i)
         for (cf_int j = 0; j < g->q; ++j) {
-            const cf_int u = i * f.wph + j;
+            const cf_int u = i * sh * wpad + j * sw;
             T acc[L];
             for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
             for (cf_int t = 0; t < RS; ++t) {
