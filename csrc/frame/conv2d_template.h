@@ -287,6 +287,21 @@ static void SUF(direct_wgrad)(const cf_conv_geom *g, const T *img, const T *fg, 
     const cf_int PQ = g->p * g->q;
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg),
                                                       (cf_int)1 << 15, nthreads), G);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (G + CF_CONV_LANES - 1) / CF_CONV_LANES;
+        const int ntb = (int)CF_MIN((cf_int)nt, blocks);
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(ntb)
+        for (cf_int bl = 0; bl < blocks; ++bl) {
+            const cf_int k0 = bl * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, G - k0);
+            memset(dw + k0 * RS, 0, sizeof(T) * (size_t)(nch * RS));
+            for (cf_int n = 0; n < g->n && fits; ++n)
+                fits &= KT(wgrad_lanes)(g, nch, img + (n * g->c + k0) * HW, HW, fg + (n * g->k + k0) * PQ, PQ,
+                                        dw + k0 * RS);
+        }
+        if (fits) return;
+    }
     CF_OMP_FOR(nt)
     for (cf_int gi = 0; gi < G; ++gi) {
         T *d = dw + gi * kpg * cpg * RS;

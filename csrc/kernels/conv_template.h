@@ -300,6 +300,55 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
     return 1;
 }
 
+/* Depthwise weight gradient of nch <= CF_CONV_LANES channels at once, on small planes (the
+ * interleaved layout of fwd_lanes, for the image and the output gradient alike): every tap of
+ * every output adds one vector product across the channels into that tap's accumulator row.
+ * x: channel ch's plane at x + ch*xs; y: its output-gradient plane at y + ch*ys; dwt: its r x s
+ * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing where fwd_lanes would. */
+int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict y,
+                    cf_int ys, T *restrict dwt) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0;
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L], acc[TAPS * L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
+        else
+            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+    }
+    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            memcpy(planar + ch * PQ, y + ch * ys, sizeof(T) * (size_t)PQ);
+        else
+            for (cf_int u = 0; u < PQ; ++u) planar[ch * PQ + u] = 0;
+    }
+    KN(transpose)(planar, (int)PQ, L, (int)PQ, yo, L);
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
+    for (cf_int t = 0; t < RS; ++t) { /* one tap at a time: its L sums stay in a register */
+        T at[L];
+        for (int ch = 0; ch < L; ++ch) at[ch] = 0;
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int j = 0; j < g->q; ++j) {
+                const T *restrict xv = xp + (i * sh * wpad + j * sw + off[t]) * L;
+                const T *restrict yv = yo + (i * g->q + j) * L;
+                for (int ch = 0; ch < L; ++ch) at[ch] += yv[ch] * xv[ch];
+            }
+        for (int ch = 0; ch < L; ++ch) acc[t * L + ch] = at[ch];
+    }
+    for (int ch = 0; ch < nch; ++ch)
+        for (cf_int t = 0; t < RS; ++t) dwt[ch * RS + t] += acc[t * L + ch];
+    return 1;
+}
+
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     KN(phases) f;

@@ -34,10 +34,12 @@ const cf_conv_kernels cf_conv__avx2 = {
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__avx2,
     .adj_f32 = cf_f32_conv_adj__avx2,
     .wgrad_f32 = cf_f32_conv_wgrad__avx2,
+    .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__avx2,
     .im2col_f32 = cf_f32_conv_im2col__avx2,
     .fwd_f64 = cf_f64_conv_fwd__avx2,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx2,
     .adj_f64 = cf_f64_conv_adj__avx2,
     .wgrad_f64 = cf_f64_conv_wgrad__avx2,
+    .wgrad_lanes_f64 = cf_f64_conv_wgrad_lanes__avx2,
     .im2col_f64 = cf_f64_conv_im2col__avx2,
 };

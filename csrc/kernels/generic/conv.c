@@ -25,10 +25,12 @@ const cf_conv_kernels cf_conv__generic = {
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
     .adj_f32 = cf_f32_conv_adj__generic,
     .wgrad_f32 = cf_f32_conv_wgrad__generic,
+    .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__generic,
     .im2col_f32 = cf_f32_conv_im2col__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
     .wgrad_f64 = cf_f64_conv_wgrad__generic,
+    .wgrad_lanes_f64 = cf_f64_conv_wgrad_lanes__generic,
     .im2col_f64 = cf_f64_conv_im2col__generic,
 };
