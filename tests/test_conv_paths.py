@@ -45,11 +45,14 @@ CASES = [
     (1, 7, 5, 32, 15, 3, 3, 1, 1, 1, 1),
     (1, 7, 4, 33, 15, 3, 3, 1, 1, 1, 1),
     (2, 3, 13, 29, 9, 3, 3, (1, 2), (0, 1), (2, 1), 1),
-    # depthwise on small planes, 16 channels at a time (interleaved by block transposes): whole and
-    # partial channel blocks, 7x7 and 14x14 outputs, a 5x5 kernel, stride 2
+    # depthwise on small planes, 16 channels at a time (interleaved by block transposes; forward,
+    # data and weight gradients): whole and partial channel blocks, 7x7 and 14x14 outputs, a 5x5
+    # kernel, stride 2 (dilated), and a stride-2 plane just too large for it (per-plane kernels)
     (2, 19, 14, 14, 19, 3, 3, 1, 1, 1, 19),
     (3, 33, 7, 7, 33, 3, 3, 1, 1, 1, 33),
     (1, 16, 12, 11, 16, 5, 5, 1, 2, 1, 16),
+    (2, 24, 13, 13, 24, 3, 3, 2, 1, 1, 24),
+    (1, 18, 11, 12, 18, 3, 3, 2, 2, 2, 18),
     (2, 24, 15, 15, 24, 3, 3, 2, 1, 1, 24),
     # 11x11 taps on 3-wide rows: taps x segments past the runs' stack buffer (the gather path)
     (2, 2, 13, 13, 5, 11, 11, 1, 0, 1, 1),

@@ -271,6 +271,17 @@ static void SUF(direct_adj)(const cf_conv_geom *g, const T *feat, const T *wt, T
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
     const cf_int PQ = g->p * g->q, tasks = g->n * G;
     const int nt = cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (G + CF_CONV_LANES - 1) / CF_CONV_LANES, lane_tasks = g->n * blocks;
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(nt)
+        for (cf_int t = 0; t < lane_tasks; ++t) {
+            const cf_int n = t / blocks, k0 = t % blocks * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, G - k0);
+            fits &= KT(adj_lanes)(g, nch, feat + (n * g->k + k0) * PQ, PQ, wt + k0 * RS, img + (n * g->c + k0) * HW, HW);
+        }
+        if (fits) return;
+    }
     CF_OMP_FOR(nt)
     for (cf_int t = 0; t < tasks; ++t) {
         const cf_int n = t / G, gi = t % G;

@@ -8,8 +8,8 @@
  *   fwd    OUT y  += correlate(x, wt)       y(i, j) += sum_ab wt[a,b] x(i*sh - pt + a*dh, j*sw - pl + b*dw)
  *   adj    OUT x  += its adjoint applied to y (scatter of y through the same taps)
  *   wgrad  OUT dw[a*s + b] += sum_ij y(i, j) x(i*sh - pt + a*dh, j*sw - pl + b*dw)
- * and fwd_lanes / wgrad_lanes, a depthwise forward / weight gradient of up to CF_CONV_LANES
- * channels at once (conv_template.h),
+ * and fwd_lanes / adj_lanes / wgrad_lanes, a depthwise forward / data gradient / weight gradient
+ * of up to CF_CONV_LANES channels at once (conv_template.h),
  * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
@@ -40,6 +40,8 @@ typedef struct {
                                              int maxrun, int w, T *dst);                              \
     typedef int (*cf_##dt##_conv_fwd_lanes_fn)(const cf_conv_geom *g, int nch, const T *x, cf_int xs,    \
                                                const T *wt, const T *bias, int relu, T *y, cf_int ys);   \
+    typedef int (*cf_##dt##_conv_adj_lanes_fn)(const cf_conv_geom *g, int nch, const T *y, cf_int ys,   \
+                                               const T *wt, T *x, cf_int xs);                         \
     typedef int (*cf_##dt##_conv_wgrad_lanes_fn)(const cf_conv_geom *g, int nch, const T *x, cf_int xs,  \
                                                  const T *y, cf_int ys, T *dwt);                      \
     typedef void (*cf_##dt##_conv_fwd_fn)(const cf_conv_geom *g, const T *x, const T *wt, T *y);       \
@@ -52,12 +54,14 @@ typedef struct {
     cf_f32_conv_fwd_fn fwd_f32;
     cf_f32_conv_fwd_lanes_fn fwd_lanes_f32;
     cf_f32_conv_adj_fn adj_f32;
+    cf_f32_conv_adj_lanes_fn adj_lanes_f32;
     cf_f32_conv_wgrad_fn wgrad_f32;
     cf_f32_conv_wgrad_lanes_fn wgrad_lanes_f32;
     cf_f32_conv_im2col_fn im2col_f32;
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;
+    cf_f64_conv_adj_lanes_fn adj_lanes_f64;
     cf_f64_conv_wgrad_fn wgrad_f64;
     cf_f64_conv_wgrad_lanes_fn wgrad_lanes_f64;
     cf_f64_conv_im2col_fn im2col_f64;

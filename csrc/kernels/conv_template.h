@@ -349,6 +349,69 @@ int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int 
     return 1;
 }
 
+/* The adjoint of to_padded: x (h x w) = the cells of xp (hpad x wpad) over the image, 0 for the
+ * pixels past the padded window (no output reads them). */
+static void KN(from_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const T *restrict xp, T *restrict x) {
+    const cf_int cols = CF_MAX((cf_int)0, CF_MIN(g->w, wpad - g->pad_left));
+    for (cf_int yy = 0; yy < g->h; ++yy, x += g->w) {
+        const cf_int rr = yy + g->pad_top;
+        cf_int xx = 0;
+        if (rr < hpad) {
+            const T *restrict s = xp + rr * wpad + g->pad_left;
+            for (; xx < cols; ++xx) x[xx] = s[xx];
+        }
+        for (; xx < g->w; ++xx) x[xx] = 0;
+    }
+}
+
+/* Depthwise data gradient (the adjoint of fwd_lanes without bias) of nch <= CF_CONV_LANES
+ * channels at once, on small planes: the output gradients are interleaved, every tap of every
+ * output adds one vector product into its cell of the interleaved padded image gradient, which is
+ * transposed back and cropped. y: channel ch's output-gradient plane at y + ch*ys; wt: its kernel
+ * at wt + ch*r*s; x: its image-gradient plane at x + ch*xs, overwritten. Returns 0 without
+ * writing where fwd_lanes would. */
+int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys, const T *restrict wt,
+                  T *restrict x, cf_int xs) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0;
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xg[CELLS * L], yo[CELLS * L];
+    T w16[TAPS * L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            memcpy(planar + ch * PQ, y + ch * ys, sizeof(T) * (size_t)PQ);
+        else
+            for (cf_int u = 0; u < PQ; ++u) planar[ch * PQ + u] = 0;
+    }
+    KN(transpose)(planar, (int)PQ, L, (int)PQ, yo, L);
+    for (cf_int t = 0; t < RS; ++t)
+        for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
+    for (cf_int e = 0; e < cells * L; ++e) xg[e] = 0;
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) {
+            const cf_int u = i * sh * wpad + j * sw;
+            const T *restrict yv = yo + (i * g->q + j) * L;
+            for (cf_int t = 0; t < RS; ++t) {
+                T *restrict gp = xg + (u + off[t]) * L;
+                const T *restrict wv = w16 + t * L;
+                T v[L];
+                for (int ch = 0; ch < L; ++ch) v[ch] = gp[ch] + wv[ch] * yv[ch];
+                for (int ch = 0; ch < L; ++ch) gp[ch] = v[ch];
+            }
+        }
+    KN(transpose)(xg, L, (int)cells, nch, planar, (int)cells);
+    for (int ch = 0; ch < nch; ++ch) KN(from_padded)(g, hpad, wpad, planar + ch * cells, x + ch * xs);
+    return 1;
+}
+
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     KN(phases) f;
