@@ -55,6 +55,32 @@ static int KN(small)(const cf_conv_geom *g, KN(phases) *f) {
     return f->plane * g->stride_h * g->stride_w <= KN(SMALL);
 }
 
+/* Planes too large for the small path are cut into bands of output rows, each a geometry of its
+ * own over the image rows it reads (so each band takes the small path): band_rows is the rows per
+ * band for which that holds, 0 when fewer than 8 would; band sets *b to rows [i0, i0+rows) and
+ * gives the offsets of the band's image and output planes. */
+static cf_int KN(band_rows)(const cf_conv_geom *g) {
+    const cf_int wph = g->q + (g->s - 1) * g->dilation_w / g->stride_w, extra = (g->r - 1) * g->dilation_h / g->stride_h;
+    if (wph > KN(SMALL) || extra > KN(SMALL)) return 0;
+    const cf_int rows = KN(SMALL) / (wph * g->stride_h * g->stride_w) - extra;
+    return rows >= 8 ? rows : 0;
+}
+
+static void KN(band)(const cf_conv_geom *g, cf_int i0, cf_int rows, cf_conv_geom *b, cf_int *xoff, cf_int *yoff) {
+    const cf_int y0 = i0 * g->stride_h - g->pad_top;
+    *b = *g;
+    b->p = rows;
+    *xoff = 0;
+    if (y0 >= 0) {
+        b->pad_top = 0;
+        b->h = CF_MAX((cf_int)0, g->h - y0);
+        if (y0 < g->h) *xoff = y0 * g->w;
+    } else {
+        b->pad_top = -y0;
+    }
+    *yoff = i0 * g->q;
+}
+
 /* Offset of tap (a, b) in the phase planes. */
 static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int a, cf_int b) {
     const cf_int ra = a * g->dilation_h, cb = b * g->dilation_w;
@@ -147,6 +173,16 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     enum { VB = CB / 4 };
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) {
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(fwd)(&b, x + xo, wt, y + yo);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) {
         T xp[KN(SMALL)], acc[KN(SMALL)];
         KN(to_phases)(g, &f, x, xp);
@@ -415,6 +451,16 @@ int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) { /* bands add into overlapping image rows: x += is all they do */
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(adj)(&b, x + xo, wt, y + yo);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) { /* the adjoint of fwd's small path: taps scatter into the phase planes */
         T xp[KN(SMALL)], yp[KN(SMALL)];
         const cf_int total = f.plane * g->stride_h * g->stride_w;
@@ -453,6 +499,16 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     enum { VB = CB / 4 };
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) {
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(wgrad)(&b, x + xo, y + yo, dwt);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) { /* each tap: one dot of y (spread to the phase width) and its phase plane */
         T xp[KN(SMALL)], yp[KN(SMALL)];
         KN(to_phases)(g, &f, x, xp);
