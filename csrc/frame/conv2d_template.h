@@ -593,15 +593,20 @@ static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T 
 }
 
 /* ---- bias gradient: per channel, a sum in double over n and the plane ------------------------- */
+/* Eight running sums (pixel u into sum u % 8 of its plane, added up at the end), so that the adds
+ * are not one chain of dependent latencies; the order depends on the shapes alone. */
 static void SUF(bias_grad)(cf_int n, cf_int channels, cf_int plane, const T *t, T *db, int nthreads) {
     const int nt = cf_threads_for(cf_conv_sat_mul(n * plane, channels), (cf_int)1 << 15, nthreads);
     CF_OMP_FOR(nt)
     for (cf_int ch = 0; ch < channels; ++ch) {
-        double s = 0;
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (cf_int b = 0; b < n; ++b) {
             const T *x = t + (b * channels + ch) * plane;
-            for (cf_int u = 0; u < plane; ++u) s += x[u];
+            cf_int u = 0;
+            for (; u + 8 <= plane; u += 8)
+                for (int k = 0; k < 8; ++k) s[k] += x[u + k];
+            for (; u < plane; ++u) s[u % 8] += x[u];
         }
-        db[ch] = (T)s;
+        db[ch] = (T)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
     }
 }
