@@ -6,10 +6,15 @@
  *   adjoint    image   = col2im(W_g^T * feature)      conv2d's dx, conv_transpose2d forward
  *   weight     dW_g    = feature * im2col(image)^T    both ops' dweight (the roles of x and dy swap)
  * plus the bias gradient (a sum of dy per channel). The im2col matrix is never built: the engine's
- * packers read the image (implicit im2col, frame/conv2d_template.h); a pointwise conv (1x1,
- * stride 1, no padding) is a plain GEMM on the image. At stride 1 the adjoint is a correlation of
- * its own (flipped kernel, swapped channels), so it needs no col2im. Depthwise and other thin
- * groups skip the GEMM for the direct plane kernels of kernels/conv.h.
+ * packers read the image (implicit im2col, frame/conv2d_template.h: micro-panels copied by the
+ * ISA's im2col kernel from runs computed once per panel); a pointwise conv (1x1, stride 1, no
+ * padding) is a plain GEMM on the image. Feature planes under CF_CONV_FOLD_PIX pixels fold several
+ * images into the columns of one GEMM. At stride 1 the adjoint is a correlation of its own (flipped
+ * kernel, swapped channels), so it needs no col2im -- except for images of one or two channels,
+ * where that correlation would be a row or two thin. The weight gradient takes whichever of
+ * dW = F * im2col^T and its transpose wastes fewer tile columns. Depthwise and other thin groups,
+ * and correlations with a single output channel, skip the GEMM for the direct kernels of
+ * kernels/conv.h (depthwise on small planes: 16 channels interleaved per vector).
  * Threads: whole products per thread when there are enough of them (images x groups), else the
  * engine splits each product; the weight gradient of a small dW splits the pixels over threads
  * into per-thread partials, added after the region. Scratch (column blocks, flipped kernels,
