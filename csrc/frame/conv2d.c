@@ -6,10 +6,15 @@
  *   adjoint    image   = col2im(W_g^T * feature)      conv2d's dx, conv_transpose2d forward
  *   weight     dW_g    = feature * im2col(image)^T    both ops' dweight (the roles of x and dy swap)
  * plus the bias gradient (a sum of dy per channel). The im2col matrix is never built: the engine's
- * packers read the image (implicit im2col, frame/conv2d_template.h); a pointwise conv (1x1,
- * stride 1, no padding) is a plain GEMM on the image. At stride 1 the adjoint is a correlation of
- * its own (flipped kernel, swapped channels), so it needs no col2im. Depthwise and other thin
- * groups skip the GEMM for the direct plane kernels of kernels/conv.h.
+ * packers read the image (implicit im2col, frame/conv2d_template.h: micro-panels copied by the
+ * ISA's im2col kernel from runs computed once per panel); a pointwise conv (1x1, stride 1, no
+ * padding) is a plain GEMM on the image. Feature planes under CF_CONV_FOLD_PIX pixels fold several
+ * images into the columns of one GEMM. At stride 1 the adjoint is a correlation of its own (flipped
+ * kernel, swapped channels), so it needs no col2im -- except for images of one or two channels,
+ * where that correlation would be a row or two thin. The weight gradient takes whichever of
+ * dW = F * im2col^T and its transpose wastes fewer tile columns. Depthwise and other thin groups,
+ * and correlations with a single output channel, skip the GEMM for the direct kernels of
+ * kernels/conv.h (depthwise on small planes: 16 channels interleaved per vector).
  * Threads: whole products per thread when there are enough of them (images x groups), else the
  * engine splits each product; the weight gradient of a small dW splits the pixels over threads
  * into per-thread partials, added after the region. Scratch (column blocks, flipped kernels,
@@ -18,11 +23,20 @@
 
 #include "frame/gemm.h"
 #include "kernels/conv.h"
+#include "kernels/gemm.h"
 
 /* Bytes of one column block of the adjoint (col2im) product: kept near L2's size. */
 #define CF_CONV_COL_BYTES ((cf_int)1 << 20)
+/* Feature planes smaller than this many pixels are folded: several images form the columns of one
+ * GEMM (a 7x7 plane alone would fill two 32-wide tiles with 49 columns and repack the whole
+ * weight for each image), written to a scratch block of at most CF_CONV_FOLD_BYTES first. */
+#define CF_CONV_FOLD_PIX 1024
+#define CF_CONV_FOLD_BYTES ((cf_int)4 << 20)
 /* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
 #define CF_CONV_DIRECT_MAX 4
+/* Largest k/groups of a correlation that takes the direct kernels whatever its depth: one or two
+ * GEMM rows would run the microkernel at a fraction of its tile, after packing every pixel. */
+#define CF_CONV_THIN_ROWS 1
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -51,6 +65,13 @@ static int cf_conv_is_direct(const cf_conv_geom *g) {
     return g->groups > 1 && g->c / g->groups * (g->k / g->groups) <= CF_CONV_DIRECT_MAX;
 }
 
+/* A correlation so few output channels deep (per group) that the direct kernels beat the GEMM:
+ * the adjoint of a 1-channel input's conv is the common case. Pointwise convs stay a GEMM (their
+ * B operand is the image itself, read without gathering). */
+static int cf_conv_is_thin(const cf_conv_geom *g) {
+    return g->k / g->groups <= CF_CONV_THIN_ROWS && !cf_conv_is_pointwise(g);
+}
+
 /* a*b for work estimates (a, b >= 0), saturating instead of overflowing. */
 static cf_int cf_conv_sat_mul(cf_int a, cf_int b) {
     cf_int r;
@@ -70,6 +91,10 @@ static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
 
 /* The direct plane kernel `op` of the ISA in force, for the dtype of the including template. */
 #define KT(op) (CF_SELECT(cf_conv, cf_isa_current())->SUF(op))
+/* The GEMM's transposing micro-panel packer (kernels/gemm.h) of that dtype. */
+#define PACK_ROWS (CF_SELECT(cf_gemm, cf_isa_current())->SUF(pack_rows))
+/* Pixels of the weight gradient's operands gathered into rows per transposing pass. */
+#define CF_CONV_T_CHUNK 256
 
 #define T float
 #define SUF(name) name##_f32

@@ -112,17 +112,55 @@ typedef struct {
     cf_int t0;     /* folded pixel of the operand's column / depth 0 */
 } SUF(conv_operand);
 
-static void SUF(zero_rows)(T *dst, int from, int w, cf_int kc) {
-    for (cf_int p = 0; p < kc; ++p)
-        for (int i = from; i < w; ++i) dst[p * w + i] = 0;
+/* The runs (kernels/conv.h) of one micro-panel: `rows` folded pixels from t, in segments along
+ * output rows; for each tap (a, b) and segment, the lanes whose tap reads inside the image.
+ * OUT runs[tap*maxrun + ...], nrun[tap]. */
+static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_conv_run *runs, int *nrun,
+                            int maxrun) {
+    const cf_int rs = g->r * g->s, sw = g->stride_w;
+    for (cf_int tap = 0; tap < rs; ++tap) nrun[tap] = 0;
+    cf_int n = t.n, i = t.i, j = t.j;
+    for (int d0 = 0; d0 < rows;) {
+        const int cnt = (int)CF_MIN(g->q - j, (cf_int)(rows - d0));
+        for (cf_int a = 0; a < g->r; ++a) {
+            const cf_int y = i * g->stride_h + a * g->dilation_h - g->pad_top;
+            if (y < 0 || y >= g->h) continue;
+            for (cf_int b = 0; b < g->s; ++b) {
+                const cf_int x0 = j * sw + b * g->dilation_w - g->pad_left;
+                cf_int lo, hi;
+                SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+                if (lo >= hi) continue;
+                const cf_int tap = a * g->s + b;
+                runs[tap * maxrun + nrun[tap]++] =
+                    (cf_conv_run){(n * g->c * g->h + y) * g->w + x0 - d0 * sw, d0 + (int)lo, d0 + (int)hi};
+            }
+        }
+        d0 += cnt;
+        j = 0;
+        if (++i == g->p) i = 0, ++n;
+    }
 }
 
-/* B = im2col (crs x pixels), for the forward: X(j, p) = im2col[p][t0 + j]. */
+/* Runs kept on the stack per micro-panel: more taps x segments than this take the gather path. */
+enum { SUF(RUNS_MAX) = 1024 };
+
+/* B = im2col (crs x pixels), for the forward: X(j, p) = im2col[p][t0 + j]. Each micro-panel's
+ * runs are computed once, then the ISA's im2col kernel copies its kc rows. */
 static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
-    const cf_int rs = g->r * g->s;
+    const cf_int rs = g->r * g->s, maxrun = (w + g->q - 1) / g->q + 1;
     T *dst = (T *)dst_;
+    if (rs * maxrun <= SUF(RUNS_MAX) && rs <= SUF(RUNS_MAX)) {
+        cf_conv_run runs[SUF(RUNS_MAX)];
+        int nrun[SUF(RUNS_MAX)];
+        for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
+            const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+            SUF(panel_runs)(g, SUF(decode)(g, x->t0 + i0 + r0), rows, runs, nrun, (int)maxrun);
+            KT(im2col)(x->base, g->h * g->w, rs, p0, kc, g->stride_w, runs, nrun, (int)maxrun, w, dst);
+        }
+        return;
+    }
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
         const SUF(pixel) t = SUF(decode)(g, x->t0 + i0 + r0);
@@ -138,31 +176,50 @@ static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, c
     }
 }
 
-/* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. */
+/* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. The rows of
+ * a micro-panel are gathered (contiguous along the pixels) CF_CONV_T_CHUNK pixels at a time, then
+ * transposed into the panel by the GEMM's SIMD row packer. */
 static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
     const cf_int rs = g->r * g->s;
-    const SUF(pixel) t = SUF(decode)(g, x->t0 + p0);
+    _Alignas(CF_ALIGN) T tmp[CF_GEMM_NR_MAX * CF_CONV_T_CHUNK];
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-        for (int i = 0; i < rows; ++i) {
-            const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
-            SUF(gather)(g, x->base, cc, a, b, t, kc, dst + i, w);
+        for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
+            const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
+            const SUF(pixel) t = SUF(decode)(g, x->t0 + p0 + q0);
+            for (int i = 0; i < rows; ++i) {
+                const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
+                SUF(gather)(g, x->base, cc, a, b, t, len, tmp + i * CF_CONV_T_CHUNK, 1);
+            }
+            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + q0 * w);
         }
-        SUF(zero_rows)(dst, rows, w, kc);
     }
 }
 
-/* A = the feature side's gradient (kpg x pixels), for the weight gradient: X(i, p) = F[i][t0 + p]. */
+/* A = the feature side's gradient (kpg x pixels), for the weight gradient: X(i, p) = F[i][t0 + p].
+ * A depth range inside one image is transposed straight from the planes by the GEMM's row packer;
+ * one that crosses images is first copied row by row. */
 static void SUF(pack_feature)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
+    const cf_conv_geom *g = x->g;
+    const cf_int PQ = g->p * g->q, t = x->t0 + p0, n = t / PQ, pix = t - n * PQ;
     T *dst = (T *)dst_;
     for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
         const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-        for (int i = 0; i < rows; ++i) SUF(frow)(x->g, x->base, i0 + r0 + i, x->t0 + p0, kc, dst + i, w);
-        SUF(zero_rows)(dst, rows, w, kc);
+        if (pix + kc <= PQ) {
+            PACK_ROWS(x->base + (n * g->k + i0 + r0) * PQ + pix, PQ, rows, kc, w, dst);
+            continue;
+        }
+        _Alignas(CF_ALIGN) T tmp[CF_GEMM_NR_MAX * CF_CONV_T_CHUNK];
+        for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
+            const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
+            for (int i = 0; i < rows; ++i)
+                SUF(frow)(g, x->base, i0 + r0 + i, t + q0, len, tmp + i * CF_CONV_T_CHUNK, 1);
+            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + q0 * w);
+        }
     }
 }
 
@@ -214,6 +271,17 @@ static void SUF(direct_adj)(const cf_conv_geom *g, const T *feat, const T *wt, T
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, RS = g->r * g->s, HW = g->h * g->w;
     const cf_int PQ = g->p * g->q, tasks = g->n * G;
     const int nt = cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg), (cf_int)1 << 15, nthreads);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (G + CF_CONV_LANES - 1) / CF_CONV_LANES, lane_tasks = g->n * blocks;
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(nt)
+        for (cf_int t = 0; t < lane_tasks; ++t) {
+            const cf_int n = t / blocks, k0 = t % blocks * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, G - k0);
+            fits &= KT(adj_lanes)(g, nch, feat + (n * g->k + k0) * PQ, PQ, wt + k0 * RS, img + (n * g->c + k0) * HW, HW);
+        }
+        if (fits) return;
+    }
     CF_OMP_FOR(nt)
     for (cf_int t = 0; t < tasks; ++t) {
         const cf_int n = t / G, gi = t % G;
@@ -230,6 +298,21 @@ static void SUF(direct_wgrad)(const cf_conv_geom *g, const T *img, const T *fg, 
     const cf_int PQ = g->p * g->q;
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(g->n * g->k, PQ * RS * cpg),
                                                       (cf_int)1 << 15, nthreads), G);
+    if (cpg == 1 && kpg == 1) { /* depthwise: CF_CONV_LANES channels at a time where the planes allow */
+        const cf_int blocks = (G + CF_CONV_LANES - 1) / CF_CONV_LANES;
+        const int ntb = (int)CF_MIN((cf_int)nt, blocks);
+        int fits = 1;
+        CF_OMP_FOR_REDUCE_FITS(ntb)
+        for (cf_int bl = 0; bl < blocks; ++bl) {
+            const cf_int k0 = bl * CF_CONV_LANES;
+            const int nch = (int)CF_MIN((cf_int)CF_CONV_LANES, G - k0);
+            memset(dw + k0 * RS, 0, sizeof(T) * (size_t)(nch * RS));
+            for (cf_int n = 0; n < g->n && fits; ++n)
+                fits &= KT(wgrad_lanes)(g, nch, img + (n * g->c + k0) * HW, HW, fg + (n * g->k + k0) * PQ, PQ,
+                                        dw + k0 * RS);
+        }
+        if (fits) return;
+    }
     CF_OMP_FOR(nt)
     for (cf_int gi = 0; gi < G; ++gi) {
         T *d = dw + gi * kpg * cpg * RS;
@@ -257,13 +340,46 @@ static int SUF(correlate_one)(const cf_conv_geom *g, const T *img, const T *wt, 
     return cf_gemm(&pb, nt);
 }
 
+/* Images n0 .. n0+nb-1 of group gi as one GEMM whose columns are their nb*PQ folded pixels, into
+ * the scratch block cbuf (kpg x nb*PQ), then copied to their planes. */
+static int SUF(correlate_folded)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu,
+                                 T *feat, cf_int gi, cf_int n0, cf_int nb, T *cbuf, int nt) {
+    static const T one = 1, zero = 0;
+    const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, crs = cpg * g->r * g->s;
+    const cf_int PQ = g->p * g->q, HW = g->h * g->w, cols = nb * PQ;
+    const cf_gemm_matrix wa = {wt + gi * kpg * crs, crs, 1};
+    const SUF(conv_operand) xo = {g, img + gi * cpg * HW, n0 * PQ};
+    const cf_gemm_problem pb = {DT, kpg, cols, crs, &one, &zero, {PACK_STRIDED, &wa}, {SUF(pack_im2col), &xo},
+                                cbuf, cols, 1, bias ? bias + gi * kpg : NULL, NULL, relu};
+    if (cf_gemm(&pb, nt) != CF_OK) return CF_ERR_NOMEM;
+    for (cf_int b = 0; b < nb; ++b)
+        for (cf_int i = 0; i < kpg; ++i)
+            memcpy(feat + ((n0 + b) * g->k + gi * kpg + i) * PQ, cbuf + i * cols + b * PQ, sizeof(T) * (size_t)PQ);
+    return CF_OK;
+}
+
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
-    if (cf_conv_is_direct(g)) {
+    if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
-    const cf_int G = g->groups, tasks = g->n * G;
+    const cf_int G = g->groups, PQ = g->p * g->q;
+    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX) { /* small planes: several images per GEMM, threads inside */
+        const cf_int kpg = g->k / G, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (kpg * PQ);
+        const cf_int nb = CF_MAX((cf_int)1, CF_MIN(g->n, fit));
+        size_t cap = 0;
+        T *cbuf = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(kpg * nb * PQ), &cap);
+        if (!cbuf) return CF_ERR_NOMEM;
+        int failed = 0;
+        for (cf_int gi = 0; gi < G && !failed; ++gi)
+            for (cf_int n0 = 0; n0 < g->n && !failed; n0 += nb)
+                failed = SUF(correlate_folded)(g, img, wt, bias, relu, feat, gi, n0, CF_MIN(nb, g->n - n0), cbuf,
+                                               nthreads) != CF_OK;
+        cf_scratch_release(cbuf, cap);
+        return failed ? CF_ERR_NOMEM : CF_OK;
+    }
+    const cf_int tasks = g->n * G;
     const cf_int macs = cf_conv_sat_mul((g->k / G) * (g->c / G) * g->r * g->s, g->p * g->q);
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     int failed = 0;
@@ -288,6 +404,28 @@ static int SUF(adjoint_range)(const cf_conv_geom *g, const T *feat, const T *wt,
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, rs = g->r * g->s, crs = cpg * rs;
     const cf_int PQ = g->p * g->q, HW = g->h * g->w;
     const cf_gemm_matrix wa = {wt + gi * kpg * crs, 1, crs};
+    if (cf_conv_is_pointwise(g) && PQ < CF_CONV_FOLD_PIX && t_hi - t_lo > PQ) {
+        /* small planes: several images' pixels as the columns of one GEMM (as in correlate) */
+        const cf_int images = (t_hi - t_lo) / PQ, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (cpg * PQ);
+        const cf_int nb = CF_MAX((cf_int)1, CF_MIN(images, fit));
+        size_t cap = 0;
+        T *cbuf = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(cpg * nb * PQ), &cap);
+        if (!cbuf) return CF_ERR_NOMEM;
+        int failed = 0;
+        for (cf_int n0 = t_lo / PQ; n0 < t_hi / PQ && !failed; n0 += nb) {
+            const cf_int b_n = CF_MIN(nb, t_hi / PQ - n0), cols = b_n * PQ;
+            const SUF(conv_operand) fo = {g, feat + gi * kpg * PQ, n0 * PQ};
+            const cf_gemm_problem pb = {DT, cpg, cols, kpg, &one, &zero, {PACK_STRIDED, &wa},
+                                        {SUF(pack_feature_t), &fo}, cbuf, cols, 1, NULL, NULL, 0};
+            failed = cf_gemm(&pb, nt) != CF_OK;
+            for (cf_int b = 0; b < b_n && !failed; ++b)
+                for (cf_int i = 0; i < cpg; ++i)
+                    memcpy(img + ((n0 + b) * g->c + gi * cpg + i) * HW, cbuf + i * cols + b * PQ,
+                           sizeof(T) * (size_t)PQ);
+        }
+        cf_scratch_release(cbuf, cap);
+        return failed ? CF_ERR_NOMEM : CF_OK;
+    }
     if (cf_conv_is_pointwise(g)) {
         for (cf_int n = t_lo / PQ; n < t_hi / PQ; ++n) {
             const cf_gemm_matrix fb = {feat + (n * g->k + gi * kpg) * PQ, 1, PQ};
@@ -359,7 +497,10 @@ static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, con
 }
 
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
-    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g))
+    /* (not when the image has a channel or two per group: that correlation would be one or two
+     * rows thin, and the GEMM of col2im, crs rows deep in kpg, does better) */
+    if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g) &&
+        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS))
         return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     if (cf_conv_is_direct(g)) {
         SUF(direct_adj)(g, feat, wt, img, nthreads);
@@ -371,7 +512,7 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     const int pointwise = cf_conv_is_pointwise(g);
     int failed = 0;
-    if (nt > 1 && tasks >= nt) {
+    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_PIX)) {
         CF_OMP_FOR_REDUCE_FAILED(nt)
         for (cf_int t = 0; t < tasks; ++t) {
             const cf_int n = t / G, gi = t % G;
@@ -396,7 +537,14 @@ static int SUF(weight_grad_range)(const cf_conv_geom *g, const T *img, const T *
     const SUF(conv_operand) xo = {g, img + gi * cpg * g->h * g->w, t_lo};
     const cf_gemm_problem pb = {DT, kpg, crs, t_hi - t_lo, &one, &zero, {SUF(pack_feature), &fo},
                                 {SUF(pack_im2col_t), &xo}, dw + gi * kpg * crs, crs, 1, NULL, NULL, 0};
-    return cf_gemm(&pb, nt);
+    /* The same product transposed, dW^T = im2col * F^T (crs rows, kpg columns), when its tiles
+     * waste less on idle columns: a 1-channel 3x3 conv's crs = 9 would fill 9 of the 32 columns. */
+    const cf_gemm_problem pt = {DT, crs, kpg, t_hi - t_lo, &one, &zero, {SUF(pack_im2col_t), &xo},
+                                {SUF(pack_feature), &fo}, dw + gi * kpg * crs, 1, crs, NULL, NULL, 0};
+    const cf_gemm_kernels *kt = CF_SELECT(cf_gemm, cf_isa_current());
+    const cf_int nr = DT == CF_F32 ? kt->f32.nr : kt->f64.nr;
+    const cf_int waste = kpg * ((crs + nr - 1) / nr * nr), waste_t = crs * ((kpg + nr - 1) / nr * nr);
+    return cf_gemm(waste_t < waste ? &pt : &pb, nt);
 }
 
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
@@ -445,15 +593,20 @@ static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T 
 }
 
 /* ---- bias gradient: per channel, a sum in double over n and the plane ------------------------- */
+/* Eight running sums (pixel u into sum u % 8 of its plane, added up at the end), so that the adds
+ * are not one chain of dependent latencies; the order depends on the shapes alone. */
 static void SUF(bias_grad)(cf_int n, cf_int channels, cf_int plane, const T *t, T *db, int nthreads) {
     const int nt = cf_threads_for(cf_conv_sat_mul(n * plane, channels), (cf_int)1 << 15, nthreads);
     CF_OMP_FOR(nt)
     for (cf_int ch = 0; ch < channels; ++ch) {
-        double s = 0;
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (cf_int b = 0; b < n; ++b) {
             const T *x = t + (b * channels + ch) * plane;
-            for (cf_int u = 0; u < plane; ++u) s += x[u];
+            cf_int u = 0;
+            for (; u + 8 <= plane; u += 8)
+                for (int k = 0; k < 8; ++k) s[k] += x[u + k];
+            for (; u < plane; ++u) s[u % 8] += x[u];
         }
-        db[ch] = (T)s;
+        db[ch] = (T)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
     }
 }

@@ -8,7 +8,9 @@
  *   fwd    OUT y  += correlate(x, wt)       y(i, j) += sum_ab wt[a,b] x(i*sh - pt + a*dh, j*sw - pl + b*dw)
  *   adj    OUT x  += its adjoint applied to y (scatter of y through the same taps)
  *   wgrad  OUT dw[a*s + b] += sum_ij y(i, j) x(i*sh - pt + a*dh, j*sw - pl + b*dw)
- * and fwd_lanes, a depthwise forward of up to CF_CONV_LANES channels at once (conv_template.h).
+ * and fwd_lanes / adj_lanes / wgrad_lanes, a depthwise forward / data gradient / weight gradient
+ * of up to CF_CONV_LANES channels at once (conv_template.h),
+ * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
  * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. */
@@ -20,9 +22,28 @@
 /* Channels of one fwd_lanes call (one vector of floats under AVX-512). */
 #define CF_CONV_LANES 16
 
+/* One run of an im2col micro-panel row (frame/conv2d_template.h builds them per panel and tap):
+ * lanes lo <= u < hi of the row read the channel's plane at off + u*stride_w (off may point before
+ * the plane; only the lanes in [lo, hi) are read). */
+typedef struct {
+    cf_int off;
+    int lo, hi;
+} cf_conv_run;
+
+/* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
+ * for p < kc, channel q / rs and tap t = q % rs:
+ *   OUT dst[p*w + u] = base[(q / rs)*cs + run.off + u*sw] for the lanes [run.lo, run.hi) of each
+ *       run of tap t (runs[t*maxrun + 0 .. nrun[t]-1], disjoint), 0 in every other lane. */
 #define CF_CONV_PLANE_TYPES(dt, T)                                                                 \
+    typedef void (*cf_##dt##_conv_im2col_fn)(const T *base, cf_int cs, cf_int rs, cf_int p0, cf_int kc, \
+                                             cf_int sw, const cf_conv_run *runs, const int *nrun,     \
+                                             int maxrun, int w, T *dst);                              \
     typedef int (*cf_##dt##_conv_fwd_lanes_fn)(const cf_conv_geom *g, int nch, const T *x, cf_int xs,    \
                                                const T *wt, const T *bias, int relu, T *y, cf_int ys);   \
+    typedef int (*cf_##dt##_conv_adj_lanes_fn)(const cf_conv_geom *g, int nch, const T *y, cf_int ys,   \
+                                               const T *wt, T *x, cf_int xs);                         \
+    typedef int (*cf_##dt##_conv_wgrad_lanes_fn)(const cf_conv_geom *g, int nch, const T *x, cf_int xs,  \
+                                                 const T *y, cf_int ys, T *dwt);                      \
     typedef void (*cf_##dt##_conv_fwd_fn)(const cf_conv_geom *g, const T *x, const T *wt, T *y);       \
     typedef void (*cf_##dt##_conv_adj_fn)(const cf_conv_geom *g, T *x, const T *wt, const T *y);       \
     typedef void (*cf_##dt##_conv_wgrad_fn)(const cf_conv_geom *g, const T *x, const T *y, T *dwt);
@@ -33,11 +54,17 @@ typedef struct {
     cf_f32_conv_fwd_fn fwd_f32;
     cf_f32_conv_fwd_lanes_fn fwd_lanes_f32;
     cf_f32_conv_adj_fn adj_f32;
+    cf_f32_conv_adj_lanes_fn adj_lanes_f32;
     cf_f32_conv_wgrad_fn wgrad_f32;
+    cf_f32_conv_wgrad_lanes_fn wgrad_lanes_f32;
+    cf_f32_conv_im2col_fn im2col_f32;
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;
+    cf_f64_conv_adj_lanes_fn adj_lanes_f64;
     cf_f64_conv_wgrad_fn wgrad_f64;
+    cf_f64_conv_wgrad_lanes_fn wgrad_lanes_f64;
+    cf_f64_conv_im2col_fn im2col_f64;
 } cf_conv_kernels;
 
 extern const cf_conv_kernels cf_conv__generic, cf_conv__avx2, cf_conv__avx512;

@@ -55,6 +55,32 @@ static int KN(small)(const cf_conv_geom *g, KN(phases) *f) {
     return f->plane * g->stride_h * g->stride_w <= KN(SMALL);
 }
 
+/* Planes too large for the small path are cut into bands of output rows, each a geometry of its
+ * own over the image rows it reads (so each band takes the small path): band_rows is the rows per
+ * band for which that holds, 0 when fewer than 8 would; band sets *b to rows [i0, i0+rows) and
+ * gives the offsets of the band's image and output planes. */
+static cf_int KN(band_rows)(const cf_conv_geom *g) {
+    const cf_int wph = g->q + (g->s - 1) * g->dilation_w / g->stride_w, extra = (g->r - 1) * g->dilation_h / g->stride_h;
+    if (wph > KN(SMALL) || extra > KN(SMALL)) return 0;
+    const cf_int rows = KN(SMALL) / (wph * g->stride_h * g->stride_w) - extra;
+    return rows >= 8 ? rows : 0;
+}
+
+static void KN(band)(const cf_conv_geom *g, cf_int i0, cf_int rows, cf_conv_geom *b, cf_int *xoff, cf_int *yoff) {
+    const cf_int y0 = i0 * g->stride_h - g->pad_top;
+    *b = *g;
+    b->p = rows;
+    *xoff = 0;
+    if (y0 >= 0) {
+        b->pad_top = 0;
+        b->h = CF_MAX((cf_int)0, g->h - y0);
+        if (y0 < g->h) *xoff = y0 * g->w;
+    } else {
+        b->pad_top = -y0;
+    }
+    *yoff = i0 * g->q;
+}
+
 /* Offset of tap (a, b) in the phase planes. */
 static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int a, cf_int b) {
     const cf_int ra = a * g->dilation_h, cb = b * g->dilation_w;
@@ -62,31 +88,56 @@ static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int 
            cb / g->stride_w;
 }
 
-/* The image pixel behind phase cell (pr, pc, rr, cc), or -1 for padding. */
-static inline cf_int KN(source)(const cf_conv_geom *g, cf_int pr, cf_int pc, cf_int rr, cf_int cc) {
-    const cf_int yy = rr * g->stride_h + pr - g->pad_top, xx = cc * g->stride_w + pc - g->pad_left;
-    return yy >= 0 && yy < g->h && xx >= 0 && xx < g->w ? yy * g->w + xx : -1;
+/* Phase (pr, pc)'s columns cc whose pixel lies inside the row: [*lo, *hi); pixel column of cc is
+ * cc*stride_w + pc - pad_left. */
+static inline void KN(phase_cols)(const cf_conv_geom *g, const KN(phases) *f, cf_int pc, cf_int *lo, cf_int *hi) {
+    KN(span)(pc - g->pad_left, g->stride_w, f->wph, g->w, lo, hi);
 }
 
+/* xp (the phase planes) = the padded image, row by row: the image row behind phase row rr is
+ * rr*stride_h + pr - pad_top, read at stride_w from the phase's first column inside it. */
 static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
+    const cf_int sw = g->stride_w;
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
-            for (cf_int rr = 0; rr < f->hph; ++rr)
-                for (cf_int cc = 0; cc < f->wph; ++cc) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    xp[rr * f->wph + cc] = src >= 0 ? x[src] : (T)0;
+        for (cf_int pc = 0; pc < sw; ++pc, xp += f->plane) {
+            cf_int lo, hi;
+            KN(phase_cols)(g, f, pc, &lo, &hi);
+            for (cf_int rr = 0; rr < f->hph; ++rr) {
+                const cf_int yy = rr * g->stride_h + pr - g->pad_top;
+                T *restrict d = xp + rr * f->wph;
+                if (yy < 0 || yy >= g->h) {
+                    for (cf_int cc = 0; cc < f->wph; ++cc) d[cc] = 0;
+                    continue;
                 }
+                const T *restrict s = x + yy * g->w + pc - g->pad_left;
+                for (cf_int cc = 0; cc < lo; ++cc) d[cc] = 0;
+                if (sw == 1)
+                    for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc];
+                else
+                    for (cf_int cc = lo; cc < hi; ++cc) d[cc] = s[cc * sw];
+                for (cf_int cc = hi; cc < f->wph; ++cc) d[cc] = 0;
+            }
+        }
 }
 
 /* The adjoint of to_phases: x += each phase cell at its pixel (padding cells dropped). */
 static void KN(from_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, T *restrict x) {
+    const cf_int sw = g->stride_w;
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc, xp += f->plane)
-            for (cf_int rr = 0; rr < f->hph; ++rr)
-                for (cf_int cc = 0; cc < f->wph; ++cc) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    if (src >= 0) x[src] += xp[rr * f->wph + cc];
-                }
+        for (cf_int pc = 0; pc < sw; ++pc, xp += f->plane) {
+            cf_int lo, hi;
+            KN(phase_cols)(g, f, pc, &lo, &hi);
+            for (cf_int rr = 0; rr < f->hph; ++rr) {
+                const cf_int yy = rr * g->stride_h + pr - g->pad_top;
+                if (yy < 0 || yy >= g->h) continue;
+                const T *restrict d = xp + rr * f->wph;
+                T *restrict s = x + yy * g->w + pc - g->pad_left;
+                if (sw == 1)
+                    for (cf_int cc = lo; cc < hi; ++cc) s[cc] += d[cc];
+                else
+                    for (cf_int cc = lo; cc < hi; ++cc) s[cc * sw] += d[cc];
+            }
+        }
 }
 
 /* yp (flattened at the phase width, zeros between rows) = y (p x q). */
@@ -96,20 +147,46 @@ static void KN(spread)(const cf_conv_geom *g, const KN(phases) *f, const T *rest
         for (cf_int j = 0; j < g->q; ++j) yp[i * f->wph + j] = y[i * g->q + j];
 }
 
+/* acc[u] = sum over the taps of wt[tap] * xp[tap's offset + u], u < f->len (the small path's
+ * products, three taps of a kernel row per pass over acc). */
+static void KN(small_taps)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict xp, const T *restrict wt,
+                           T *restrict acc) {
+    const cf_int S = g->s, len = f->len;
+    for (cf_int u = 0; u < len; ++u) acc[u] = 0;
+    for (cf_int a = 0; a < g->r; ++a) {
+        cf_int b = 0;
+        for (; b + 3 <= S; b += 3) {
+            const T w0 = wt[a * S + b], w1 = wt[a * S + b + 1], w2 = wt[a * S + b + 2];
+            const T *restrict x0 = xp + KN(tap)(g, f, a, b), *restrict x1 = xp + KN(tap)(g, f, a, b + 1),
+                    *restrict x2 = xp + KN(tap)(g, f, a, b + 2);
+            for (cf_int u = 0; u < len; ++u) acc[u] += w0 * x0[u] + w1 * x1[u] + w2 * x2[u];
+        }
+        for (; b < S; ++b) {
+            const T wv = wt[a * S + b];
+            const T *restrict xs = xp + KN(tap)(g, f, a, b);
+            for (cf_int u = 0; u < len; ++u) acc[u] += wv * xs[u];
+        }
+    }
+}
+
 void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w, dw = g->dilation_w, pl = g->pad_left;
     enum { VB = CB / 4 };
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) {
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(fwd)(&b, x + xo, wt, y + yo);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) {
         T xp[KN(SMALL)], acc[KN(SMALL)];
         KN(to_phases)(g, &f, x, xp);
-        for (cf_int u = 0; u < f.len; ++u) acc[u] = 0;
-        for (cf_int a = 0; a < g->r; ++a)
-            for (cf_int b = 0; b < S; ++b) {
-                const T wv = wt[a * S + b];
-                const T *restrict xs = xp + KN(tap)(g, &f, a, b);
-                for (cf_int u = 0; u < f.len; ++u) acc[u] += wv * xs[u];
-            }
+        KN(small_taps)(g, &f, xp, wt, acc);
         for (cf_int i = 0; i < g->p; ++i)
             for (cf_int j = 0; j < Q; ++j) y[i * Q + j] += acc[i * f.wph + j];
         return;
@@ -172,40 +249,77 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     }
 }
 
-/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded phase
- * planes of the nch channels are interleaved (cell-major, one lane per channel), so every tap of
- * every output is one vector FMA across the channels -- the layout oneDNN calls nChw16c, built on
- * the fly. x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or
- * nch values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu).
- * Returns 0 without writing when the planes (or the kernel) are too large for the stack buffers,
- * or the output plane is over OUTS pixels: beyond that (measured: 14x14 and 28x28 outputs) the
- * interleaving costs more than the per-plane kernels lose to short rows. */
+/* dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols: blocks of TB x TB through the ISA's
+ * in-register transpose TBLOCK where the including file defines one (x86_pack.h), the rest (and
+ * everything in the generic build) one element at a time. */
+static void KN(transpose)(const T *restrict src, int lds, int rows, int cols, T *restrict dst, int ldd) {
+    int r0 = 0;
+#ifdef TBLOCK
+    for (; r0 + TB <= rows; r0 += TB) {
+        int c0 = 0;
+        for (; c0 + TB <= cols; c0 += TB) TBLOCK(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+        for (int r = r0; r < r0 + TB; ++r)
+            for (int c = c0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    }
+#endif
+    for (int r = r0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+/* xp (hpad x wpad) = the image with its padding, from the top-left padding corner: cell (rr, cc)
+ * holds pixel (rr - pad_top, cc - pad_left), 0 outside the image. */
+static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const T *restrict x, T *restrict xp) {
+    const cf_int lo = CF_MIN(g->pad_left, wpad), hi = CF_MAX(lo, CF_MIN(g->pad_left + g->w, wpad));
+    for (cf_int rr = 0; rr < hpad; ++rr, xp += wpad) {
+        const cf_int yy = rr - g->pad_top;
+        if (yy < 0 || yy >= g->h) {
+            for (cf_int cc = 0; cc < wpad; ++cc) xp[cc] = 0;
+            continue;
+        }
+        const T *restrict s = x + yy * g->w - g->pad_left;
+        for (cf_int cc = 0; cc < lo; ++cc) xp[cc] = 0;
+        for (cf_int cc = lo; cc < hi; ++cc) xp[cc] = s[cc];
+        for (cf_int cc = hi; cc < wpad; ++cc) xp[cc] = 0;
+    }
+}
+
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded planes
+ * of the nch channels are built one channel at a time (row copies), then interleaved (cell-major,
+ * one lane per channel) by block transposes, so every tap of every output, at any stride, is one
+ * vector FMA across the channels -- the layout oneDNN calls nChw16c, built on the fly; the
+ * outputs, computed interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its
+ * r x s kernel at wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys,
+ * overwritten (bias, taps, then ReLU if relu). Returns 0 without writing when the padded plane or
+ * the output is over CELLS, or the kernel over TAPS (the stack buffers): beyond 16x16 padded
+ * planes the per-plane kernels do as well. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
-    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64, OUTS = 64 };
-    KN(phases) f;
-    if (!KN(small)(g, &f)) return 0;
-    const cf_int cells = f.plane * g->stride_h * g->stride_w, RS = g->r * g->s;
-    if (cells > CELLS || RS > TAPS || g->p * g->q > OUTS) return 0;
-    T xp[CELLS * L], w16[TAPS * L], b16[L];
-    cf_int cell = 0;
-    for (cf_int pr = 0; pr < g->stride_h; ++pr)
-        for (cf_int pc = 0; pc < g->stride_w; ++pc)
-            for (cf_int rr = 0; rr < f.hph; ++rr)
-                for (cf_int cc = 0; cc < f.wph; ++cc, ++cell) {
-                    const cf_int src = KN(source)(g, pr, pc, rr, cc);
-                    T *restrict d = xp + cell * L;
-                    for (int ch = 0; ch < L; ++ch) d[ch] = src >= 0 && ch < nch ? x[ch * xs + src] : (T)0;
-                }
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0; /* (the bounds keep the padded sizes below from overflowing) */
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L];
+    T w16[TAPS * L], b16[L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
+        else
+            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+    }
+    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
     for (cf_int t = 0; t < RS; ++t)
         for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
     for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
     cf_int off[TAPS];
     for (cf_int a = 0; a < g->r; ++a)
-        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = KN(tap)(g, &f, a, b);
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
     for (cf_int i = 0; i < g->p; ++i)
         for (cf_int j = 0; j < g->q; ++j) {
-            const cf_int u = i * f.wph + j;
+            const cf_int u = i * sh * wpad + j * sw;
             T acc[L];
             for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
             for (cf_int t = 0; t < RS; ++t) {
@@ -214,14 +328,139 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
             }
             if (relu)
                 for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
-            for (int ch = 0; ch < nch; ++ch) y[ch * ys + i * g->q + j] = acc[ch];
+            T *restrict o = yo + (i * g->q + j) * L;
+            for (int ch = 0; ch < L; ++ch) o[ch] = acc[ch];
         }
+    KN(transpose)(yo, L, (int)PQ, nch, planar, (int)PQ);
+    for (int ch = 0; ch < nch; ++ch) memcpy(y + ch * ys, planar + ch * PQ, sizeof(T) * (size_t)PQ);
+    return 1;
+}
+
+/* Depthwise weight gradient of nch <= CF_CONV_LANES channels at once, on small planes (the
+ * interleaved layout of fwd_lanes, for the image and the output gradient alike): every tap of
+ * every output adds one vector product across the channels into that tap's accumulator row.
+ * x: channel ch's plane at x + ch*xs; y: its output-gradient plane at y + ch*ys; dwt: its r x s
+ * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing where fwd_lanes would. */
+int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict y,
+                    cf_int ys, T *restrict dwt) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0;
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L], acc[TAPS * L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
+        else
+            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+    }
+    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            memcpy(planar + ch * PQ, y + ch * ys, sizeof(T) * (size_t)PQ);
+        else
+            for (cf_int u = 0; u < PQ; ++u) planar[ch * PQ + u] = 0;
+    }
+    KN(transpose)(planar, (int)PQ, L, (int)PQ, yo, L);
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
+    for (cf_int t = 0; t < RS; ++t) { /* one tap at a time: its L sums stay in a register */
+        T at[L];
+        for (int ch = 0; ch < L; ++ch) at[ch] = 0;
+        for (cf_int i = 0; i < g->p; ++i)
+            for (cf_int j = 0; j < g->q; ++j) {
+                const T *restrict xv = xp + (i * sh * wpad + j * sw + off[t]) * L;
+                const T *restrict yv = yo + (i * g->q + j) * L;
+                for (int ch = 0; ch < L; ++ch) at[ch] += yv[ch] * xv[ch];
+            }
+        for (int ch = 0; ch < L; ++ch) acc[t * L + ch] = at[ch];
+    }
+    for (int ch = 0; ch < nch; ++ch)
+        for (cf_int t = 0; t < RS; ++t) dwt[ch * RS + t] += acc[t * L + ch];
+    return 1;
+}
+
+/* The adjoint of to_padded: x (h x w) = the cells of xp (hpad x wpad) over the image, 0 for the
+ * pixels past the padded window (no output reads them). */
+static void KN(from_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const T *restrict xp, T *restrict x) {
+    const cf_int cols = CF_MAX((cf_int)0, CF_MIN(g->w, wpad - g->pad_left));
+    for (cf_int yy = 0; yy < g->h; ++yy, x += g->w) {
+        const cf_int rr = yy + g->pad_top;
+        cf_int xx = 0;
+        if (rr < hpad) {
+            const T *restrict s = xp + rr * wpad + g->pad_left;
+            for (; xx < cols; ++xx) x[xx] = s[xx];
+        }
+        for (; xx < g->w; ++xx) x[xx] = 0;
+    }
+}
+
+/* Depthwise data gradient (the adjoint of fwd_lanes without bias) of nch <= CF_CONV_LANES
+ * channels at once, on small planes: the output gradients are interleaved, every tap of every
+ * output adds one vector product into its cell of the interleaved padded image gradient, which is
+ * transposed back and cropped. y: channel ch's output-gradient plane at y + ch*ys; wt: its kernel
+ * at wt + ch*r*s; x: its image-gradient plane at x + ch*xs, overwritten. Returns 0 without
+ * writing where fwd_lanes would. */
+int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys, const T *restrict wt,
+                  T *restrict x, cf_int xs) {
+    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
+    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
+        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        return 0;
+    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
+    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
+    if (cells > CELLS) return 0;
+    _Alignas(64) T planar[L * CELLS], xg[CELLS * L], yo[CELLS * L];
+    T w16[TAPS * L];
+    for (int ch = 0; ch < L; ++ch) {
+        if (ch < nch)
+            memcpy(planar + ch * PQ, y + ch * ys, sizeof(T) * (size_t)PQ);
+        else
+            for (cf_int u = 0; u < PQ; ++u) planar[ch * PQ + u] = 0;
+    }
+    KN(transpose)(planar, (int)PQ, L, (int)PQ, yo, L);
+    for (cf_int t = 0; t < RS; ++t)
+        for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
+    for (cf_int e = 0; e < cells * L; ++e) xg[e] = 0;
+    cf_int off[TAPS];
+    for (cf_int a = 0; a < g->r; ++a)
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) {
+            const cf_int u = i * sh * wpad + j * sw;
+            const T *restrict yv = yo + (i * g->q + j) * L;
+            for (cf_int t = 0; t < RS; ++t) {
+                T *restrict gp = xg + (u + off[t]) * L;
+                const T *restrict wv = w16 + t * L;
+                T v[L];
+                for (int ch = 0; ch < L; ++ch) v[ch] = gp[ch] + wv[ch] * yv[ch];
+                for (int ch = 0; ch < L; ++ch) gp[ch] = v[ch];
+            }
+        }
+    KN(transpose)(xg, L, (int)cells, nch, planar, (int)cells);
+    for (int ch = 0; ch < nch; ++ch) KN(from_padded)(g, hpad, wpad, planar + ch * cells, x + ch * xs);
     return 1;
 }
 
 void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T *restrict y) {
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) { /* bands add into overlapping image rows: x += is all they do */
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(adj)(&b, x + xo, wt, y + yo);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) { /* the adjoint of fwd's small path: taps scatter into the phase planes */
         T xp[KN(SMALL)], yp[KN(SMALL)];
         const cf_int total = f.plane * g->stride_h * g->stride_w;
@@ -260,6 +499,16 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
     const cf_int Q = g->q, W = g->w, S = g->s, sw = g->stride_w;
     enum { VB = CB / 4 };
     KN(phases) f;
+    const cf_int band = KN(small)(g, &f) ? 0 : KN(band_rows)(g);
+    if (band) {
+        for (cf_int i0 = 0; i0 < g->p; i0 += band) {
+            cf_conv_geom b;
+            cf_int xo, yo;
+            KN(band)(g, i0, CF_MIN(band, g->p - i0), &b, &xo, &yo);
+            KN(wgrad)(&b, x + xo, y + yo, dwt);
+        }
+        return;
+    }
     if (KN(small)(g, &f)) { /* each tap: one dot of y (spread to the phase width) and its phase plane */
         T xp[KN(SMALL)], yp[KN(SMALL)];
         KN(to_phases)(g, &f, x, xp);
@@ -304,4 +553,37 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
             for (int u = 0; u < CB; ++u) rest += acc[u];
             dwt[a * S + b] += rest;
         }
+}
+
+/* One im2col micro-panel (contract: kernels/conv.h). A tap whose single run covers every lane at
+ * unit stride (the interior of a plane at least w wide) is one fixed-size copy per row. */
+void KN(im2col)(const T *restrict base, cf_int cs, cf_int rs, cf_int p0, cf_int kc, cf_int sw,
+                const cf_conv_run *restrict runs, const int *restrict nrun, int maxrun, int w, T *restrict dst) {
+    cf_int cc = p0 / rs, t = p0 - cc * rs;
+    for (cf_int p = 0; p < kc; ++p, dst += w) {
+        const T *restrict chan = base + cc * cs;
+        const cf_conv_run *restrict run = runs + t * maxrun;
+        const int nr = nrun[t];
+        if (nr == 1 && sw == 1 && run->lo == 0 && run->hi == w) {
+            const T *restrict src = chan + run->off;
+            if (w == 32)
+                memcpy(dst, src, 32 * sizeof(T));
+            else if (w == 16)
+                memcpy(dst, src, 16 * sizeof(T));
+            else if (w == 8)
+                memcpy(dst, src, 8 * sizeof(T));
+            else
+                for (int u = 0; u < w; ++u) dst[u] = src[u];
+        } else {
+            for (int u = 0; u < w; ++u) dst[u] = 0;
+            for (int k = 0; k < nr; ++k) {
+                const T *restrict src = chan + run[k].off;
+                if (sw == 1)
+                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u];
+                else
+                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u * sw];
+            }
+        }
+        if (++t == rs) t = 0, ++cc;
+    }
 }

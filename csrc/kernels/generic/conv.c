@@ -1,5 +1,7 @@
 /* conv.c (generic) -- the direct plane kernels of kernels/conv.h for generic: kernels/conv_template.h
  * compiled under this folder's flags for float and double, and the table that lists them. */
+#include <string.h>
+
 #include "kernels/conv.h"
 
 #define T float
@@ -22,9 +24,15 @@ const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
     .adj_f32 = cf_f32_conv_adj__generic,
+    .adj_lanes_f32 = cf_f32_conv_adj_lanes__generic,
     .wgrad_f32 = cf_f32_conv_wgrad__generic,
+    .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__generic,
+    .im2col_f32 = cf_f32_conv_im2col__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
+    .adj_lanes_f64 = cf_f64_conv_adj_lanes__generic,
     .wgrad_f64 = cf_f64_conv_wgrad__generic,
+    .wgrad_lanes_f64 = cf_f64_conv_wgrad_lanes__generic,
+    .im2col_f64 = cf_f64_conv_im2col__generic,
 };

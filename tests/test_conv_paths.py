@@ -1,0 +1,111 @@
+"""The convolution's special paths (csrc/frame/conv2d_template.h), each against the reference in exact
+mode (small-integer data: C equals the reference bit for bit whatever the path, blocking and thread
+count), every ISA, 1 and all threads, float32 and float64:
+- small feature planes folded, several images per GEMM, in several scratch-sized chunks (forward,
+  and the data gradient of pointwise convs);
+- correlations one output channel thin (the direct plane kernels with groups = 1);
+- the data gradient of a 1-2 channel image at stride 1 (col2im GEMM, not the flipped correlation);
+- im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one
+  tile wide and one past it, strides and dilations, and kernels with so many taps x segments that
+  the packer falls back to the row gather;
+- depthwise convs on small planes (channels interleaved 16 at a time);
+- the weight gradient's transposed product (k/groups > c/groups*r*s), with pixel ranges that cross
+  images and exceed the transposer's chunk."""
+import numpy as np
+import pytest
+
+import cnnfast
+from cnnfast import reference as ref
+
+DTYPES = (np.float32, np.float64)
+
+# (n, c, h, w, k, r, s, stride, padding, dilation, groups)
+CASES = [
+    # folded: 30x30 planes of 300 channels are 1.1 MB (f32) / 2.2 MB (f64) per image: 4 images
+    # take two chunks in float32 and four in float64 (forward; then the pointwise data gradient);
+    # grouped, strided and pointwise small planes
+    (4, 2, 30, 30, 300, 3, 3, 1, 1, 1, 1),
+    (5, 8, 7, 7, 8, 3, 3, 1, 1, 1, 2),
+    (3, 6, 9, 11, 20, 3, 3, 2, 1, 1, 1),
+    (6, 16, 5, 5, 24, 1, 1, 1, 0, 1, 1),
+    (4, 300, 30, 30, 2, 1, 1, 1, 0, 1, 1),
+    # one output channel: direct kernels, on small and on large planes, strided, grouped
+    (3, 5, 9, 9, 1, 3, 3, 1, 1, 1, 1),
+    (2, 3, 70, 90, 1, 3, 3, 1, 1, 1, 1),
+    (2, 4, 21, 23, 1, 5, 3, 2, (2, 1), 1, 1),
+    (2, 6, 12, 12, 2, 3, 3, 1, 1, 1, 2),
+    # 1 and 2 image channels at stride 1: the data gradient through col2im; dilated; k > crs
+    # (the transposed weight gradient), images of 16 pixels so that depth blocks cross them
+    (3, 1, 40, 37, 40, 3, 3, 1, 1, 1, 1),
+    (2, 2, 19, 23, 33, 3, 3, 1, 2, 2, 1),
+    (20, 1, 4, 4, 16, 3, 3, 1, 1, 1, 1),
+    (4, 2, 6, 6, 40, 3, 3, 1, 1, 1, 2),
+    # im2col runs: rows of 3 (a dozen segments per 32-wide panel), 32 and 33 wide, odd sizes
+    (2, 5, 3, 3, 17, 3, 3, 1, 1, 1, 1),
+    (1, 7, 5, 32, 15, 3, 3, 1, 1, 1, 1),
+    (1, 7, 4, 33, 15, 3, 3, 1, 1, 1, 1),
+    (2, 3, 13, 29, 9, 3, 3, (1, 2), (0, 1), (2, 1), 1),
+    # depthwise on small planes, 16 channels at a time (interleaved by block transposes; forward,
+    # data and weight gradients): whole and partial channel blocks, 7x7 and 14x14 outputs, a 5x5
+    # kernel, stride 2 (dilated), and a stride-2 plane just too large for it (per-plane kernels)
+    (2, 19, 14, 14, 19, 3, 3, 1, 1, 1, 19),
+    (3, 33, 7, 7, 33, 3, 3, 1, 1, 1, 33),
+    (1, 16, 12, 11, 16, 5, 5, 1, 2, 1, 16),
+    (2, 24, 13, 13, 24, 3, 3, 2, 1, 1, 24),
+    (1, 18, 11, 12, 18, 3, 3, 2, 2, 2, 18),
+    (2, 24, 15, 15, 24, 3, 3, 2, 1, 1, 24),
+    # 11x11 taps on 3-wide rows: taps x segments past the runs' stack buffer (the gather path)
+    (2, 2, 13, 13, 5, 11, 11, 1, 0, 1, 1),
+]
+IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
+
+
+def ints(rng, shape, dtype):
+    return rng.integers(-4, 5, size=shape).astype(dtype)
+
+
+def same(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_paths_exact(isa, nthreads, dtype, case):
+    n, c, h, w, k, r, s, stride, padding, dilation, groups = case
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    rng = np.random.default_rng(1)
+    x = ints(rng, (n, c, h, w), dtype)
+    weight = ints(rng, (k, c // groups, r, s), dtype)
+    bias = ints(rng, (k,), dtype)
+    copies = [a.copy() for a in (x, weight, bias)]
+    want = ref.conv2d(x, weight, bias, **kw)
+    same(cnnfast.conv2d(x, weight, bias, **kw), want)
+    same(cnnfast.conv2d(x, weight, bias, **kw, activation="relu"), np.maximum(want, 0))
+    dy = ints(rng, want.shape, dtype)
+    got, exp = cnnfast.conv2d_backward(dy, x, weight, **kw), ref.conv2d_backward(dy, x, weight, **kw)
+    for g, e in zip(got, exp):
+        same(g, e)
+    for a, a0 in zip((x, weight, bias), copies):
+        np.testing.assert_array_equal(a, a0)
+
+
+@pytest.mark.parametrize("case", CASES[:12], ids=IDS[:12])
+def test_paths_random(nthreads, case):
+    """Random float32 data against the float64 reference, within the depth's rounding."""
+    n, c, h, w, k, r, s, stride, padding, dilation, groups = case
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    weight = rng.standard_normal((k, c // groups, r, s)).astype(np.float32)
+    y = cnnfast.conv2d(x, weight, **kw)
+    want = ref.conv2d(x.astype(np.float64), weight.astype(np.float64), **kw)
+    depth = c // groups * r * s
+    eps = np.finfo(np.float32).eps
+    np.testing.assert_allclose(y, want, rtol=0, atol=4 * depth * eps * np.sqrt(depth) + 1e-6)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, _ = cnnfast.conv2d_backward(dy, x, weight, **kw)
+    rx, rw, _ = ref.conv2d_backward(dy.astype(np.float64), x.astype(np.float64), weight.astype(np.float64), **kw)
+    pixels = n * y.shape[2] * y.shape[3]
+    np.testing.assert_allclose(dx, rx, rtol=0, atol=4 * k * r * s * eps * np.sqrt(k * r * s) + 1e-6)
+    np.testing.assert_allclose(dw, rw, rtol=0, atol=4 * pixels * eps * np.sqrt(pixels) + 1e-6)
