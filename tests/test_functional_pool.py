@@ -186,6 +186,36 @@ def test_nan_inf_and_ties(isa):
     np.testing.assert_array_equal(indices[0, 0], [[0, 0, 1, 2], [0, 0, 1, 2], [3, 3, 4, 5]])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_size_stride_1_max_pool2d(isa, nthreads, dtype):
+    """Stride 1 with the output the input's size, on planes enough for every thread, runs whole
+    planes through the flat kernels (blocks of 16 outputs running across rows): planes of fewer
+    than 16 values, not a multiple of 16, smaller than the kernel; NaN, infinities (a +inf next
+    to -inf padding), windows of -inf, and ties of +0 and -0 (the first one's sign is kept)."""
+    params = [dict(kernel_size=3, padding=1), dict(kernel_size=5, padding=2),
+              dict(kernel_size=(3, 1), padding=(1, 0)), dict(kernel_size=(1, 5), padding=(0, 2)),
+              dict(kernel_size=2, padding=1, dilation=2), dict(kernel_size=1)]
+    for shape in [(2, 5, 7, 7), (3, 4, 5, 3), (2, 6, 1, 1), (1, 9, 2, 9), (1, 8, 4, 4), (4, 8, 30, 30)]:
+        for exact in (True, False):
+            x = data(shape, dtype, integers=exact)
+            for p in params:
+                p = dict(p)
+                dilation = p.pop("dilation", 1)
+                check_max(x, dict(p, stride=1), dilation, exact)
+    x = data((2, 8, 6, 7), dtype, integers=True)
+    x[0, 0, 1, 1] = x[0, 0, 1, 3] = x[1, 7, 5, 6] = x[0, 3, 0, 0] = np.nan
+    x[0, 1, 2, 2] = x[1, 2, 0, 0] = np.inf
+    x[1, 3] = -np.inf
+    x[0, 4, :3] = 0.0
+    x[0, 4, 1, ::2] = -0.0
+    x[1, 5] = -0.0
+    x[1, 5, 3, 3:] = 0.0
+    for p in params[:3]:
+        check_max(x, dict(p, stride=1), 1, True)
+        y, _ = cf.max_pool2d(x, **p, stride=1)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(ref.max_pool2d(x, **p, stride=1)[0]))
+
+
 def test_huge_kernel_with_half_padding_is_cheap():
     x = data((1, 2, 4, 5), np.float64)
     y, _ = cf.max_pool2d(x, 2**31, stride=2**31, padding=2**30)

@@ -160,13 +160,79 @@ CF_POOL_FWD(double, avgpool_fwd_double,
             k->f64_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
                             pl.cdiv, y + r * g->q))
 
+/* ---- "same" stride-1 max pooling: whole planes through the flat kernels ------------------ */
+
+/* Most taps of a flat plan (its masks take hw * taps / 8 bytes). */
+#define CF_POOL_FLAT_TAPS 64
+
+/* Stride 1 with the output the input's size (kernels/pool.h, cf_pool_flat), positions that fit
+ * int32, and planes enough to share among the threads (with fewer, the row path splits each
+ * plane's rows over them). */
+static int flat_ok(const cf_pool2d *g, int nt) {
+    return g->sh == 1 && g->sw == 1 && g->p == g->h && g->q == g->w &&
+           g->kh * g->kw <= CF_POOL_FLAT_TAPS && g->h * g->w < ((cf_int)1 << 28) &&
+           g->n * g->c >= 4 * (cf_int)nt;
+}
+
+/* The plan of kernels/pool.h in one block of memory (NULL if out of memory; cf_free it). */
+static void *flat_make(const cf_pool2d *g, cf_pool_flat *fp) {
+    cf_int hw = g->h * g->w, ntaps = g->kh * g->kw, nblk = (hw + 15) / 16;
+    size_t bytes = (size_t)(16 * nblk + ntaps) * sizeof(int32_t) +
+                   (size_t)(nblk * ntaps) * sizeof(uint16_t);
+    int32_t *first = cf_malloc(bytes);
+    if (first == NULL) return NULL;
+    int32_t *off = first + 16 * nblk;
+    uint16_t *mask = (uint16_t *)(off + ntaps);
+    memset(first, 0, bytes);
+    for (cf_int t = 0; t < ntaps; t++)
+        off[t] = (int32_t)(((t / g->kw) * g->dh - g->ph) * g->w + (t % g->kw) * g->dw - g->pw);
+    for (cf_int o = 0; o < hw; o++) {
+        cf_int i = o / g->w, j = o % g->w;
+        int found = 0;
+        for (cf_int t = 0; t < ntaps; t++) {
+            cf_int r = i + (t / g->kw) * g->dh - g->ph, c = j + (t % g->kw) * g->dw - g->pw;
+            if (r < 0 || r >= g->h || c < 0 || c >= g->w) continue;
+            mask[(o / 16) * ntaps + t] |= (uint16_t)(1u << (o % 16));
+            if (!found) first[o] = (int32_t)(o + off[t]);
+            found = 1;
+        }
+    }
+    fp->hw = hw;
+    fp->ntaps = ntaps;
+    fp->off = off;
+    fp->mask = mask;
+    fp->first = first;
+    return first;
+}
+
+/* Threads take runs of whole planes, each run at least CF_POOL_GRAIN outputs. */
+#define CF_POOL_FLAT(T, KERNEL)                                                                    \
+    static int maxpool_flat_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,   \
+                                int64_t *ind, int nt) {                                            \
+        cf_pool_flat fp;                                                                           \
+        void *mem = flat_make(g, &fp);                                                             \
+        cf_int planes = g->n * g->c, run = CF_MAX(1, CF_POOL_GRAIN / fp.hw);                       \
+        if (mem == NULL) return 1;                                                                 \
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, run))                            \
+        for (cf_int plane = 0; plane < planes; plane++)                                            \
+            k->KERNEL(&fp, x + plane * fp.hw, y + plane * fp.hw, ind + plane * fp.hw);             \
+        cf_free(mem);                                                                              \
+        return 0;                                                                                  \
+    }
+
+CF_POOL_FLAT(float, f32_max_flat)
+CF_POOL_FLAT(double, f64_max_flat)
+
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
                      int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
-    if (dt == CF_F32)
+    if (flat_ok(g, nt))
+        failed = dt == CF_F32 ? maxpool_flat_float(k, g, x, y, indices, nt)
+                              : maxpool_flat_double(k, g, x, y, indices, nt);
+    else if (dt == CF_F32)
         failed = maxpool_fwd_float(k, g, x, y, indices, nt);
     else
         failed = maxpool_fwd_double(k, g, x, y, indices, nt);

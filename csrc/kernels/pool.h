@@ -14,6 +14,26 @@
 
 #include "common.h"
 
+/* Stride-1 pooling that keeps the plane's size (2*ph = (kh-1)*dh and 2*pw = (kw-1)*dw, so
+ * p = h and q = w), seen as one flat window sliding over the plane: output o = i*w + j reads the
+ * input o + off[t] for each tap t = a*kw + b, off[t] = (a*dh - ph)*w + b*dw - pw, when that tap
+ * lies inside the plane (row and column both inside). frame/pool2d.c builds this plan once per
+ * call; the outputs go in blocks of 16 (the last one cut at hw), each with one mask per tap:
+ *
+ *     mask[blk*ntaps + t]   bit l set: output 16*blk + l reads tap t (no bits past hw)
+ *     first[16*blk + l]     flat input position of that output's first tap inside the plane
+ *                           (0 past hw)
+ *
+ *     plane (w = 5, 3x3, pad 1):   o-6 o-5 o-4      taps that fall off the plane's top, bottom
+ *                                  o-1  o  o+1      or either side are masked out lane by lane,
+ *                                  o+4 o+5 o+6      so a block may run across rows. */
+typedef struct {
+    cf_int hw, ntaps;
+    const int32_t *off;
+    const uint16_t *mask;
+    const int32_t *first;
+} cf_pool_flat;
+
 typedef struct {
     /* y[j], idx[j] = the max over the window and its flat index row_base[a] + column. Taps are
      * visited row by row, columns increasing; a tap wins if it is greater or NaN, so ties stay
@@ -24,6 +44,11 @@ typedef struct {
     void (*f64_max_rows)(const double *const *rows, const cf_int *row_base, cf_int nrows,
                          cf_int w, cf_int col0, cf_int sw, cf_int b0, cf_int b1, cf_int dw,
                          cf_int n, double *y, int64_t *idx);
+    /* One plane of a "same" stride-1 max pooling (cf_pool_flat): y[o], idx[o] for o < hw, the
+     * taps visited in order t = 0, 1, ... with the rule of the row kernels. IN x, the plane
+     * (hw values); OUT y, idx (hw each). */
+    void (*f32_max_flat)(const cf_pool_flat *fp, const float *x, float *y, int64_t *idx);
+    void (*f64_max_flat)(const cf_pool_flat *fp, const double *x, double *y, int64_t *idx);
     /* y[j] = (the window's sum in the data type, dilation 1) / (rdiv * cdiv[j]), divided in
      * float64 so that an exact sum gives the correctly rounded mean. */
     void (*f32_avg_rows)(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
@@ -51,6 +76,10 @@ void cf_f32_maxpool_rows__generic(const float *const *rows, const cf_int *row_ba
 void cf_f64_maxpool_rows__generic(const double *const *rows, const cf_int *row_base,
                                   cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
                                   cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx);
+void cf_f32_maxpool_flat__generic(const cf_pool_flat *fp, const float *x, float *y,
+                                  int64_t *idx);
+void cf_f64_maxpool_flat__generic(const cf_pool_flat *fp, const double *x, double *y,
+                                  int64_t *idx);
 void cf_f32_avgpool_rows__generic(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
                                   cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
                                   const double *cdiv, float *y);

@@ -237,6 +237,96 @@ void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_ba
     }
 }
 
+/* One plane, 16 outputs per block (float64: 8). Padding lanes load -inf and never win; each lane
+ * starts at -inf with its first inside tap as the index, so a window of -inf names its first
+ * position. The winner's flat position is carried as int32 (planes fit).
+ * The running max is max(v, best), which keeps `best` on ties (the first tap wins) and is
+ * one short dependency step per tap; the index follows the strict compare v > best. That max
+ * drops a NaN tap, so a sum of the taps probes for NaN (a NaN tap, or +inf meeting -inf,
+ * makes it NaN) and a block whose probe is NaN is redone by the exact rule: a tap wins if
+ * greater or NaN. */
+static inline __m512i max_flat_exact_f32(const cf_pool_flat *fp, const uint16_t *mask,
+                                         const float *x, cf_int o, __m512i pos, __m512i at,
+                                         __m512 *best) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 b = ninf;
+    for (cf_int t = 0; t < fp->ntaps; t++) {
+        __m512 v = _mm512_mask_loadu_ps(ninf, mask[t], x + o + fp->off[t]);
+        __mmask16 win = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        b = _mm512_mask_mov_ps(b, win, v);
+        at = _mm512_mask_add_epi32(at, win, pos, _mm512_set1_epi32(fp->off[t]));
+    }
+    *best = b;
+    return at;
+}
+
+void cf_f32_maxpool_flat__avx512(const cf_pool_flat *fp, const float *x, float *y,
+                                 int64_t *idx) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const uint16_t *mask = fp->mask;
+    for (cf_int o = 0; o < fp->hw; o += 16, mask += fp->ntaps) {
+        __m512i pos = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)o));
+        __m512i first = _mm512_loadu_si512(fp->first + o), at = first;
+        __m512 best = ninf, probe = _mm512_setzero_ps();
+        for (cf_int t = 0; t < fp->ntaps; t++) {
+            __m512 v = _mm512_mask_loadu_ps(ninf, mask[t], x + o + fp->off[t]);
+            at = _mm512_mask_add_epi32(at, _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ), pos,
+                                       _mm512_set1_epi32(fp->off[t]));
+            best = _mm512_max_ps(v, best);
+            probe = _mm512_add_ps(probe, v);
+        }
+        if (_mm512_cmp_ps_mask(probe, probe, _CMP_UNORD_Q))
+            at = max_flat_exact_f32(fp, mask, x, o, pos, first, &best);
+        __mmask16 k = lanes16(fp->hw - o);
+        _mm512_mask_storeu_ps(y + o, k, best);
+        _mm512_mask_storeu_epi64(idx + o, (__mmask8)k,
+                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+        _mm512_mask_storeu_epi64(idx + o + 8, (__mmask8)(k >> 8),
+                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+    }
+}
+
+static inline __m256i max_flat_exact_f64(const cf_pool_flat *fp, const uint16_t *mask, int half,
+                                         const double *x, cf_int o, __m256i pos, __m256i at,
+                                         __m512d *best) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    __m512d b = ninf;
+    for (cf_int t = 0; t < fp->ntaps; t++) {
+        __m512d v = _mm512_mask_loadu_pd(ninf, (__mmask8)(mask[t] >> half), x + o + fp->off[t]);
+        __mmask8 win = _mm512_cmp_pd_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+        b = _mm512_mask_mov_pd(b, win, v);
+        at = _mm256_mask_add_epi32(at, win, pos, _mm256_set1_epi32(fp->off[t]));
+    }
+    *best = b;
+    return at;
+}
+
+void cf_f64_maxpool_flat__avx512(const cf_pool_flat *fp, const double *x, double *y,
+                                 int64_t *idx) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (cf_int o = 0; o < fp->hw; o += 8) {
+        const uint16_t *mask = fp->mask + (o / 16) * fp->ntaps;
+        int half = (int)(o % 16);
+        __m256i pos = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)o));
+        __m256i first = _mm256_loadu_si256((const __m256i *)(fp->first + o)), at = first;
+        __m512d best = ninf, probe = _mm512_setzero_pd();
+        for (cf_int t = 0; t < fp->ntaps; t++) {
+            __m512d v = _mm512_mask_loadu_pd(ninf, (__mmask8)(mask[t] >> half), x + o + fp->off[t]);
+            at = _mm256_mask_add_epi32(at, _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ), pos,
+                                       _mm256_set1_epi32(fp->off[t]));
+            best = _mm512_max_pd(v, best);
+            probe = _mm512_add_pd(probe, v);
+        }
+        if (_mm512_cmp_pd_mask(probe, probe, _CMP_UNORD_Q))
+            at = max_flat_exact_f64(fp, mask, half, x, o, pos, first, &best);
+        __mmask8 k = lanes8(fp->hw - o);
+        _mm512_mask_storeu_pd(y + o, k, best);
+        _mm512_mask_storeu_epi64(idx + o, k, _mm512_cvtepi32_epi64(at));
+    }
+}
+
 void cf_f32_avgpool_rows__avx512(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
                                  const double *cdiv, float *y) {
@@ -384,6 +474,7 @@ int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
 
 const cf_pool_kernels pool__avx512 = {
     cf_f32_maxpool_rows__avx512, cf_f64_maxpool_rows__avx512,
+    cf_f32_maxpool_flat__avx512, cf_f64_maxpool_flat__avx512,
     cf_f32_avgpool_rows__avx512, cf_f64_avgpool_rows__avx512,
     cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
     cf_f32_sum__avx512, cf_f64_sum__avx512,

@@ -1,5 +1,7 @@
 /* generic/pool.c -- plain-C pooling row kernels: the fallback on every CPU and the twins of
  * the SIMD kernels (contracts in kernels/pool.h). */
+#include <math.h>
+
 #include "kernels/pool.h"
 
 /* The taps of [b0, b1) whose column c + b*dw lies in [0, w): [*lo, *hi). */
@@ -28,6 +30,25 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
                 }                                                                               \
             y[j] = best;                                                                        \
             idx[j] = at;                                                                        \
+        }                                                                                       \
+    }
+
+/* -inf start, the first tap inside as the index: a window of -inf names its first position. */
+#define CF_MAX_FLAT(T, NAME)                                                                   \
+    void NAME(const cf_pool_flat *fp, const T *x, T *y, int64_t *idx) {                         \
+        for (cf_int o = 0; o < fp->hw; o++) {                                                   \
+            const uint16_t *mask = fp->mask + (o / 16) * fp->ntaps;                             \
+            T best = -(T)INFINITY;                                                              \
+            int64_t at = fp->first[o];                                                          \
+            for (cf_int t = 0; t < fp->ntaps; t++) {                                            \
+                if (!((mask[t] >> (o % 16)) & 1)) continue;                                     \
+                T v = x[o + fp->off[t]];                                                        \
+                int take = (v > best) | (v != v);                                               \
+                best = take ? v : best;                                                         \
+                at = take ? o + fp->off[t] : at;                                                \
+            }                                                                                   \
+            y[o] = best;                                                                        \
+            idx[o] = at;                                                                        \
         }                                                                                       \
     }
 
@@ -61,6 +82,8 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
 
 CF_MAX_ROWS(float, cf_f32_maxpool_rows__generic)
 CF_MAX_ROWS(double, cf_f64_maxpool_rows__generic)
+CF_MAX_FLAT(float, cf_f32_maxpool_flat__generic)
+CF_MAX_FLAT(double, cf_f64_maxpool_flat__generic)
 CF_AVG_ROWS(float, cf_f32_avgpool_rows__generic)
 CF_AVG_ROWS(double, cf_f64_avgpool_rows__generic)
 CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
@@ -76,6 +99,7 @@ int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
 
 const cf_pool_kernels pool__generic = {
     cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
+    cf_f32_maxpool_flat__generic, cf_f64_maxpool_flat__generic,
     cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_sum__generic, cf_f64_sum__generic,
