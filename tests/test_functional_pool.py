@@ -216,6 +216,23 @@ def test_same_size_stride_1_max_pool2d(isa, nthreads, dtype):
         np.testing.assert_array_equal(np.signbit(y), np.signbit(ref.max_pool2d(x, **p, stride=1)[0]))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool2d_backward_of_tiling_windows(isa, nthreads, dtype):
+    """Kernel = stride (each input position in at most one window) writes dx rows directly:
+    widths around the 16/32-column blocks, padding, ceil_mode's cut last window, positions past
+    the last window (zero), both divisor rules, and bands of rows for a single plane."""
+    for w in (1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 66):
+        x = data((2, 3, 7, w), dtype, integers=True)
+        for k, pad, ceil in itertools.product([2, (2, 3), (3, 2), (1, 2)], [0, 1], [False, True]):
+            for cip in (True, False):
+                kh, kw = np.broadcast_to(k, 2)
+                check_avg(x, dict(kernel_size=k, padding=(pad * (kh > 1), pad * (kw > 1)),
+                                  ceil_mode=ceil), cip, True)
+                check_avg(x, dict(kernel_size=k, ceil_mode=ceil), cip, False)
+    x = data((1, 1, 97, 101), dtype, integers=True)
+    check_avg(x, dict(kernel_size=2, padding=1, ceil_mode=True), False, True)
+
+
 def test_huge_kernel_with_half_padding_is_cheap():
     x = data((1, 2, 4, 5), np.float64)
     y, _ = cf.max_pool2d(x, 2**31, stride=2**31, padding=2**30)

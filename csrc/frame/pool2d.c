@@ -374,13 +374,51 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
 CF_AVGPOOL_BWD(float, f32_spread_row)
 CF_AVGPOOL_BWD(double, f64_spread_row)
 
+/* Windows that tile the input (kernel = stride on both axes): every dx element takes the share
+ * of at most one window, so each dx row is written once, without zeroing or accumulating. A
+ * window row's first dx row is computed by the tile kernel and copied to its other rows; rows
+ * past the last window are zeroed. Work items as in avgpool_bwd_*. */
+#define CF_AVGPOOL_BWD_TILED(T, TILE)                                                              \
+    static int avgpool_bwd_tiled_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,    \
+                                     T *dx, int nt) {                                              \
+        cf_int planes = g->n * g->c;                                                               \
+        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                                \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))                              \
+        for (cf_int t = 0; t < planes * bands; t++) {                                              \
+            cf_int plane = t / bands, r0, r1;                                                      \
+            cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                         \
+            T *out = dx + plane * g->h * g->w;                                                     \
+            for (cf_int r = r0; r < r1; r++) {                                                     \
+                cf_int i = (r + g->ph) / g->sh;                                                    \
+                T *row = out + r * g->w;                                                           \
+                if (i >= g->p)                                                                     \
+                    memset(row, 0, (size_t)g->w * sizeof(T));                                      \
+                else if (r > r0 && (r + g->ph) % g->sh != 0)                                       \
+                    memcpy(row, row - g->w, (size_t)g->w * sizeof(T));                             \
+                else                                                                               \
+                    k->TILE(dy + (plane * g->p + i) * g->q, pl.cdiv, pl.rdiv[i], g->q, g->sw,      \
+                            g->pw, g->w, row);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return 0;                                                                                  \
+    }
+
+CF_AVGPOOL_BWD_TILED(float, f32_tile_row)
+CF_AVGPOOL_BWD_TILED(double, f64_tile_row)
+
 /* IN dy (n, c, p, q); OUT dx (n, c, h, w). Dilation is 1. */
 int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
     if (whole_plane(g)) return cf_global_avgpool2d_bwd(dt, g->n * g->c, g->h * g->w, dy, dx, nthreads);
-    if (dt == CF_F32)
+    if (g->kh == g->sh && g->kw == g->sw)
+        failed = dt == CF_F32 ? avgpool_bwd_tiled_float(k, g, dy, dx, nt)
+                              : avgpool_bwd_tiled_double(k, g, dy, dx, nt);
+    else if (dt == CF_F32)
         failed = avgpool_bwd_float(k, g, dy, dx, nt);
     else
         failed = avgpool_bwd_double(k, g, dy, dx, nt);

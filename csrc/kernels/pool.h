@@ -62,6 +62,13 @@ typedef struct {
                            cf_int n, float *dx);
     void (*f64_spread_row)(const double *share, cf_int col0, cf_int sw, cf_int b0, cf_int b1,
                            cf_int n, double *dx);
+    /* Windows that tile the row (kernel = stride s, dilation 1; avg_pool2d's backward): for
+     * c in [0, w), dx[c] = dy[j] / (rdiv * cdiv[j]) with j = (c + pw) / s, divided in float64,
+     * when j < q, and 0 past the last window. OUT dx (w values). */
+    void (*f32_tile_row)(const float *dy, const double *cdiv, double rdiv, cf_int q, cf_int s,
+                         cf_int pw, cf_int w, float *dx);
+    void (*f64_tile_row)(const double *dy, const double *cdiv, double rdiv, cf_int q, cf_int s,
+                         cf_int pw, cf_int w, double *dx);
     /* The sum of x[0..n) (global average pooling). */
     double (*f32_sum)(const float *x, cf_int n);
     double (*f64_sum)(const double *x, cf_int n);
@@ -90,6 +97,10 @@ void cf_f32_avgpool_spread_row__generic(const float *share, cf_int col0, cf_int 
                                         cf_int b1, cf_int n, float *dx);
 void cf_f64_avgpool_spread_row__generic(const double *share, cf_int col0, cf_int sw, cf_int b0,
                                         cf_int b1, cf_int n, double *dx);
+void cf_f32_avgpool_tile_row__generic(const float *dy, const double *cdiv, double rdiv,
+                                      cf_int q, cf_int s, cf_int pw, cf_int w, float *dx);
+void cf_f64_avgpool_tile_row__generic(const double *dy, const double *cdiv, double rdiv,
+                                      cf_int q, cf_int s, cf_int pw, cf_int w, double *dx);
 double cf_f32_sum__generic(const float *x, cf_int n);
 double cf_f64_sum__generic(const double *x, cf_int n);
 int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit);

@@ -439,6 +439,75 @@ void cf_f64_avgpool_spread_row__avx512(const double *share, cf_int col0, cf_int 
     }
 }
 
+/* Stride 2: the shares of 16 windows (float64: 8) are computed once, and each is written to
+ * its two columns by a two-source permute of this block's and the next block's shares:
+ *      dx[c + l] = share[(c + l + pw) / 2]  for the 32 columns from c (c even, j0 = c / 2)
+ * Other strides go to the plain-C kernel. */
+static inline __m512 shares16(const float *dy, const double *cdiv, __m512d r, cf_int q, cf_int j) {
+    cf_int m = q - j < 0 ? 0 : q - j;
+    __mmask8 k_lo = lanes8(m), k_hi = lanes8(m > 8 ? m - 8 : 0);
+    const __m512d one = _mm512_set1_pd(1);
+    __m512 v = _mm512_maskz_loadu_ps(lanes16(m), dy + j);
+    __m512d d_lo = _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, k_lo, cdiv + j));
+    __m512d d_hi = _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, k_hi, cdiv + j + 8));
+    __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), d_lo));
+    __m256 hi = _mm512_cvtpd_ps(_mm512_div_pd(
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), d_hi));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+void cf_f32_avgpool_tile_row__avx512(const float *dy, const double *cdiv, double rdiv, cf_int q,
+                                     cf_int s, cf_int pw, cf_int w, float *dx) {
+    if (s != 2 || w >= ((cf_int)1 << 30)) {
+        cf_f32_avgpool_tile_row__generic(dy, cdiv, rdiv, q, s, pw, w, dx);
+        return;
+    }
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i p = _mm512_set1_epi32((int32_t)pw);
+    const __m512i at_lo = _mm512_srli_epi32(_mm512_add_epi32(iota, p), 1);
+    const __m512i at_hi = _mm512_add_epi32(at_lo, _mm512_set1_epi32(8));
+    const __m512d r = _mm512_set1_pd(rdiv);
+    cf_int covered = CF_MIN(w, 2 * q - pw); /* columns inside some window */
+    __m512 a = shares16(dy, cdiv, r, q, 0);
+    for (cf_int c = 0; c < w; c += 32) {
+        __m512 b = shares16(dy, cdiv, r, q, c / 2 + 16);
+        cf_int in = covered - c < 0 ? 0 : covered - c;
+        __m512 lo = _mm512_maskz_permutex2var_ps(lanes16(in), a, at_lo, b);
+        __m512 hi = _mm512_maskz_permutex2var_ps(lanes16(in > 16 ? in - 16 : 0), a, at_hi, b);
+        _mm512_mask_storeu_ps(dx + c, lanes16(w - c), lo);
+        _mm512_mask_storeu_ps(dx + c + 16, lanes16(w - c > 16 ? w - c - 16 : 0), hi);
+        a = b;
+    }
+}
+
+void cf_f64_avgpool_tile_row__avx512(const double *dy, const double *cdiv, double rdiv,
+                                     cf_int q, cf_int s, cf_int pw, cf_int w, double *dx) {
+    if (s != 2) {
+        cf_f64_avgpool_tile_row__generic(dy, cdiv, rdiv, q, s, pw, w, dx);
+        return;
+    }
+    const __m512i at_lo = _mm512_srli_epi64(
+        _mm512_add_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(pw)), 1);
+    const __m512i at_hi = _mm512_add_epi64(at_lo, _mm512_set1_epi64(4));
+    const __m512d r = _mm512_set1_pd(rdiv), one = _mm512_set1_pd(1);
+    cf_int covered = CF_MIN(w, 2 * q - pw);
+#define CF_SHARES8(j)                                                                           \
+    _mm512_div_pd(_mm512_maskz_loadu_pd(lanes8(q - (j) < 0 ? 0 : q - (j)), dy + (j)),           \
+                  _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, lanes8(q - (j) < 0 ? 0 : q - (j)), \
+                                                        cdiv + (j))))
+    __m512d a = CF_SHARES8(0);
+    for (cf_int c = 0; c < w; c += 16) {
+        __m512d b = CF_SHARES8(c / 2 + 8);
+        cf_int in = covered - c < 0 ? 0 : covered - c;
+        __m512d lo = _mm512_maskz_permutex2var_pd(lanes8(in), a, at_lo, b);
+        __m512d hi = _mm512_maskz_permutex2var_pd(lanes8(in > 8 ? in - 8 : 0), a, at_hi, b);
+        _mm512_mask_storeu_pd(dx + c, lanes8(w - c), lo);
+        _mm512_mask_storeu_pd(dx + c + 8, lanes8(w - c > 8 ? w - c - 8 : 0), hi);
+        a = b;
+    }
+#undef CF_SHARES8
+}
+
 double cf_f32_sum__avx512(const float *x, cf_int n) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     cf_int i = 0;
@@ -477,6 +546,7 @@ const cf_pool_kernels pool__avx512 = {
     cf_f32_maxpool_flat__avx512, cf_f64_maxpool_flat__avx512,
     cf_f32_avgpool_rows__avx512, cf_f64_avgpool_rows__avx512,
     cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
+    cf_f32_avgpool_tile_row__avx512, cf_f64_avgpool_tile_row__avx512,
     cf_f32_sum__avx512, cf_f64_sum__avx512,
     cf_indices_inside__avx512,
 };

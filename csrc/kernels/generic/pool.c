@@ -73,6 +73,15 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
         }                                                                                       \
     }
 
+#define CF_TILE_ROW(T, NAME)                                                                   \
+    void NAME(const T *dy, const double *cdiv, double rdiv, cf_int q, cf_int s, cf_int pw,      \
+              cf_int w, T *dx) {                                                                \
+        for (cf_int c = 0; c < w; c++) {                                                        \
+            cf_int j = (c + pw) / s;                                                            \
+            dx[c] = j < q ? (T)((double)dy[j] / (rdiv * cdiv[j])) : (T)0;                       \
+        }                                                                                       \
+    }
+
 #define CF_SUM(T, NAME)                                                                        \
     double NAME(const T *x, cf_int n) {                                                         \
         T s = 0;                                                                                \
@@ -88,6 +97,8 @@ CF_AVG_ROWS(float, cf_f32_avgpool_rows__generic)
 CF_AVG_ROWS(double, cf_f64_avgpool_rows__generic)
 CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
 CF_SPREAD_ROW(double, cf_f64_avgpool_spread_row__generic)
+CF_TILE_ROW(float, cf_f32_avgpool_tile_row__generic)
+CF_TILE_ROW(double, cf_f64_avgpool_tile_row__generic)
 CF_SUM(float, cf_f32_sum__generic)
 CF_SUM(double, cf_f64_sum__generic)
 
@@ -102,6 +113,7 @@ const cf_pool_kernels pool__generic = {
     cf_f32_maxpool_flat__generic, cf_f64_maxpool_flat__generic,
     cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
+    cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
     cf_f32_sum__generic, cf_f64_sum__generic,
     cf_indices_inside__generic,
 };
