@@ -136,7 +136,8 @@ def test_large_planes_take_the_vector_paths(isa, nthreads, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_global_avg_pool2d(isa, nthreads, dtype):
     for shape, exact in [((2, 3, 7, 9), True), ((2, 3, 7, 9), False), ((1, 2, 40, 41), False),
-                         ((1, 1, 1, 1), True), ((3, 5, 1, 33), True)]:
+                         ((1, 1, 1, 1), True), ((3, 5, 1, 33), True), ((4, 601, 7, 7), False),
+                         ((2, 301, 7, 7), True)]:
         x = data(shape, dtype, integers=exact)
         y = cf.global_avg_pool2d(x)
         want = ref.global_avg_pool2d(x)

@@ -22,9 +22,14 @@
 
 /* Input elements a thread should get at least. */
 #define CF_POOL_GRAIN 16384
-/* Output rows per work item of the forward pass (taken dynamically, so a thread that the OS
- * delays takes fewer). */
+/* Output rows per work item of the forward pass at least (taken dynamically, so a thread that
+ * the OS delays takes fewer). */
 #define CF_POOL_ROWS 32
+
+/* Work items of `size` elements per dynamically scheduled chunk: at least CF_POOL_GRAIN
+ * elements, so that taking a chunk (an atomic on a counter the threads share) stays rare;
+ * chunks of a few small planes made two threads slower than one. */
+static inline cf_int per_chunk(cf_int size) { return CF_MAX(1, CF_POOL_GRAIN / CF_MAX(1, size)); }
 
 /* The taps t of a window starting at `start` (stride d, k taps) that land in [0, size):
  * [*first, *last] inclusive, as cnnfast._shapes.window_span; first > last when none does. */
@@ -101,7 +106,7 @@ static void plan_free(plan *pl) {
 
 /* ---- forward --------------------------------------------------------------------------- */
 
-/* Forward: threads take runs of CF_POOL_ROWS output rows (all planes' rows in a row); for each
+/* Forward: threads take runs of output rows (all planes' rows in a row); for each
  * row, the window rows inside the input are gathered into rows[] / base[] (at most
  * min(kh, h), per-thread scratch), and one kernel call (BODY) computes the whole output row,
  * the edge outputs' padding left out lane by lane. */
@@ -109,7 +114,8 @@ static void plan_free(plan *pl) {
     static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,                \
                     int64_t *ind, int nt) {                                                        \
         cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                           \
-        cf_int chunks = (outrows + CF_POOL_ROWS - 1) / CF_POOL_ROWS;                               \
+        cf_int run = CF_MAX(CF_POOL_ROWS, per_chunk(g->sh * g->w));                                \
+        cf_int chunks = (outrows + run - 1) / run;                                                 \
         int failed = 0;                                                                            \
         plan pl;                                                                                   \
         if (plan_make(g, &pl)) return 1;                                                           \
@@ -123,7 +129,7 @@ static void plan_free(plan *pl) {
             }                                                                                      \
             CF_OMP(omp for schedule(dynamic, 1))                                                   \
             for (cf_int t = 0; t < chunks; t++) {                                                  \
-                cf_int lo = t * CF_POOL_ROWS, hi = CF_MIN(outrows, lo + CF_POOL_ROWS);             \
+                cf_int lo = t * run, hi = CF_MIN(outrows, lo + run);                               \
                 cf_int plane = lo / g->p, i = lo % g->p;                                           \
                 if (rows == NULL || base == NULL) continue;                                        \
                 for (cf_int r = lo; r < hi; r++) {                                                 \
@@ -211,7 +217,7 @@ static void *flat_make(const cf_pool2d *g, cf_pool_flat *fp) {
                                 int64_t *ind, int nt) {                                            \
         cf_pool_flat fp;                                                                           \
         void *mem = flat_make(g, &fp);                                                             \
-        cf_int planes = g->n * g->c, run = CF_MAX(1, CF_POOL_GRAIN / fp.hw);                       \
+        cf_int planes = g->n * g->c, run = per_chunk(fp.hw);                                       \
         if (mem == NULL) return 1;                                                                 \
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, run))                            \
         for (cf_int plane = 0; plane < planes; plane++)                                            \
@@ -246,7 +252,7 @@ int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                                const T *dy, const int64_t *ind, T *dx, int nt) {                   \
         int bad = 0;                                                                               \
         if (nc >= nt) {                                                                            \
-            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))                           \
+            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(hw)))              \
             for (cf_int plane = 0; plane < nc; plane++) {                                          \
                 const T *d = dy + plane * pq;                                                      \
                 const int64_t *at = ind + plane * pq;                                              \
@@ -335,7 +341,7 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                 CF_OMP(omp atomic write)                                                           \
                 failed = 1;                                                                        \
             }                                                                                      \
-            CF_OMP(omp for schedule(dynamic, 1))                                                     \
+            CF_OMP(omp for schedule(dynamic, per_chunk(g->h * g->w / bands)))                       \
             for (cf_int t = 0; t < planes * bands; t++) {                                          \
                 if (share == NULL) continue;                                                       \
                 cf_int plane = t / bands, r0, r1;                                                  \
@@ -385,7 +391,7 @@ CF_AVGPOOL_BWD(double, f64_spread_row)
         cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                                \
         plan pl;                                                                                   \
         if (plan_make(g, &pl)) return 1;                                                           \
-        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))                              \
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(g->h * g->w / bands))) \
         for (cf_int t = 0; t < planes * bands; t++) {                                              \
             cf_int plane = t / bands, r0, r1;                                                      \
             cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                         \
@@ -427,18 +433,20 @@ int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, 
 
 /* ---- global average pooling ------------------------------------------------------------- */
 
-/* IN x (nc planes of hw); OUT y (nc). */
+/* IN x (nc planes of hw); OUT y (nc). Threads take runs of planes. */
 int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, void *y,
                             int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    cf_int run = per_chunk(hw), chunks = (nc + run - 1) / run;
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
-    for (cf_int plane = 0; plane < nc; plane++) {
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
+    for (cf_int t = 0; t < chunks; t++) {
+        cf_int lo = t * run, m = CF_MIN(run, nc - lo);
         if (dt == CF_F32)
-            ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
+            k->f32_means((const float *)x + lo * hw, m, hw, (float *)y + lo);
         else
-            ((double *)y)[plane] = k->f64_sum((const double *)x + plane * hw, hw) / (double)hw;
+            k->f64_means((const double *)x + lo * hw, m, hw, (double *)y + lo);
     }
     return CF_OK;
 }
@@ -448,7 +456,7 @@ int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, v
                             int nthreads) {
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(hw)))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32) {
             float v = (float)((double)((const float *)dy)[plane] / (double)hw);

@@ -69,9 +69,10 @@ typedef struct {
                          cf_int pw, cf_int w, float *dx);
     void (*f64_tile_row)(const double *dy, const double *cdiv, double rdiv, cf_int q, cf_int s,
                          cf_int pw, cf_int w, double *dx);
-    /* The sum of x[0..n) (global average pooling). */
-    double (*f32_sum)(const float *x, cf_int n);
-    double (*f64_sum)(const double *x, cf_int n);
+    /* Global average pooling of `planes` planes of hw values each (hw >= 1): y[p] = the sum
+     * of plane p, taken in the data type, divided by hw in float64. IN x; OUT y (planes). */
+    void (*f32_means)(const float *x, cf_int planes, cf_int hw, float *y);
+    void (*f64_means)(const double *x, cf_int planes, cf_int hw, double *y);
     /* 1 if every idx[0..n) lies in [0, limit), else 0. */
     int (*indices_inside)(const int64_t *idx, cf_int n, cf_int limit);
 } cf_pool_kernels;
@@ -101,8 +102,8 @@ void cf_f32_avgpool_tile_row__generic(const float *dy, const double *cdiv, doubl
                                       cf_int q, cf_int s, cf_int pw, cf_int w, float *dx);
 void cf_f64_avgpool_tile_row__generic(const double *dy, const double *cdiv, double rdiv,
                                       cf_int q, cf_int s, cf_int pw, cf_int w, double *dx);
-double cf_f32_sum__generic(const float *x, cf_int n);
-double cf_f64_sum__generic(const double *x, cf_int n);
+void cf_f32_means__generic(const float *x, cf_int planes, cf_int hw, float *y);
+void cf_f64_means__generic(const double *x, cf_int planes, cf_int hw, double *y);
 int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit);
 
 extern const cf_pool_kernels pool__generic, pool__avx2, pool__avx512;

@@ -168,7 +168,7 @@ void cf_f32_avgpool_rows__avx2(const float *const *rows, cf_int nrows, cf_int w,
     }
 }
 
-double cf_f32_sum__avx2(const float *x, cf_int n) {
+static double sum_f32(const float *x, cf_int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     cf_int i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -183,7 +183,7 @@ double cf_f32_sum__avx2(const float *x, cf_int n) {
     return (double)s;
 }
 
-double cf_f64_sum__avx2(const double *x, cf_int n) {
+static double sum_f64(const double *x, cf_int n) {
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     cf_int i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -195,6 +195,14 @@ double cf_f64_sum__avx2(const double *x, cf_int n) {
     double s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
     for (; i < n; i++) s += x[i];
     return s;
+}
+
+void cf_f32_means__avx2(const float *x, cf_int planes, cf_int hw, float *y) {
+    for (cf_int p = 0; p < planes; p++) y[p] = (float)(sum_f32(x + p * hw, hw) / (double)hw);
+}
+
+void cf_f64_means__avx2(const double *x, cf_int planes, cf_int hw, double *y) {
+    for (cf_int p = 0; p < planes; p++) y[p] = sum_f64(x + p * hw, hw) / (double)hw;
 }
 
 int cf_indices_inside__avx2(const int64_t *idx, cf_int n, cf_int limit) {
@@ -215,6 +223,6 @@ const cf_pool_kernels pool__avx2 = {
     cf_f32_avgpool_rows__avx2, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
-    cf_f32_sum__avx2, cf_f64_sum__avx2,
+    cf_f32_means__avx2, cf_f64_means__avx2,
     cf_indices_inside__avx2,
 };

@@ -82,11 +82,13 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
         }                                                                                       \
     }
 
-#define CF_SUM(T, NAME)                                                                        \
-    double NAME(const T *x, cf_int n) {                                                         \
-        T s = 0;                                                                                \
-        for (cf_int i = 0; i < n; i++) s += x[i];                                               \
-        return (double)s;                                                                       \
+#define CF_MEANS(T, NAME)                                                                      \
+    void NAME(const T *x, cf_int planes, cf_int hw, T *y) {                                     \
+        for (cf_int p = 0; p < planes; p++) {                                                   \
+            T s = 0;                                                                            \
+            for (cf_int i = 0; i < hw; i++) s += x[p * hw + i];                                 \
+            y[p] = (T)((double)s / (double)hw);                                                 \
+        }                                                                                       \
     }
 
 CF_MAX_ROWS(float, cf_f32_maxpool_rows__generic)
@@ -99,8 +101,8 @@ CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
 CF_SPREAD_ROW(double, cf_f64_avgpool_spread_row__generic)
 CF_TILE_ROW(float, cf_f32_avgpool_tile_row__generic)
 CF_TILE_ROW(double, cf_f64_avgpool_tile_row__generic)
-CF_SUM(float, cf_f32_sum__generic)
-CF_SUM(double, cf_f64_sum__generic)
+CF_MEANS(float, cf_f32_means__generic)
+CF_MEANS(double, cf_f64_means__generic)
 
 int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
     int bad = 0;
@@ -114,6 +116,6 @@ const cf_pool_kernels pool__generic = {
     cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
-    cf_f32_sum__generic, cf_f64_sum__generic,
+    cf_f32_means__generic, cf_f64_means__generic,
     cf_indices_inside__generic,
 };
