@@ -143,9 +143,56 @@ static int64_t first_inside(const cf_int *row_base, cf_int w, cf_int cs, cf_int 
  * as its own dependency chain and merged in order; the merge is associative, so the result is
  * that of one scan in window order. The winning tap is tracked as its int32 offset from the
  * window's top-left corner (row_base[a] - row_base[0] + b*dw) and turned into the flat index
- * once at the end. */
+ * once at the end.
+ * As in the flat kernels below, the block is first scanned without the NaN rule: the running
+ * max is max(v, best) (ties keep the first; one short dependency step per tap) and the index
+ * follows v > best; a sum of the taps probes for NaN, and a block whose probe is NaN is scanned
+ * again by the exact rule. */
 static inline int offsets_fit(const cf_int *row_base, cf_int nrows, cf_int b1, cf_int dw) {
     return row_base[nrows - 1] - row_base[0] + (b1 - 1) * dw < INT32_MAX;
+}
+
+/* The winners' offsets of one block of 16 outputs (-1: none), their maxima in *best, and
+ * (exact = 0) whether the NaN probe fired in *nan. */
+static inline __m512i max_block_f32(const float *const *rows, const cf_int *row_base,
+                                    cf_int nrows, cf_int c, cf_int sw, cf_int b0, cf_int b1,
+                                    cf_int dw, const lanes_f32 *ln, int exact, __m512 *best,
+                                    int *nan) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i none = _mm512_set1_epi32(-1);
+    __m512 bst = ninf, probe = _mm512_setzero_ps();
+    __m512i at = none;
+    for (cf_int a = 0; a < nrows; a++) {
+        __m512 rb = ninf;
+        __m512i r = none;
+        int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, ln, ninf);
+            __m512i off = _mm512_set1_epi32(row_off + (int32_t)(b * dw));
+            if (exact) {
+                __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
+                                _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                rb = _mm512_mask_mov_ps(rb, win, v);
+                r = _mm512_mask_mov_epi32(r, win, off);
+            } else {
+                r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ), off);
+                rb = _mm512_max_ps(v, rb);
+                probe = _mm512_add_ps(probe, v);
+            }
+        }
+        if (exact) {
+            __mmask16 win = _mm512_cmp_ps_mask(rb, bst, _CMP_GT_OQ) |
+                            _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
+            bst = _mm512_mask_mov_ps(bst, win, rb);
+            at = _mm512_mask_mov_epi32(at, win, r);
+        } else {
+            at = _mm512_mask_mov_epi32(at, _mm512_cmp_ps_mask(rb, bst, _CMP_GT_OQ), r);
+            bst = _mm512_max_ps(rb, bst);
+        }
+    }
+    *best = bst;
+    *nan = !exact && _mm512_cmp_ps_mask(probe, probe, _CMP_UNORD_Q) != 0;
+    return at;
 }
 
 void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_base,
@@ -155,31 +202,16 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
         cf_f32_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
     const __m512i none = _mm512_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 16) {
         cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
         lanes_f32 ln = lanes_make_f32(c, sw, m, w);
-        __m512 best = ninf;
-        __m512i at = none;
-        for (cf_int a = 0; a < nrows; a++) {
-            __m512 rb = ninf;
-            __m512i r = none;
-            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
-            for (cf_int b = b0; b < b1; b++) {
-                __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
-                __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
-                                _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                rb = _mm512_mask_mov_ps(rb, win, v);
-                r = _mm512_mask_mov_epi32(r, win, _mm512_set1_epi32(row_off + (int32_t)(b * dw)));
-            }
-            __mmask16 win = _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
-                            _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_ps(best, win, rb);
-            at = _mm512_mask_mov_epi32(at, win, r);
-        }
+        __m512 best;
+        int nan;
+        __m512i at = max_block_f32(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 0, &best, &nan);
+        if (nan) at = max_block_f32(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 1, &best, &nan);
         __mmask16 k = lanes16(m);
         /* flat index = row_base[0] + the lane's window start column + offset */
         __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
@@ -195,6 +227,47 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
     }
 }
 
+static inline __m256i max_block_f64(const double *const *rows, const cf_int *row_base,
+                                    cf_int nrows, cf_int c, cf_int sw, cf_int b0, cf_int b1,
+                                    cf_int dw, const lanes_f64 *ln, int exact, __m512d *best,
+                                    int *nan) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    const __m256i none = _mm256_set1_epi32(-1);
+    __m512d bst = ninf, probe = _mm512_setzero_pd();
+    __m256i at = none;
+    for (cf_int a = 0; a < nrows; a++) {
+        __m512d rb = ninf;
+        __m256i r = none;
+        int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, ln, ninf);
+            __m256i off = _mm256_set1_epi32(row_off + (int32_t)(b * dw));
+            if (exact) {
+                __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
+                               _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+                rb = _mm512_mask_mov_pd(rb, win, v);
+                r = _mm256_mask_mov_epi32(r, win, off);
+            } else {
+                r = _mm256_mask_mov_epi32(r, _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ), off);
+                rb = _mm512_max_pd(v, rb);
+                probe = _mm512_add_pd(probe, v);
+            }
+        }
+        if (exact) {
+            __mmask8 win = _mm512_cmp_pd_mask(rb, bst, _CMP_GT_OQ) |
+                           _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
+            bst = _mm512_mask_mov_pd(bst, win, rb);
+            at = _mm256_mask_mov_epi32(at, win, r);
+        } else {
+            at = _mm256_mask_mov_epi32(at, _mm512_cmp_pd_mask(rb, bst, _CMP_GT_OQ), r);
+            bst = _mm512_max_pd(rb, bst);
+        }
+    }
+    *best = bst;
+    *nan = !exact && _mm512_cmp_pd_mask(probe, probe, _CMP_UNORD_Q) != 0;
+    return at;
+}
+
 void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_base,
                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
                                  cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx) {
@@ -202,31 +275,16 @@ void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_ba
         cf_f64_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
-    const __m512d ninf = _mm512_set1_pd(-INFINITY);
     const __m256i none = _mm256_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
         lanes_f64 ln = lanes_make_f64(c, sw, m, w);
-        __m512d best = ninf;
-        __m256i at = none;
-        for (cf_int a = 0; a < nrows; a++) {
-            __m512d rb = ninf;
-            __m256i r = none;
-            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
-            for (cf_int b = b0; b < b1; b++) {
-                __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
-                __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
-                               _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
-                rb = _mm512_mask_mov_pd(rb, win, v);
-                r = _mm256_mask_mov_epi32(r, win, _mm256_set1_epi32(row_off + (int32_t)(b * dw)));
-            }
-            __mmask8 win = _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
-                           _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_pd(best, win, rb);
-            at = _mm256_mask_mov_epi32(at, win, r);
-        }
+        __m512d best;
+        int nan;
+        __m256i at = max_block_f64(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 0, &best, &nan);
+        if (nan) at = max_block_f64(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 1, &best, &nan);
         __mmask8 k = lanes8(m);
         __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
         _mm512_mask_storeu_pd(y + j, k, best);
