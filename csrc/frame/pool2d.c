@@ -168,15 +168,17 @@ CF_POOL_FWD(double, avgpool_fwd_double,
 
 /* ---- "same" stride-1 max pooling: whole planes through the flat kernels ------------------ */
 
-/* Most taps of a flat plan (its masks take hw * taps / 8 bytes). */
+/* Most taps and largest plane of a flat plan (its masks take hw * taps / 8 bytes, its first
+ * taps 4 * hw: at most 768 KiB). Longer rows lose little to the row path. */
 #define CF_POOL_FLAT_TAPS 64
+#define CF_POOL_FLAT_PLANE ((cf_int)1 << 16)
 
-/* Stride 1 with the output the input's size (kernels/pool.h, cf_pool_flat), positions that fit
- * int32, and planes enough to share among the threads (with fewer, the row path splits each
+/* Stride 1 with the output the input's size (kernels/pool.h, cf_pool_flat), a plan of bounded
+ * size, and planes enough to share among the threads (with fewer, the row path splits each
  * plane's rows over them). */
 static int flat_ok(const cf_pool2d *g, int nt) {
     return g->sh == 1 && g->sw == 1 && g->p == g->h && g->q == g->w &&
-           g->kh * g->kw <= CF_POOL_FLAT_TAPS && g->h * g->w < ((cf_int)1 << 28) &&
+           g->kh * g->kw <= CF_POOL_FLAT_TAPS && g->h * g->w <= CF_POOL_FLAT_PLANE &&
            g->n * g->c >= 4 * (cf_int)nt;
 }
 
