@@ -4,9 +4,12 @@
  * Forward: one work item is one output row of one plane (so a batch of one plane still splits
  * over the threads). For output row i the window rows a whose input row i*sh - ph + a*dh lies
  * inside the input are handed, in increasing order, to one row-kernel call that computes the
- * whole output row; the kernel leaves out the columns of the padding.
+ * whole output row; the kernel leaves out the columns of the padding. Stride-1 max pooling
+ * that keeps the plane's size (inception's 3x3 s1 p1) instead runs whole planes through the
+ * flat kernels, whose 16-output blocks run across the short rows.
  * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
- * than threads) is zeroed and accumulated while it sits in cache. */
+ * than threads) is zeroed and accumulated while it sits in cache; average pooling whose
+ * windows tile the input (kernel = stride) writes each gradient row once instead. */
 #include <math.h>
 #include <string.h>
 
@@ -220,6 +223,7 @@ static void *flat_make(const cf_pool2d *g, cf_pool_flat *fp) {
         cf_pool_flat fp;                                                                           \
         void *mem = flat_make(g, &fp);                                                             \
         cf_int planes = g->n * g->c, run = per_chunk(fp.hw);                                       \
+        (void)run; /* unused without OpenMP */                                                     \
         if (mem == NULL) return 1;                                                                 \
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, run))                            \
         for (cf_int plane = 0; plane < planes; plane++)                                            \
