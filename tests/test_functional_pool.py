@@ -136,7 +136,8 @@ def test_large_planes_take_the_vector_paths(isa, nthreads, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_global_avg_pool2d(isa, nthreads, dtype):
     for shape, exact in [((2, 3, 7, 9), True), ((2, 3, 7, 9), False), ((1, 2, 40, 41), False),
-                         ((1, 1, 1, 1), True), ((3, 5, 1, 33), True)]:
+                         ((1, 1, 1, 1), True), ((3, 5, 1, 33), True), ((4, 601, 7, 7), False),
+                         ((2, 301, 7, 7), True)]:
         x = data(shape, dtype, integers=exact)
         y = cf.global_avg_pool2d(x)
         want = ref.global_avg_pool2d(x)
@@ -184,6 +185,53 @@ def test_nan_inf_and_ties(isa):
             check_max(x.astype(dtype), params, 1, True)
     y, indices = cf.max_pool2d(np.full((1, 1, 2, 3), -np.inf), 2, stride=1, padding=1)
     np.testing.assert_array_equal(indices[0, 0], [[0, 0, 1, 2], [0, 0, 1, 2], [3, 3, 4, 5]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_size_stride_1_max_pool2d(isa, nthreads, dtype):
+    """Stride 1 with the output the input's size, on planes enough for every thread, runs whole
+    planes through the flat kernels (blocks of 16 outputs running across rows): planes of fewer
+    than 16 values, not a multiple of 16, smaller than the kernel; NaN, infinities (a +inf next
+    to -inf padding), windows of -inf, and ties of +0 and -0 (the first one's sign is kept)."""
+    params = [dict(kernel_size=3, padding=1), dict(kernel_size=5, padding=2),
+              dict(kernel_size=(3, 1), padding=(1, 0)), dict(kernel_size=(1, 5), padding=(0, 2)),
+              dict(kernel_size=2, padding=1, dilation=2), dict(kernel_size=1)]
+    for shape in [(2, 5, 7, 7), (3, 4, 5, 3), (2, 6, 1, 1), (1, 9, 2, 9), (1, 8, 4, 4), (4, 8, 30, 30)]:
+        for exact in (True, False):
+            x = data(shape, dtype, integers=exact)
+            for p in params:
+                p = dict(p)
+                dilation = p.pop("dilation", 1)
+                check_max(x, dict(p, stride=1), dilation, exact)
+    x = data((2, 8, 6, 7), dtype, integers=True)
+    x[0, 0, 1, 1] = x[0, 0, 1, 3] = x[1, 7, 5, 6] = x[0, 3, 0, 0] = np.nan
+    x[0, 1, 2, 2] = x[1, 2, 0, 0] = np.inf
+    x[1, 3] = -np.inf
+    x[0, 4, :3] = 0.0
+    x[0, 4, 1, ::2] = -0.0
+    x[1, 5] = -0.0
+    x[1, 5, 3, 3:] = 0.0
+    for p in params[:3]:
+        check_max(x, dict(p, stride=1), 1, True)
+        y, _ = cf.max_pool2d(x, **p, stride=1)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(ref.max_pool2d(x, **p, stride=1)[0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool2d_backward_of_tiling_windows(isa, nthreads, dtype):
+    """Kernel = stride (each input position in at most one window) writes dx rows directly:
+    widths around the 16/32-column blocks, padding, ceil_mode's cut last window, positions past
+    the last window (zero), both divisor rules, and bands of rows for a single plane."""
+    for w in (1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 66):
+        x = data((2, 3, 7, w), dtype, integers=True)
+        for k, pad, ceil in itertools.product([2, (2, 3), (3, 2), (1, 2)], [0, 1], [False, True]):
+            for cip in (True, False):
+                kh, kw = np.broadcast_to(k, 2)
+                check_avg(x, dict(kernel_size=k, padding=(pad * (kh > 1), pad * (kw > 1)),
+                                  ceil_mode=ceil), cip, True)
+                check_avg(x, dict(kernel_size=k, ceil_mode=ceil), cip, False)
+    x = data((1, 1, 97, 101), dtype, integers=True)
+    check_avg(x, dict(kernel_size=2, padding=1, ceil_mode=True), False, True)
 
 
 def test_huge_kernel_with_half_padding_is_cheap():

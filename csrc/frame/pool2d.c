@@ -4,9 +4,12 @@
  * Forward: one work item is one output row of one plane (so a batch of one plane still splits
  * over the threads). For output row i the window rows a whose input row i*sh - ph + a*dh lies
  * inside the input are handed, in increasing order, to one row-kernel call that computes the
- * whole output row; the kernel leaves out the columns of the padding.
+ * whole output row; the kernel leaves out the columns of the padding. Stride-1 max pooling
+ * that keeps the plane's size (inception's 3x3 s1 p1) instead runs whole planes through the
+ * flat kernels, whose 16-output blocks run across the short rows.
  * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
- * than threads) is zeroed and accumulated while it sits in cache. */
+ * than threads) is zeroed and accumulated while it sits in cache; average pooling whose
+ * windows tile the input (kernel = stride) writes each gradient row once instead. */
 #include <math.h>
 #include <string.h>
 
@@ -22,9 +25,14 @@
 
 /* Input elements a thread should get at least. */
 #define CF_POOL_GRAIN 16384
-/* Output rows per work item of the forward pass (taken dynamically, so a thread that the OS
- * delays takes fewer). */
+/* Output rows per work item of the forward pass at least (taken dynamically, so a thread that
+ * the OS delays takes fewer). */
 #define CF_POOL_ROWS 32
+
+/* Work items of `size` elements per dynamically scheduled chunk: at least CF_POOL_GRAIN
+ * elements, so that taking a chunk (an atomic on a counter the threads share) stays rare;
+ * chunks of a few small planes made two threads slower than one. */
+static inline cf_int per_chunk(cf_int size) { return CF_MAX(1, CF_POOL_GRAIN / CF_MAX(1, size)); }
 
 /* The taps t of a window starting at `start` (stride d, k taps) that land in [0, size):
  * [*first, *last] inclusive, as cnnfast._shapes.window_span; first > last when none does. */
@@ -101,7 +109,7 @@ static void plan_free(plan *pl) {
 
 /* ---- forward --------------------------------------------------------------------------- */
 
-/* Forward: threads take runs of CF_POOL_ROWS output rows (all planes' rows in a row); for each
+/* Forward: threads take runs of output rows (all planes' rows in a row); for each
  * row, the window rows inside the input are gathered into rows[] / base[] (at most
  * min(kh, h), per-thread scratch), and one kernel call (BODY) computes the whole output row,
  * the edge outputs' padding left out lane by lane. */
@@ -109,7 +117,8 @@ static void plan_free(plan *pl) {
     static int NAME(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,                \
                     int64_t *ind, int nt) {                                                        \
         cf_int outrows = g->n * g->c * g->p, most = CF_MIN(g->kh, g->h);                           \
-        cf_int chunks = (outrows + CF_POOL_ROWS - 1) / CF_POOL_ROWS;                               \
+        cf_int run = CF_MAX(CF_POOL_ROWS, per_chunk(g->sh * g->w));                                \
+        cf_int chunks = (outrows + run - 1) / run;                                                 \
         int failed = 0;                                                                            \
         plan pl;                                                                                   \
         if (plan_make(g, &pl)) return 1;                                                           \
@@ -123,7 +132,7 @@ static void plan_free(plan *pl) {
             }                                                                                      \
             CF_OMP(omp for schedule(dynamic, 1))                                                   \
             for (cf_int t = 0; t < chunks; t++) {                                                  \
-                cf_int lo = t * CF_POOL_ROWS, hi = CF_MIN(outrows, lo + CF_POOL_ROWS);             \
+                cf_int lo = t * run, hi = CF_MIN(outrows, lo + run);                               \
                 cf_int plane = lo / g->p, i = lo % g->p;                                           \
                 if (rows == NULL || base == NULL) continue;                                        \
                 for (cf_int r = lo; r < hi; r++) {                                                 \
@@ -160,13 +169,82 @@ CF_POOL_FWD(double, avgpool_fwd_double,
             k->f64_avg_rows(rows, nrows, g->w, -g->pw, g->sw, pl.tap0, pl.tap1, g->q, pl.rdiv[i],
                             pl.cdiv, y + r * g->q))
 
+/* ---- "same" stride-1 max pooling: whole planes through the flat kernels ------------------ */
+
+/* Most taps and largest plane of a flat plan (its masks take hw * taps / 8 bytes, its first
+ * taps 4 * hw: at most 768 KiB). Longer rows lose little to the row path. */
+#define CF_POOL_FLAT_TAPS 64
+#define CF_POOL_FLAT_PLANE ((cf_int)1 << 16)
+
+/* Stride 1 with the output the input's size (kernels/pool.h, cf_pool_flat), a plan of bounded
+ * size, and planes enough to share among the threads (with fewer, the row path splits each
+ * plane's rows over them). */
+static int flat_ok(const cf_pool2d *g, int nt) {
+    return g->sh == 1 && g->sw == 1 && g->p == g->h && g->q == g->w &&
+           g->kh * g->kw <= CF_POOL_FLAT_TAPS && g->h * g->w <= CF_POOL_FLAT_PLANE &&
+           g->n * g->c >= 4 * (cf_int)nt;
+}
+
+/* The plan of kernels/pool.h in one block of memory (NULL if out of memory; cf_free it). */
+static void *flat_make(const cf_pool2d *g, cf_pool_flat *fp) {
+    cf_int hw = g->h * g->w, ntaps = g->kh * g->kw, nblk = (hw + 15) / 16;
+    size_t bytes = (size_t)(16 * nblk + ntaps) * sizeof(int32_t) +
+                   (size_t)(nblk * ntaps) * sizeof(uint16_t);
+    int32_t *first = cf_malloc(bytes);
+    if (first == NULL) return NULL;
+    int32_t *off = first + 16 * nblk;
+    uint16_t *mask = (uint16_t *)(off + ntaps);
+    memset(first, 0, bytes);
+    for (cf_int t = 0; t < ntaps; t++)
+        off[t] = (int32_t)(((t / g->kw) * g->dh - g->ph) * g->w + (t % g->kw) * g->dw - g->pw);
+    for (cf_int o = 0; o < hw; o++) {
+        cf_int i = o / g->w, j = o % g->w;
+        int found = 0;
+        for (cf_int t = 0; t < ntaps; t++) {
+            cf_int r = i + (t / g->kw) * g->dh - g->ph, c = j + (t % g->kw) * g->dw - g->pw;
+            if (r < 0 || r >= g->h || c < 0 || c >= g->w) continue;
+            mask[(o / 16) * ntaps + t] |= (uint16_t)(1u << (o % 16));
+            if (!found) first[o] = (int32_t)(o + off[t]);
+            found = 1;
+        }
+    }
+    fp->hw = hw;
+    fp->ntaps = ntaps;
+    fp->off = off;
+    fp->mask = mask;
+    fp->first = first;
+    return first;
+}
+
+/* Threads take runs of whole planes, each run at least CF_POOL_GRAIN outputs. */
+#define CF_POOL_FLAT(T, KERNEL)                                                                    \
+    static int maxpool_flat_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *x, T *y,   \
+                                int64_t *ind, int nt) {                                            \
+        cf_pool_flat fp;                                                                           \
+        void *mem = flat_make(g, &fp);                                                             \
+        cf_int planes = g->n * g->c, run = per_chunk(fp.hw);                                       \
+        (void)run; /* unused without OpenMP */                                                     \
+        if (mem == NULL) return 1;                                                                 \
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, run))                            \
+        for (cf_int plane = 0; plane < planes; plane++)                                            \
+            k->KERNEL(&fp, x + plane * fp.hw, y + plane * fp.hw, ind + plane * fp.hw);             \
+        cf_free(mem);                                                                              \
+        return 0;                                                                                  \
+    }
+
+CF_POOL_FLAT(float, f32_max_flat)
+CF_POOL_FLAT(double, f64_max_flat)
+
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
                      int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
-    if (dt == CF_F32)
+    if (flat_ok(g, nt))
+        failed = dt == CF_F32 ? maxpool_flat_float(k, g, x, y, indices, nt)
+                              : maxpool_flat_double(k, g, x, y, indices, nt);
+    else if (dt == CF_F32)
         failed = maxpool_fwd_float(k, g, x, y, indices, nt);
     else
         failed = maxpool_fwd_double(k, g, x, y, indices, nt);
@@ -180,7 +258,7 @@ int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                                const T *dy, const int64_t *ind, T *dx, int nt) {                   \
         int bad = 0;                                                                               \
         if (nc >= nt) {                                                                            \
-            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 4))                           \
+            CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(hw)))              \
             for (cf_int plane = 0; plane < nc; plane++) {                                          \
                 const T *d = dy + plane * pq;                                                      \
                 const int64_t *at = ind + plane * pq;                                              \
@@ -269,7 +347,7 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
                 CF_OMP(omp atomic write)                                                           \
                 failed = 1;                                                                        \
             }                                                                                      \
-            CF_OMP(omp for schedule(dynamic, 1))                                                     \
+            CF_OMP(omp for schedule(dynamic, per_chunk(g->h * g->w / bands)))                       \
             for (cf_int t = 0; t < planes * bands; t++) {                                          \
                 if (share == NULL) continue;                                                       \
                 cf_int plane = t / bands, r0, r1;                                                  \
@@ -308,13 +386,51 @@ int cf_avgpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
 CF_AVGPOOL_BWD(float, f32_spread_row)
 CF_AVGPOOL_BWD(double, f64_spread_row)
 
+/* Windows that tile the input (kernel = stride on both axes): every dx element takes the share
+ * of at most one window, so each dx row is written once, without zeroing or accumulating. A
+ * window row's first dx row is computed by the tile kernel and copied to its other rows; rows
+ * past the last window are zeroed. Work items as in avgpool_bwd_*. */
+#define CF_AVGPOOL_BWD_TILED(T, TILE)                                                              \
+    static int avgpool_bwd_tiled_##T(const cf_pool_kernels *k, const cf_pool2d *g, const T *dy,    \
+                                     T *dx, int nt) {                                              \
+        cf_int planes = g->n * g->c;                                                               \
+        cf_int bands = planes >= nt ? 1 : CF_MIN(g->h, (cf_int)nt);                                \
+        plan pl;                                                                                   \
+        if (plan_make(g, &pl)) return 1;                                                           \
+        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(g->h * g->w / bands))) \
+        for (cf_int t = 0; t < planes * bands; t++) {                                              \
+            cf_int plane = t / bands, r0, r1;                                                      \
+            cf_partition(g->h, (int)bands, (int)(t % bands), 1, &r0, &r1);                         \
+            T *out = dx + plane * g->h * g->w;                                                     \
+            for (cf_int r = r0; r < r1; r++) {                                                     \
+                cf_int i = (r + g->ph) / g->sh;                                                    \
+                T *row = out + r * g->w;                                                           \
+                if (i >= g->p)                                                                     \
+                    memset(row, 0, (size_t)g->w * sizeof(T));                                      \
+                else if (r > r0 && (r + g->ph) % g->sh != 0)                                       \
+                    memcpy(row, row - g->w, (size_t)g->w * sizeof(T));                             \
+                else                                                                               \
+                    k->TILE(dy + (plane * g->p + i) * g->q, pl.cdiv, pl.rdiv[i], g->q, g->sw,      \
+                            g->pw, g->w, row);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        plan_free(&pl);                                                                            \
+        return 0;                                                                                  \
+    }
+
+CF_AVGPOOL_BWD_TILED(float, f32_tile_row)
+CF_AVGPOOL_BWD_TILED(double, f64_tile_row)
+
 /* IN dy (n, c, p, q); OUT dx (n, c, h, w). Dilation is 1. */
 int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(g->n * g->c * g->h * g->w, CF_POOL_GRAIN, nthreads), failed;
     if (g->n == 0) return CF_OK;
     if (whole_plane(g)) return cf_global_avgpool2d_bwd(dt, g->n * g->c, g->h * g->w, dy, dx, nthreads);
-    if (dt == CF_F32)
+    if (g->kh == g->sh && g->kw == g->sw)
+        failed = dt == CF_F32 ? avgpool_bwd_tiled_float(k, g, dy, dx, nt)
+                              : avgpool_bwd_tiled_double(k, g, dy, dx, nt);
+    else if (dt == CF_F32)
         failed = avgpool_bwd_float(k, g, dy, dx, nt);
     else
         failed = avgpool_bwd_double(k, g, dy, dx, nt);
@@ -323,18 +439,20 @@ int cf_avgpool2d_bwd(cf_dtype dt, const cf_pool2d *g, const void *dy, void *dx, 
 
 /* ---- global average pooling ------------------------------------------------------------- */
 
-/* IN x (nc planes of hw); OUT y (nc). */
+/* IN x (nc planes of hw); OUT y (nc). Threads take runs of planes. */
 int cf_global_avgpool2d_fwd(cf_dtype dt, cf_int nc, cf_int hw, const void *x, void *y,
                             int nthreads) {
     const cf_pool_kernels *k = CF_SELECT(pool, cf_isa_current());
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
+    cf_int run = per_chunk(hw), chunks = (nc + run - 1) / run;
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
-    for (cf_int plane = 0; plane < nc; plane++) {
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
+    for (cf_int t = 0; t < chunks; t++) {
+        cf_int lo = t * run, m = CF_MIN(run, nc - lo);
         if (dt == CF_F32)
-            ((float *)y)[plane] = (float)(k->f32_sum((const float *)x + plane * hw, hw) / (double)hw);
+            k->f32_means((const float *)x + lo * hw, m, hw, (float *)y + lo);
         else
-            ((double *)y)[plane] = k->f64_sum((const double *)x + plane * hw, hw) / (double)hw;
+            k->f64_means((const double *)x + lo * hw, m, hw, (double *)y + lo);
     }
     return CF_OK;
 }
@@ -344,7 +462,7 @@ int cf_global_avgpool2d_bwd(cf_dtype dt, cf_int nc, cf_int hw, const void *dy, v
                             int nthreads) {
     int nt = cf_threads_for(nc * hw, CF_POOL_GRAIN, nthreads);
     (void)nt; /* unused without OpenMP */
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 16))
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, per_chunk(hw)))
     for (cf_int plane = 0; plane < nc; plane++) {
         if (dt == CF_F32) {
             float v = (float)((double)((const float *)dy)[plane] / (double)hw);

@@ -102,6 +102,49 @@ void cf_f32_maxpool_rows__avx2(const float *const *rows, const cf_int *row_base,
     }
 }
 
+/* As the AVX-512 kernel, 8 outputs per register (half of a 16-output block): the tap's mask
+ * bits become lanes by testing each lane's bit; padding lanes read -inf. */
+void cf_f32_maxpool_flat__avx2(const cf_pool_flat *fp, const float *x, float *y, int64_t *idx) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    for (cf_int o = 0; o < fp->hw; o += 8) {
+        const uint16_t *mask = fp->mask + (o / 16) * fp->ntaps;
+        int half = (int)(o % 16);
+        __m256i pos = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)o));
+        __m256 best = ninf;
+        __m256i at = _mm256_loadu_si256((const __m256i *)(fp->first + o));
+        for (cf_int t = 0; t < fp->ntaps; t++) {
+            __m256i sel = _mm256_and_si256(_mm256_set1_epi32((mask[t] >> half) & 0xff), bit);
+            __m256i k = _mm256_cmpeq_epi32(sel, bit);
+            __m256 v = _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + o + fp->off[t], k),
+                                        _mm256_castsi256_ps(k));
+            __m256 win = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                      _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            best = _mm256_blendv_ps(best, v, win);
+            at = _mm256_blendv_epi8(at, _mm256_add_epi32(pos, _mm256_set1_epi32(fp->off[t])),
+                                    _mm256_castps_si256(win));
+        }
+        cf_int m = CF_MIN(8, fp->hw - o);
+        if (m == 8) {
+            _mm256_storeu_ps(y + o, best);
+            _mm256_storeu_si256((__m256i *)(idx + o),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(at)));
+            _mm256_storeu_si256((__m256i *)(idx + o + 4),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1)));
+            continue;
+        }
+        float yv[8];
+        int32_t iv[8];
+        _mm256_storeu_ps(yv, best);
+        _mm256_storeu_si256((__m256i *)iv, at);
+        for (cf_int l = 0; l < m; l++) {
+            y[o + l] = yv[l];
+            idx[o + l] = iv[l];
+        }
+    }
+}
+
 void cf_f32_avgpool_rows__avx2(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
                                cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
                                const double *cdiv, float *y) {
@@ -125,7 +168,7 @@ void cf_f32_avgpool_rows__avx2(const float *const *rows, cf_int nrows, cf_int w,
     }
 }
 
-double cf_f32_sum__avx2(const float *x, cf_int n) {
+static double sum_f32(const float *x, cf_int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     cf_int i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -140,7 +183,7 @@ double cf_f32_sum__avx2(const float *x, cf_int n) {
     return (double)s;
 }
 
-double cf_f64_sum__avx2(const double *x, cf_int n) {
+static double sum_f64(const double *x, cf_int n) {
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     cf_int i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -152,6 +195,14 @@ double cf_f64_sum__avx2(const double *x, cf_int n) {
     double s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
     for (; i < n; i++) s += x[i];
     return s;
+}
+
+void cf_f32_means__avx2(const float *x, cf_int planes, cf_int hw, float *y) {
+    for (cf_int p = 0; p < planes; p++) y[p] = (float)(sum_f32(x + p * hw, hw) / (double)hw);
+}
+
+void cf_f64_means__avx2(const double *x, cf_int planes, cf_int hw, double *y) {
+    for (cf_int p = 0; p < planes; p++) y[p] = sum_f64(x + p * hw, hw) / (double)hw;
 }
 
 int cf_indices_inside__avx2(const int64_t *idx, cf_int n, cf_int limit) {
@@ -168,8 +219,10 @@ int cf_indices_inside__avx2(const int64_t *idx, cf_int n, cf_int limit) {
 
 const cf_pool_kernels pool__avx2 = {
     cf_f32_maxpool_rows__avx2, cf_f64_maxpool_rows__generic,
+    cf_f32_maxpool_flat__avx2, cf_f64_maxpool_flat__generic,
     cf_f32_avgpool_rows__avx2, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
-    cf_f32_sum__avx2, cf_f64_sum__avx2,
+    cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
+    cf_f32_means__avx2, cf_f64_means__avx2,
     cf_indices_inside__avx2,
 };

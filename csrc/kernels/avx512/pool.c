@@ -143,9 +143,56 @@ static int64_t first_inside(const cf_int *row_base, cf_int w, cf_int cs, cf_int 
  * as its own dependency chain and merged in order; the merge is associative, so the result is
  * that of one scan in window order. The winning tap is tracked as its int32 offset from the
  * window's top-left corner (row_base[a] - row_base[0] + b*dw) and turned into the flat index
- * once at the end. */
+ * once at the end.
+ * As in the flat kernels below, the block is first scanned without the NaN rule: the running
+ * max is max(v, best) (ties keep the first; one short dependency step per tap) and the index
+ * follows v > best; a sum of the taps probes for NaN, and a block whose probe is NaN is scanned
+ * again by the exact rule. */
 static inline int offsets_fit(const cf_int *row_base, cf_int nrows, cf_int b1, cf_int dw) {
     return row_base[nrows - 1] - row_base[0] + (b1 - 1) * dw < INT32_MAX;
+}
+
+/* The winners' offsets of one block of 16 outputs (-1: none), their maxima in *best, and
+ * (exact = 0) whether the NaN probe fired in *nan. */
+static inline __m512i max_block_f32(const float *const *rows, const cf_int *row_base,
+                                    cf_int nrows, cf_int c, cf_int sw, cf_int b0, cf_int b1,
+                                    cf_int dw, const lanes_f32 *ln, int exact, __m512 *best,
+                                    int *nan) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i none = _mm512_set1_epi32(-1);
+    __m512 bst = ninf, probe = _mm512_setzero_ps();
+    __m512i at = none;
+    for (cf_int a = 0; a < nrows; a++) {
+        __m512 rb = ninf;
+        __m512i r = none;
+        int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, ln, ninf);
+            __m512i off = _mm512_set1_epi32(row_off + (int32_t)(b * dw));
+            if (exact) {
+                __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
+                                _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                rb = _mm512_mask_mov_ps(rb, win, v);
+                r = _mm512_mask_mov_epi32(r, win, off);
+            } else {
+                r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ), off);
+                rb = _mm512_max_ps(v, rb);
+                probe = _mm512_add_ps(probe, v);
+            }
+        }
+        if (exact) {
+            __mmask16 win = _mm512_cmp_ps_mask(rb, bst, _CMP_GT_OQ) |
+                            _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
+            bst = _mm512_mask_mov_ps(bst, win, rb);
+            at = _mm512_mask_mov_epi32(at, win, r);
+        } else {
+            at = _mm512_mask_mov_epi32(at, _mm512_cmp_ps_mask(rb, bst, _CMP_GT_OQ), r);
+            bst = _mm512_max_ps(rb, bst);
+        }
+    }
+    *best = bst;
+    *nan = !exact && _mm512_cmp_ps_mask(probe, probe, _CMP_UNORD_Q) != 0;
+    return at;
 }
 
 void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_base,
@@ -155,31 +202,16 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
         cf_f32_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
     const __m512i none = _mm512_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 16) {
         cf_int m = CF_MIN(16, n - j), c = col0 + j * sw;
         lanes_f32 ln = lanes_make_f32(c, sw, m, w);
-        __m512 best = ninf;
-        __m512i at = none;
-        for (cf_int a = 0; a < nrows; a++) {
-            __m512 rb = ninf;
-            __m512i r = none;
-            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
-            for (cf_int b = b0; b < b1; b++) {
-                __m512 v = taps_f32(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
-                __mmask16 win = _mm512_cmp_ps_mask(v, rb, _CMP_GT_OQ) |
-                                _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                rb = _mm512_mask_mov_ps(rb, win, v);
-                r = _mm512_mask_mov_epi32(r, win, _mm512_set1_epi32(row_off + (int32_t)(b * dw)));
-            }
-            __mmask16 win = _mm512_cmp_ps_mask(rb, best, _CMP_GT_OQ) |
-                            _mm512_cmp_ps_mask(rb, rb, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_ps(best, win, rb);
-            at = _mm512_mask_mov_epi32(at, win, r);
-        }
+        __m512 best;
+        int nan;
+        __m512i at = max_block_f32(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 0, &best, &nan);
+        if (nan) at = max_block_f32(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 1, &best, &nan);
         __mmask16 k = lanes16(m);
         /* flat index = row_base[0] + the lane's window start column + offset */
         __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
@@ -195,6 +227,47 @@ void cf_f32_maxpool_rows__avx512(const float *const *rows, const cf_int *row_bas
     }
 }
 
+static inline __m256i max_block_f64(const double *const *rows, const cf_int *row_base,
+                                    cf_int nrows, cf_int c, cf_int sw, cf_int b0, cf_int b1,
+                                    cf_int dw, const lanes_f64 *ln, int exact, __m512d *best,
+                                    int *nan) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    const __m256i none = _mm256_set1_epi32(-1);
+    __m512d bst = ninf, probe = _mm512_setzero_pd();
+    __m256i at = none;
+    for (cf_int a = 0; a < nrows; a++) {
+        __m512d rb = ninf;
+        __m256i r = none;
+        int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
+        for (cf_int b = b0; b < b1; b++) {
+            __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, ln, ninf);
+            __m256i off = _mm256_set1_epi32(row_off + (int32_t)(b * dw));
+            if (exact) {
+                __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
+                               _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+                rb = _mm512_mask_mov_pd(rb, win, v);
+                r = _mm256_mask_mov_epi32(r, win, off);
+            } else {
+                r = _mm256_mask_mov_epi32(r, _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ), off);
+                rb = _mm512_max_pd(v, rb);
+                probe = _mm512_add_pd(probe, v);
+            }
+        }
+        if (exact) {
+            __mmask8 win = _mm512_cmp_pd_mask(rb, bst, _CMP_GT_OQ) |
+                           _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
+            bst = _mm512_mask_mov_pd(bst, win, rb);
+            at = _mm256_mask_mov_epi32(at, win, r);
+        } else {
+            at = _mm256_mask_mov_epi32(at, _mm512_cmp_pd_mask(rb, bst, _CMP_GT_OQ), r);
+            bst = _mm512_max_pd(rb, bst);
+        }
+    }
+    *best = bst;
+    *nan = !exact && _mm512_cmp_pd_mask(probe, probe, _CMP_UNORD_Q) != 0;
+    return at;
+}
+
 void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_base,
                                  cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,
                                  cf_int b1, cf_int dw, cf_int n, double *y, int64_t *idx) {
@@ -202,31 +275,16 @@ void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_ba
         cf_f64_maxpool_rows__generic(rows, row_base, nrows, w, col0, sw, b0, b1, dw, n, y, idx);
         return;
     }
-    const __m512d ninf = _mm512_set1_pd(-INFINITY);
     const __m256i none = _mm256_set1_epi32(-1);
     const __m512i step = _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
                                             _mm512_set1_epi64(sw));
     for (cf_int j = 0; j < n; j += 8) {
         cf_int m = CF_MIN(8, n - j), c = col0 + j * sw;
         lanes_f64 ln = lanes_make_f64(c, sw, m, w);
-        __m512d best = ninf;
-        __m256i at = none;
-        for (cf_int a = 0; a < nrows; a++) {
-            __m512d rb = ninf;
-            __m256i r = none;
-            int32_t row_off = (int32_t)(row_base[a] - row_base[0]);
-            for (cf_int b = b0; b < b1; b++) {
-                __m512d v = taps_f64(rows[a], c, (int32_t)(b * dw), sw, &ln, ninf);
-                __mmask8 win = _mm512_cmp_pd_mask(v, rb, _CMP_GT_OQ) |
-                               _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
-                rb = _mm512_mask_mov_pd(rb, win, v);
-                r = _mm256_mask_mov_epi32(r, win, _mm256_set1_epi32(row_off + (int32_t)(b * dw)));
-            }
-            __mmask8 win = _mm512_cmp_pd_mask(rb, best, _CMP_GT_OQ) |
-                           _mm512_cmp_pd_mask(rb, rb, _CMP_UNORD_Q);
-            best = _mm512_mask_mov_pd(best, win, rb);
-            at = _mm256_mask_mov_epi32(at, win, r);
-        }
+        __m512d best;
+        int nan;
+        __m256i at = max_block_f64(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 0, &best, &nan);
+        if (nan) at = max_block_f64(rows, row_base, nrows, c, sw, b0, b1, dw, &ln, 1, &best, &nan);
         __mmask8 k = lanes8(m);
         __m512i corner = _mm512_add_epi64(step, _mm512_set1_epi64(row_base[0] + c));
         _mm512_mask_storeu_pd(y + j, k, best);
@@ -234,6 +292,96 @@ void cf_f64_maxpool_rows__avx512(const double *const *rows, const cf_int *row_ba
         __mmask8 lost = k & _mm256_cmpeq_epi32_mask(at, none);
         for (int l = 0; lost; l++, lost >>= 1)
             if (lost & 1) idx[j + l] = first_inside(row_base, w, c + l * sw, b0, b1, dw);
+    }
+}
+
+/* One plane, 16 outputs per block (float64: 8). Padding lanes load -inf and never win; each lane
+ * starts at -inf with its first inside tap as the index, so a window of -inf names its first
+ * position. The winner's flat position is carried as int32 (planes fit).
+ * The running max is max(v, best), which keeps `best` on ties (the first tap wins) and is
+ * one short dependency step per tap; the index follows the strict compare v > best. That max
+ * drops a NaN tap, so a sum of the taps probes for NaN (a NaN tap, or +inf meeting -inf,
+ * makes it NaN) and a block whose probe is NaN is redone by the exact rule: a tap wins if
+ * greater or NaN. */
+static inline __m512i max_flat_exact_f32(const cf_pool_flat *fp, const uint16_t *mask,
+                                         const float *x, cf_int o, __m512i pos, __m512i at,
+                                         __m512 *best) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 b = ninf;
+    for (cf_int t = 0; t < fp->ntaps; t++) {
+        __m512 v = _mm512_mask_loadu_ps(ninf, mask[t], x + o + fp->off[t]);
+        __mmask16 win = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        b = _mm512_mask_mov_ps(b, win, v);
+        at = _mm512_mask_add_epi32(at, win, pos, _mm512_set1_epi32(fp->off[t]));
+    }
+    *best = b;
+    return at;
+}
+
+void cf_f32_maxpool_flat__avx512(const cf_pool_flat *fp, const float *x, float *y,
+                                 int64_t *idx) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const uint16_t *mask = fp->mask;
+    for (cf_int o = 0; o < fp->hw; o += 16, mask += fp->ntaps) {
+        __m512i pos = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)o));
+        __m512i first = _mm512_loadu_si512(fp->first + o), at = first;
+        __m512 best = ninf, probe = _mm512_setzero_ps();
+        for (cf_int t = 0; t < fp->ntaps; t++) {
+            __m512 v = _mm512_mask_loadu_ps(ninf, mask[t], x + o + fp->off[t]);
+            at = _mm512_mask_add_epi32(at, _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ), pos,
+                                       _mm512_set1_epi32(fp->off[t]));
+            best = _mm512_max_ps(v, best);
+            probe = _mm512_add_ps(probe, v);
+        }
+        if (_mm512_cmp_ps_mask(probe, probe, _CMP_UNORD_Q))
+            at = max_flat_exact_f32(fp, mask, x, o, pos, first, &best);
+        __mmask16 k = lanes16(fp->hw - o);
+        _mm512_mask_storeu_ps(y + o, k, best);
+        _mm512_mask_storeu_epi64(idx + o, (__mmask8)k,
+                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+        _mm512_mask_storeu_epi64(idx + o + 8, (__mmask8)(k >> 8),
+                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+    }
+}
+
+static inline __m256i max_flat_exact_f64(const cf_pool_flat *fp, const uint16_t *mask, int half,
+                                         const double *x, cf_int o, __m256i pos, __m256i at,
+                                         __m512d *best) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    __m512d b = ninf;
+    for (cf_int t = 0; t < fp->ntaps; t++) {
+        __m512d v = _mm512_mask_loadu_pd(ninf, (__mmask8)(mask[t] >> half), x + o + fp->off[t]);
+        __mmask8 win = _mm512_cmp_pd_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
+        b = _mm512_mask_mov_pd(b, win, v);
+        at = _mm256_mask_add_epi32(at, win, pos, _mm256_set1_epi32(fp->off[t]));
+    }
+    *best = b;
+    return at;
+}
+
+void cf_f64_maxpool_flat__avx512(const cf_pool_flat *fp, const double *x, double *y,
+                                 int64_t *idx) {
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (cf_int o = 0; o < fp->hw; o += 8) {
+        const uint16_t *mask = fp->mask + (o / 16) * fp->ntaps;
+        int half = (int)(o % 16);
+        __m256i pos = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)o));
+        __m256i first = _mm256_loadu_si256((const __m256i *)(fp->first + o)), at = first;
+        __m512d best = ninf, probe = _mm512_setzero_pd();
+        for (cf_int t = 0; t < fp->ntaps; t++) {
+            __m512d v = _mm512_mask_loadu_pd(ninf, (__mmask8)(mask[t] >> half), x + o + fp->off[t]);
+            at = _mm256_mask_add_epi32(at, _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ), pos,
+                                       _mm256_set1_epi32(fp->off[t]));
+            best = _mm512_max_pd(v, best);
+            probe = _mm512_add_pd(probe, v);
+        }
+        if (_mm512_cmp_pd_mask(probe, probe, _CMP_UNORD_Q))
+            at = max_flat_exact_f64(fp, mask, half, x, o, pos, first, &best);
+        __mmask8 k = lanes8(fp->hw - o);
+        _mm512_mask_storeu_pd(y + o, k, best);
+        _mm512_mask_storeu_epi64(idx + o, k, _mm512_cvtepi32_epi64(at));
     }
 }
 
@@ -349,7 +497,76 @@ void cf_f64_avgpool_spread_row__avx512(const double *share, cf_int col0, cf_int 
     }
 }
 
-double cf_f32_sum__avx512(const float *x, cf_int n) {
+/* Stride 2: the shares of 16 windows (float64: 8) are computed once, and each is written to
+ * its two columns by a two-source permute of this block's and the next block's shares:
+ *      dx[c + l] = share[(c + l + pw) / 2]  for the 32 columns from c (c even, j0 = c / 2)
+ * Other strides go to the plain-C kernel. */
+static inline __m512 shares16(const float *dy, const double *cdiv, __m512d r, cf_int q, cf_int j) {
+    cf_int m = q - j < 0 ? 0 : q - j;
+    __mmask8 k_lo = lanes8(m), k_hi = lanes8(m > 8 ? m - 8 : 0);
+    const __m512d one = _mm512_set1_pd(1);
+    __m512 v = _mm512_maskz_loadu_ps(lanes16(m), dy + j);
+    __m512d d_lo = _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, k_lo, cdiv + j));
+    __m512d d_hi = _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, k_hi, cdiv + j + 8));
+    __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), d_lo));
+    __m256 hi = _mm512_cvtpd_ps(_mm512_div_pd(
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), d_hi));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+void cf_f32_avgpool_tile_row__avx512(const float *dy, const double *cdiv, double rdiv, cf_int q,
+                                     cf_int s, cf_int pw, cf_int w, float *dx) {
+    if (s != 2 || w >= ((cf_int)1 << 30)) {
+        cf_f32_avgpool_tile_row__generic(dy, cdiv, rdiv, q, s, pw, w, dx);
+        return;
+    }
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i p = _mm512_set1_epi32((int32_t)pw);
+    const __m512i at_lo = _mm512_srli_epi32(_mm512_add_epi32(iota, p), 1);
+    const __m512i at_hi = _mm512_add_epi32(at_lo, _mm512_set1_epi32(8));
+    const __m512d r = _mm512_set1_pd(rdiv);
+    cf_int covered = CF_MIN(w, 2 * q - pw); /* columns inside some window */
+    __m512 a = shares16(dy, cdiv, r, q, 0);
+    for (cf_int c = 0; c < w; c += 32) {
+        __m512 b = shares16(dy, cdiv, r, q, c / 2 + 16);
+        cf_int in = covered - c < 0 ? 0 : covered - c;
+        __m512 lo = _mm512_maskz_permutex2var_ps(lanes16(in), a, at_lo, b);
+        __m512 hi = _mm512_maskz_permutex2var_ps(lanes16(in > 16 ? in - 16 : 0), a, at_hi, b);
+        _mm512_mask_storeu_ps(dx + c, lanes16(w - c), lo);
+        _mm512_mask_storeu_ps(dx + c + 16, lanes16(w - c > 16 ? w - c - 16 : 0), hi);
+        a = b;
+    }
+}
+
+void cf_f64_avgpool_tile_row__avx512(const double *dy, const double *cdiv, double rdiv,
+                                     cf_int q, cf_int s, cf_int pw, cf_int w, double *dx) {
+    if (s != 2) {
+        cf_f64_avgpool_tile_row__generic(dy, cdiv, rdiv, q, s, pw, w, dx);
+        return;
+    }
+    const __m512i at_lo = _mm512_srli_epi64(
+        _mm512_add_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(pw)), 1);
+    const __m512i at_hi = _mm512_add_epi64(at_lo, _mm512_set1_epi64(4));
+    const __m512d r = _mm512_set1_pd(rdiv), one = _mm512_set1_pd(1);
+    cf_int covered = CF_MIN(w, 2 * q - pw);
+#define CF_SHARES8(j)                                                                           \
+    _mm512_div_pd(_mm512_maskz_loadu_pd(lanes8(q - (j) < 0 ? 0 : q - (j)), dy + (j)),           \
+                  _mm512_mul_pd(r, _mm512_mask_loadu_pd(one, lanes8(q - (j) < 0 ? 0 : q - (j)), \
+                                                        cdiv + (j))))
+    __m512d a = CF_SHARES8(0);
+    for (cf_int c = 0; c < w; c += 16) {
+        __m512d b = CF_SHARES8(c / 2 + 8);
+        cf_int in = covered - c < 0 ? 0 : covered - c;
+        __m512d lo = _mm512_maskz_permutex2var_pd(lanes8(in), a, at_lo, b);
+        __m512d hi = _mm512_maskz_permutex2var_pd(lanes8(in > 8 ? in - 8 : 0), a, at_hi, b);
+        _mm512_mask_storeu_pd(dx + c, lanes8(w - c), lo);
+        _mm512_mask_storeu_pd(dx + c + 8, lanes8(w - c > 8 ? w - c - 8 : 0), hi);
+        a = b;
+    }
+#undef CF_SHARES8
+}
+
+static inline float sum_f32(const float *x, cf_int n) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     cf_int i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -357,10 +574,10 @@ double cf_f32_sum__avx512(const float *x, cf_int n) {
         s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
     }
     for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(lanes16(n - i), x + i));
-    return (double)_mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-double cf_f64_sum__avx512(const double *x, cf_int n) {
+static inline double sum_f64(const double *x, cf_int n) {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
     cf_int i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -369,6 +586,29 @@ double cf_f64_sum__avx512(const double *x, cf_int n) {
     }
     for (; i < n; i += 8) s0 = _mm512_add_pd(s0, _mm512_maskz_loadu_pd(lanes8(n - i), x + i));
     return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+/* Eight planes' sums at a time, divided by one vector division (a scalar one per plane cost as
+ * much as summing a 7x7 plane). */
+void cf_f32_means__avx512(const float *x, cf_int planes, cf_int hw, float *y) {
+    const __m512d d = _mm512_set1_pd((double)hw);
+    for (cf_int p = 0; p < planes; p += 8) {
+        cf_int m = CF_MIN(8, planes - p);
+        float s[8] = {0};
+        for (cf_int l = 0; l < m; l++) s[l] = sum_f32(x + (p + l) * hw, hw);
+        __m512d q = _mm512_div_pd(_mm512_cvtps_pd(_mm256_loadu_ps(s)), d);
+        _mm256_mask_storeu_ps(y + p, lanes8(m), _mm512_cvtpd_ps(q));
+    }
+}
+
+void cf_f64_means__avx512(const double *x, cf_int planes, cf_int hw, double *y) {
+    const __m512d d = _mm512_set1_pd((double)hw);
+    for (cf_int p = 0; p < planes; p += 8) {
+        cf_int m = CF_MIN(8, planes - p);
+        double s[8] = {0};
+        for (cf_int l = 0; l < m; l++) s[l] = sum_f64(x + (p + l) * hw, hw);
+        _mm512_mask_storeu_pd(y + p, lanes8(m), _mm512_div_pd(_mm512_loadu_pd(s), d));
+    }
 }
 
 int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
@@ -384,8 +624,10 @@ int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
 
 const cf_pool_kernels pool__avx512 = {
     cf_f32_maxpool_rows__avx512, cf_f64_maxpool_rows__avx512,
+    cf_f32_maxpool_flat__avx512, cf_f64_maxpool_flat__avx512,
     cf_f32_avgpool_rows__avx512, cf_f64_avgpool_rows__avx512,
     cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
-    cf_f32_sum__avx512, cf_f64_sum__avx512,
+    cf_f32_avgpool_tile_row__avx512, cf_f64_avgpool_tile_row__avx512,
+    cf_f32_means__avx512, cf_f64_means__avx512,
     cf_indices_inside__avx512,
 };

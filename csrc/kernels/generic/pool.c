@@ -1,5 +1,7 @@
 /* generic/pool.c -- plain-C pooling row kernels: the fallback on every CPU and the twins of
  * the SIMD kernels (contracts in kernels/pool.h). */
+#include <math.h>
+
 #include "kernels/pool.h"
 
 /* The taps of [b0, b1) whose column c + b*dw lies in [0, w): [*lo, *hi). */
@@ -31,6 +33,25 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
         }                                                                                       \
     }
 
+/* -inf start, the first tap inside as the index: a window of -inf names its first position. */
+#define CF_MAX_FLAT(T, NAME)                                                                   \
+    void NAME(const cf_pool_flat *fp, const T *x, T *y, int64_t *idx) {                         \
+        for (cf_int o = 0; o < fp->hw; o++) {                                                   \
+            const uint16_t *mask = fp->mask + (o / 16) * fp->ntaps;                             \
+            T best = -(T)INFINITY;                                                              \
+            int64_t at = fp->first[o];                                                          \
+            for (cf_int t = 0; t < fp->ntaps; t++) {                                            \
+                if (!((mask[t] >> (o % 16)) & 1)) continue;                                     \
+                T v = x[o + fp->off[t]];                                                        \
+                int take = (v > best) | (v != v);                                               \
+                best = take ? v : best;                                                         \
+                at = take ? o + fp->off[t] : at;                                                \
+            }                                                                                   \
+            y[o] = best;                                                                        \
+            idx[o] = at;                                                                        \
+        }                                                                                       \
+    }
+
 #define CF_AVG_ROWS(T, NAME)                                                                   \
     void NAME(const T *const *rows, cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,  \
               cf_int b1, cf_int n, double rdiv, const double *cdiv, T *y) {                     \
@@ -52,21 +73,36 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
         }                                                                                       \
     }
 
-#define CF_SUM(T, NAME)                                                                        \
-    double NAME(const T *x, cf_int n) {                                                         \
-        T s = 0;                                                                                \
-        for (cf_int i = 0; i < n; i++) s += x[i];                                               \
-        return (double)s;                                                                       \
+#define CF_TILE_ROW(T, NAME)                                                                   \
+    void NAME(const T *dy, const double *cdiv, double rdiv, cf_int q, cf_int s, cf_int pw,      \
+              cf_int w, T *dx) {                                                                \
+        for (cf_int c = 0; c < w; c++) {                                                        \
+            cf_int j = (c + pw) / s;                                                            \
+            dx[c] = j < q ? (T)((double)dy[j] / (rdiv * cdiv[j])) : (T)0;                       \
+        }                                                                                       \
+    }
+
+#define CF_MEANS(T, NAME)                                                                      \
+    void NAME(const T *x, cf_int planes, cf_int hw, T *y) {                                     \
+        for (cf_int p = 0; p < planes; p++) {                                                   \
+            T s = 0;                                                                            \
+            for (cf_int i = 0; i < hw; i++) s += x[p * hw + i];                                 \
+            y[p] = (T)((double)s / (double)hw);                                                 \
+        }                                                                                       \
     }
 
 CF_MAX_ROWS(float, cf_f32_maxpool_rows__generic)
 CF_MAX_ROWS(double, cf_f64_maxpool_rows__generic)
+CF_MAX_FLAT(float, cf_f32_maxpool_flat__generic)
+CF_MAX_FLAT(double, cf_f64_maxpool_flat__generic)
 CF_AVG_ROWS(float, cf_f32_avgpool_rows__generic)
 CF_AVG_ROWS(double, cf_f64_avgpool_rows__generic)
 CF_SPREAD_ROW(float, cf_f32_avgpool_spread_row__generic)
 CF_SPREAD_ROW(double, cf_f64_avgpool_spread_row__generic)
-CF_SUM(float, cf_f32_sum__generic)
-CF_SUM(double, cf_f64_sum__generic)
+CF_TILE_ROW(float, cf_f32_avgpool_tile_row__generic)
+CF_TILE_ROW(double, cf_f64_avgpool_tile_row__generic)
+CF_MEANS(float, cf_f32_means__generic)
+CF_MEANS(double, cf_f64_means__generic)
 
 int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
     int bad = 0;
@@ -76,8 +112,10 @@ int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
 
 const cf_pool_kernels pool__generic = {
     cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
+    cf_f32_maxpool_flat__generic, cf_f64_maxpool_flat__generic,
     cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
-    cf_f32_sum__generic, cf_f64_sum__generic,
+    cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
+    cf_f32_means__generic, cf_f64_means__generic,
     cf_indices_inside__generic,
 };
