@@ -283,56 +283,81 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
     }
 }
 
-/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded planes
- * of the nch channels are built one channel at a time (row copies), then interleaved (cell-major,
- * one lane per channel) by block transposes, so every tap of every output, at any stride, is one
- * vector FMA across the channels -- the layout oneDNN calls nChw16c, built on the fly; the
- * outputs, computed interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its
- * r x s kernel at wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys,
- * overwritten (bias, taps, then ReLU if relu). Returns 0 without writing when the padded plane or
- * the output is over CELLS, or the kernel over TAPS (the stack buffers): beyond 16x16 padded
- * planes the per-plane kernels do as well. */
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes, in the layout oneDNN
+ * calls nChw16c built on the fly: the nch image planes are interleaved (pixel-major, one lane per
+ * channel) by block transposes of the flattened planes, whose rows are then placed inside the
+ * zero border of the padded interleaved plane (whole-vector copies); every tap of every output, at
+ * any stride, is then one vector FMA across the channels, four outputs of a row at a time (four
+ * independent sums), and the interleaved outputs are transposed straight into their planes.
+ * x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or nch
+ * values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu). Returns 0
+ * without writing when the image, the padded plane or the output is over CELLS pixels, or the
+ * kernel over TAPS (the stack buffers, 64 KB each): larger planes take the per-plane kernels. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
-    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    enum { L = CF_CONV_LANES, CELLS = 65536 / (CF_CONV_LANES * sizeof(T)), TAPS = 64, JB = 4 };
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
     if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
-        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        g->h > CELLS || g->w > CELLS || g->h * g->w > CELLS || g->dilation_h > CELLS || g->dilation_w > CELLS ||
+        sh > CELLS || sw > CELLS)
         return 0; /* (the bounds keep the padded sizes below from overflowing) */
     const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
     const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
     if (cells > CELLS) return 0;
-    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L];
+    const cf_int W = g->w, HW = g->h * W;
+    _Alignas(64) T xp[CELLS * L], buf[CELLS * L]; /* buf: the interleaved image, then the outputs */
     T w16[TAPS * L], b16[L];
-    for (int ch = 0; ch < L; ++ch) {
-        if (ch < nch)
-            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
-        else
-            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+    if (nch < L)
+        for (cf_int e = 0; e < HW * L; ++e) buf[e] = 0;
+    KN(transpose)(x, (int)xs, nch, (int)HW, buf, L);
+    const cf_int lo = CF_MIN(g->pad_left, wpad), hi = CF_MAX(lo, CF_MIN(g->pad_left + W, wpad));
+    for (cf_int rr = 0; rr < hpad; ++rr) {
+        const cf_int yy = rr - g->pad_top;
+        T *restrict d = xp + rr * wpad * L;
+        const int inside = yy >= 0 && yy < g->h;
+        for (cf_int cc = 0; cc < wpad; ++cc) {
+            if (inside && cc >= lo && cc < hi)
+                memcpy(d + cc * L, buf + (yy * W + cc - g->pad_left) * L, sizeof(T) * L);
+            else
+                memset(d + cc * L, 0, sizeof(T) * L);
+        }
     }
-    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
     for (cf_int t = 0; t < RS; ++t)
         for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
     for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
     cf_int off[TAPS];
     for (cf_int a = 0; a < g->r; ++a)
-        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
-    for (cf_int i = 0; i < g->p; ++i)
-        for (cf_int j = 0; j < g->q; ++j) {
-            const cf_int u = i * sh * wpad + j * sw;
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = (a * g->dilation_h * wpad + b * g->dilation_w) * L;
+    for (cf_int i = 0; i < g->p; ++i) {
+        const T *restrict xr = xp + i * sh * wpad * L;
+        T *restrict o = buf + i * g->q * L;
+        cf_int j = 0;
+        for (; j + JB <= g->q; j += JB) {
+            T acc[JB][L];
+            for (int v = 0; v < JB; ++v)
+                for (int ch = 0; ch < L; ++ch) acc[v][ch] = b16[ch];
+            for (cf_int t = 0; t < RS; ++t) {
+                const T *restrict wv = w16 + t * L;
+                for (int v = 0; v < JB; ++v) {
+                    const T *restrict xv = xr + (j + v) * sw * L + off[t];
+                    for (int ch = 0; ch < L; ++ch) acc[v][ch] += wv[ch] * xv[ch];
+                }
+            }
+            for (int v = 0; v < JB; ++v)
+                for (int ch = 0; ch < L; ++ch)
+                    o[(j + v) * L + ch] = relu && acc[v][ch] < (T)0 ? (T)0 : acc[v][ch];
+        }
+        for (; j < g->q; ++j) {
             T acc[L];
             for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
             for (cf_int t = 0; t < RS; ++t) {
-                const T *restrict xv = xp + (u + off[t]) * L, *restrict wv = w16 + t * L;
+                const T *restrict xv = xr + j * sw * L + off[t], *restrict wv = w16 + t * L;
                 for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
             }
-            if (relu)
-                for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
-            T *restrict o = yo + (i * g->q + j) * L;
-            for (int ch = 0; ch < L; ++ch) o[ch] = acc[ch];
+            for (int ch = 0; ch < L; ++ch) o[j * L + ch] = relu && acc[ch] < (T)0 ? (T)0 : acc[ch];
         }
-    KN(transpose)(yo, L, (int)PQ, nch, planar, (int)PQ);
-    for (int ch = 0; ch < nch; ++ch) memcpy(y + ch * ys, planar + ch * PQ, sizeof(T) * (size_t)PQ);
+    }
+    KN(transpose)(buf, L, (int)PQ, nch, y, (int)ys);
     return 1;
 }
 
@@ -340,7 +365,8 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
  * interleaved layout of fwd_lanes, for the image and the output gradient alike): every tap of
  * every output adds one vector product across the channels into that tap's accumulator row.
  * x: channel ch's plane at x + ch*xs; y: its output-gradient plane at y + ch*ys; dwt: its r x s
- * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing where fwd_lanes would. */
+ * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing when the padded plane
+ * or the output is over CELLS = 256 pixels or the kernel over TAPS (the stack buffers). */
 int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict y,
                     cf_int ys, T *restrict dwt) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
@@ -405,7 +431,7 @@ static void KN(from_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, con
  * output adds one vector product into its cell of the interleaved padded image gradient, which is
  * transposed back and cropped. y: channel ch's output-gradient plane at y + ch*ys; wt: its kernel
  * at wt + ch*r*s; x: its image-gradient plane at x + ch*xs, overwritten. Returns 0 without
- * writing where fwd_lanes would. */
+ * writing where wgrad_lanes would. */
 int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys, const T *restrict wt,
                   T *restrict x, cf_int xs) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
