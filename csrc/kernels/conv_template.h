@@ -287,7 +287,7 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
  * calls nChw16c built on the fly: the nch image planes are interleaved (pixel-major, one lane per
  * channel) by block transposes of the flattened planes, whose rows are then placed inside the
  * zero border of the padded interleaved plane (whole-vector copies); every tap of every output, at
- * any stride, is then one vector FMA across the channels, four outputs of a row at a time (four
+ * any stride, is then one vector FMA across the channels, four outputs at a time (four
  * independent sums), and the interleaved outputs are transposed straight into their planes.
  * x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or nch
  * values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu). Returns 0
@@ -295,7 +295,7 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
  * kernel over TAPS (the stack buffers, 64 KB each): larger planes take the per-plane kernels. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
-    enum { L = CF_CONV_LANES, CELLS = 65536 / (CF_CONV_LANES * sizeof(T)), TAPS = 64, JB = 4 };
+    enum { L = CF_CONV_LANES, CELLS = 65536 / (CF_CONV_LANES * sizeof(T)), TAPS = 64 };
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
     if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
         g->h > CELLS || g->w > CELLS || g->h * g->w > CELLS || g->dilation_h > CELLS || g->dilation_w > CELLS ||
@@ -328,34 +328,42 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
     cf_int off[TAPS];
     for (cf_int a = 0; a < g->r; ++a)
         for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = (a * g->dilation_h * wpad + b * g->dilation_w) * L;
-    for (cf_int i = 0; i < g->p; ++i) {
-        const T *restrict xr = xp + i * sh * wpad * L;
-        T *restrict o = buf + i * g->q * L;
-        cf_int j = 0;
-        for (; j + JB <= g->q; j += JB) {
-            T acc[JB][L];
-            for (int v = 0; v < JB; ++v)
-                for (int ch = 0; ch < L; ++ch) acc[v][ch] = b16[ch];
-            for (cf_int t = 0; t < RS; ++t) {
-                const T *restrict wv = w16 + t * L;
-                for (int v = 0; v < JB; ++v) {
-                    const T *restrict xv = xr + (j + v) * sw * L + off[t];
-                    for (int ch = 0; ch < L; ++ch) acc[v][ch] += wv[ch] * xv[ch];
-                }
+    cf_int pos[CELLS]; /* output u's first cell in xp */
+    for (cf_int i = 0; i < g->p; ++i)
+        for (cf_int j = 0; j < g->q; ++j) pos[i * g->q + j] = (i * sh * wpad + j * sw) * L;
+    /* blocks of four outputs (four sums kept in registers); the last block ends at PQ, overlapping
+     * the one before (same values); planes of fewer than four outputs one output at a time */
+    for (cf_int u0 = 0; u0 < PQ && PQ >= 4; u0 += 4) {
+        const cf_int u = CF_MIN(u0, PQ - 4);
+        T a0[L], a1[L], a2[L], a3[L];
+        for (int ch = 0; ch < L; ++ch) a0[ch] = a1[ch] = a2[ch] = a3[ch] = b16[ch];
+        for (cf_int t = 0; t < RS; ++t) {
+            const T *restrict wv = w16 + t * L;
+            const T *restrict x0 = xp + pos[u] + off[t], *restrict x1 = xp + pos[u + 1] + off[t];
+            const T *restrict x2 = xp + pos[u + 2] + off[t], *restrict x3 = xp + pos[u + 3] + off[t];
+            for (int ch = 0; ch < L; ++ch) {
+                a0[ch] += wv[ch] * x0[ch];
+                a1[ch] += wv[ch] * x1[ch];
+                a2[ch] += wv[ch] * x2[ch];
+                a3[ch] += wv[ch] * x3[ch];
             }
-            for (int v = 0; v < JB; ++v)
-                for (int ch = 0; ch < L; ++ch)
-                    o[(j + v) * L + ch] = relu && acc[v][ch] < (T)0 ? (T)0 : acc[v][ch];
         }
-        for (; j < g->q; ++j) {
-            T acc[L];
-            for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
-            for (cf_int t = 0; t < RS; ++t) {
-                const T *restrict xv = xr + j * sw * L + off[t], *restrict wv = w16 + t * L;
-                for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
-            }
-            for (int ch = 0; ch < L; ++ch) o[j * L + ch] = relu && acc[ch] < (T)0 ? (T)0 : acc[ch];
+        T *restrict o = buf + u * L;
+        for (int ch = 0; ch < L; ++ch) {
+            o[ch] = relu && a0[ch] < (T)0 ? (T)0 : a0[ch];
+            o[L + ch] = relu && a1[ch] < (T)0 ? (T)0 : a1[ch];
+            o[2 * L + ch] = relu && a2[ch] < (T)0 ? (T)0 : a2[ch];
+            o[3 * L + ch] = relu && a3[ch] < (T)0 ? (T)0 : a3[ch];
         }
+    }
+    for (cf_int u = 0; u < PQ && PQ < 4; ++u) {
+        T acc[L];
+        for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
+        for (cf_int t = 0; t < RS; ++t) {
+            const T *restrict xv = xp + pos[u] + off[t], *restrict wv = w16 + t * L;
+            for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
+        }
+        for (int ch = 0; ch < L; ++ch) buf[u * L + ch] = relu && acc[ch] < (T)0 ? (T)0 : acc[ch];
     }
     KN(transpose)(buf, L, (int)PQ, nch, y, (int)ys);
     return 1;
