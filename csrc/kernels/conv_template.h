@@ -250,19 +250,23 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
 }
 
 /* dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols: blocks of TB x TB through the ISA's
- * in-register transpose TBLOCK where the including file defines one (x86_pack.h), the rest (and
- * everything in the generic build) one element at a time. */
+ * in-register transpose TBLOCK where the including file defines one (x86_pack.h) and both sides
+ * are at least TB (the last block of a row or column overlaps the one before: it writes the same
+ * values again), otherwise (and everywhere in the generic build) one element at a time. */
 static void KN(transpose)(const T *restrict src, int lds, int rows, int cols, T *restrict dst, int ldd) {
-    int r0 = 0;
 #ifdef TBLOCK
-    for (; r0 + TB <= rows; r0 += TB) {
-        int c0 = 0;
-        for (; c0 + TB <= cols; c0 += TB) TBLOCK(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
-        for (int r = r0; r < r0 + TB; ++r)
-            for (int c = c0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    if (rows >= TB && cols >= TB) {
+        for (int r0 = 0; r0 < rows; r0 += TB) {
+            const int r = CF_MIN(r0, rows - TB);
+            for (int c0 = 0; c0 < cols; c0 += TB) {
+                const int c = CF_MIN(c0, cols - TB);
+                TBLOCK(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+            }
+        }
+        return;
     }
 #endif
-    for (int r = r0; r < rows; ++r)
+    for (int r = 0; r < rows; ++r)
         for (int c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
@@ -285,10 +289,11 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
 
 /* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes, in the layout oneDNN
  * calls nChw16c built on the fly: the nch image planes are interleaved (pixel-major, one lane per
- * channel) by block transposes of the flattened planes, whose rows are then placed inside the
- * zero border of the padded interleaved plane (whole-vector copies); every tap of every output, at
- * any stride, is then one vector FMA across the channels, four outputs at a time (four
- * independent sums), and the interleaved outputs are transposed straight into their planes.
+ * channel) into the zero border of the padded plane -- image rows of 8 pixels or more by block
+ * transposes straight into place, narrower planes by block transposes of the flattened planes
+ * and one vector copy per pixel; every tap of every output, at any stride, is then one vector FMA
+ * across the channels, four outputs at a time (four independent sums), and the interleaved
+ * outputs are transposed straight into their planes.
  * x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or nch
  * values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu). Returns 0
  * without writing when the image, the padded plane or the output is over CELLS pixels, or the
@@ -307,20 +312,24 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
     const cf_int W = g->w, HW = g->h * W;
     _Alignas(64) T xp[CELLS * L], buf[CELLS * L]; /* buf: the interleaved image, then the outputs */
     T w16[TAPS * L], b16[L];
-    if (nch < L)
-        for (cf_int e = 0; e < HW * L; ++e) buf[e] = 0;
-    KN(transpose)(x, (int)xs, nch, (int)HW, buf, L);
     const cf_int lo = CF_MIN(g->pad_left, wpad), hi = CF_MAX(lo, CF_MIN(g->pad_left + W, wpad));
+    const int direct = W >= 8; /* rows of whole blocks: transposed straight into place */
+    if (nch < L)               /* lanes past nch read zeros */
+        for (cf_int e = 0; e < (direct ? cells : HW) * L; ++e) (direct ? xp : buf)[e] = 0;
+    if (!direct) KN(transpose)(x, (int)xs, nch, (int)HW, buf, L);
     for (cf_int rr = 0; rr < hpad; ++rr) {
         const cf_int yy = rr - g->pad_top;
         T *restrict d = xp + rr * wpad * L;
-        const int inside = yy >= 0 && yy < g->h;
-        for (cf_int cc = 0; cc < wpad; ++cc) {
-            if (inside && cc >= lo && cc < hi)
-                memcpy(d + cc * L, buf + (yy * W + cc - g->pad_left) * L, sizeof(T) * L);
-            else
-                memset(d + cc * L, 0, sizeof(T) * L);
+        if (yy < 0 || yy >= g->h) {
+            memset(d, 0, sizeof(T) * (size_t)(wpad * L));
+            continue;
         }
+        for (cf_int cc = 0; cc < lo; ++cc) memset(d + cc * L, 0, sizeof(T) * L);
+        if (direct)
+            KN(transpose)(x + yy * W + lo - g->pad_left, (int)xs, nch, (int)(hi - lo), d + lo * L, L);
+        else
+            for (cf_int cc = lo; cc < hi; ++cc) memcpy(d + cc * L, buf + (yy * W + cc - g->pad_left) * L, sizeof(T) * L);
+        for (cf_int cc = hi; cc < wpad; ++cc) memset(d + cc * L, 0, sizeof(T) * L);
     }
     for (cf_int t = 0; t < RS; ++t)
         for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
