@@ -8,7 +8,7 @@ count), every ISA, 1 and all threads, float32 and float64:
 - im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one
   tile wide and one past it, strides and dilations, and kernels with so many taps x segments that
   the packer falls back to the row gather;
-- depthwise convs on small planes (channels interleaved 16 at a time);
+- depthwise convs on small planes (channels interleaved 16 at a time; the forward up to 64 KB planes);
 - the weight gradient's transposed product (k/groups > c/groups*r*s), with pixel ranges that cross
   images and exceed the transposer's chunk."""
 import numpy as np
@@ -47,13 +47,22 @@ CASES = [
     (2, 3, 13, 29, 9, 3, 3, (1, 2), (0, 1), (2, 1), 1),
     # depthwise on small planes, 16 channels at a time (interleaved by block transposes; forward,
     # data and weight gradients): whole and partial channel blocks, 7x7 and 14x14 outputs, a 5x5
-    # kernel, stride 2 (dilated), and a stride-2 plane just too large for it (per-plane kernels)
+    # kernel, stride 2 (dilated), and a stride-2 plane just too large for the gradients' 16x16 buffers
     (2, 19, 14, 14, 19, 3, 3, 1, 1, 1, 19),
     (3, 33, 7, 7, 33, 3, 3, 1, 1, 1, 33),
     (1, 16, 12, 11, 16, 5, 5, 1, 2, 1, 16),
     (2, 24, 13, 13, 24, 3, 3, 2, 1, 1, 24),
     (1, 18, 11, 12, 18, 3, 3, 2, 2, 2, 18),
     (2, 24, 15, 15, 24, 3, 3, 2, 1, 1, 24),
+    # the forward's 64 KB planes: 28x28 at stride 1 (900 cells: interleaved in float32, per-plane
+    # in float64) and 2, a plane just past them (per-plane), outputs flattened in blocks of four
+    # (6 outputs: the last block overlaps; 1 output: one at a time), dilation 2 with padding 2
+    (2, 20, 28, 28, 20, 3, 3, 1, 1, 1, 20),
+    (1, 17, 28, 28, 17, 3, 3, 2, 1, 1, 17),
+    (1, 16, 33, 31, 16, 3, 3, 1, 1, 1, 16),
+    (2, 18, 4, 5, 18, 3, 3, 1, 0, 1, 18),
+    (3, 5, 3, 3, 5, 3, 3, 1, 0, 1, 5),
+    (1, 16, 20, 19, 16, 3, 3, 2, 2, 2, 16),
     # 11x11 taps on 3-wide rows: taps x segments past the runs' stack buffer (the gather path)
     (2, 2, 13, 13, 5, 11, 11, 1, 0, 1, 1),
 ]

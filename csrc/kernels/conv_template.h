@@ -250,19 +250,23 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
 }
 
 /* dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols: blocks of TB x TB through the ISA's
- * in-register transpose TBLOCK where the including file defines one (x86_pack.h), the rest (and
- * everything in the generic build) one element at a time. */
+ * in-register transpose TBLOCK where the including file defines one (x86_pack.h) and both sides
+ * are at least TB (the last block of a row or column overlaps the one before: it writes the same
+ * values again), otherwise (and everywhere in the generic build) one element at a time. */
 static void KN(transpose)(const T *restrict src, int lds, int rows, int cols, T *restrict dst, int ldd) {
-    int r0 = 0;
 #ifdef TBLOCK
-    for (; r0 + TB <= rows; r0 += TB) {
-        int c0 = 0;
-        for (; c0 + TB <= cols; c0 += TB) TBLOCK(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
-        for (int r = r0; r < r0 + TB; ++r)
-            for (int c = c0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    if (rows >= TB && cols >= TB) {
+        for (int r0 = 0; r0 < rows; r0 += TB) {
+            const int r = CF_MIN(r0, rows - TB);
+            for (int c0 = 0; c0 < cols; c0 += TB) {
+                const int c = CF_MIN(c0, cols - TB);
+                TBLOCK(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+            }
+        }
+        return;
     }
 #endif
-    for (int r = r0; r < rows; ++r)
+    for (int r = 0; r < rows; ++r)
         for (int c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 
@@ -283,56 +287,94 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
     }
 }
 
-/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes: the padded planes
- * of the nch channels are built one channel at a time (row copies), then interleaved (cell-major,
- * one lane per channel) by block transposes, so every tap of every output, at any stride, is one
- * vector FMA across the channels -- the layout oneDNN calls nChw16c, built on the fly; the
- * outputs, computed interleaved, are transposed back. x: channel ch's plane at x + ch*xs; wt: its
- * r x s kernel at wt + ch*r*s; bias: NULL or nch values; y: its output plane at y + ch*ys,
- * overwritten (bias, taps, then ReLU if relu). Returns 0 without writing when the padded plane or
- * the output is over CELLS, or the kernel over TAPS (the stack buffers): beyond 16x16 padded
- * planes the per-plane kernels do as well. */
+/* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes, in the layout oneDNN
+ * calls nChw16c built on the fly: the nch image planes are interleaved (pixel-major, one lane per
+ * channel) into the zero border of the padded plane -- image rows of 8 pixels or more by block
+ * transposes straight into place, narrower planes by block transposes of the flattened planes
+ * and one vector copy per pixel; every tap of every output, at any stride, is then one vector FMA
+ * across the channels, four outputs at a time (four independent sums), and the interleaved
+ * outputs are transposed straight into their planes.
+ * x: channel ch's plane at x + ch*xs; wt: its r x s kernel at wt + ch*r*s; bias: NULL or nch
+ * values; y: its output plane at y + ch*ys, overwritten (bias, taps, then ReLU if relu). Returns 0
+ * without writing when the image, the padded plane or the output is over CELLS pixels, or the
+ * kernel over TAPS (the stack buffers, 64 KB each): larger planes take the per-plane kernels. */
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
-    enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    enum { L = CF_CONV_LANES, CELLS = 65536 / (CF_CONV_LANES * sizeof(T)), TAPS = 64 };
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
     if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
-        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
+        g->h > CELLS || g->w > CELLS || g->h * g->w > CELLS || g->dilation_h > CELLS || g->dilation_w > CELLS ||
+        sh > CELLS || sw > CELLS)
         return 0; /* (the bounds keep the padded sizes below from overflowing) */
     const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
     const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
     if (cells > CELLS) return 0;
-    _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L];
+    const cf_int W = g->w, HW = g->h * W;
+    _Alignas(64) T xp[CELLS * L], buf[CELLS * L]; /* buf: the interleaved image, then the outputs */
     T w16[TAPS * L], b16[L];
-    for (int ch = 0; ch < L; ++ch) {
-        if (ch < nch)
-            KN(to_padded)(g, hpad, wpad, x + ch * xs, planar + ch * cells);
+    const cf_int lo = CF_MIN(g->pad_left, wpad), hi = CF_MAX(lo, CF_MIN(g->pad_left + W, wpad));
+    const int direct = W >= 8; /* rows of whole blocks: transposed straight into place */
+    if (nch < L)               /* lanes past nch read zeros */
+        for (cf_int e = 0; e < (direct ? cells : HW) * L; ++e) (direct ? xp : buf)[e] = 0;
+    if (!direct) KN(transpose)(x, (int)xs, nch, (int)HW, buf, L);
+    for (cf_int rr = 0; rr < hpad; ++rr) {
+        const cf_int yy = rr - g->pad_top;
+        T *restrict d = xp + rr * wpad * L;
+        if (yy < 0 || yy >= g->h) {
+            memset(d, 0, sizeof(T) * (size_t)(wpad * L));
+            continue;
+        }
+        for (cf_int cc = 0; cc < lo; ++cc) memset(d + cc * L, 0, sizeof(T) * L);
+        if (direct)
+            KN(transpose)(x + yy * W + lo - g->pad_left, (int)xs, nch, (int)(hi - lo), d + lo * L, L);
         else
-            for (cf_int u = 0; u < cells; ++u) planar[ch * cells + u] = 0;
+            for (cf_int cc = lo; cc < hi; ++cc) memcpy(d + cc * L, buf + (yy * W + cc - g->pad_left) * L, sizeof(T) * L);
+        for (cf_int cc = hi; cc < wpad; ++cc) memset(d + cc * L, 0, sizeof(T) * L);
     }
-    KN(transpose)(planar, (int)cells, L, (int)cells, xp, L);
     for (cf_int t = 0; t < RS; ++t)
         for (int ch = 0; ch < L; ++ch) w16[t * L + ch] = ch < nch ? wt[ch * RS + t] : (T)0;
     for (int ch = 0; ch < L; ++ch) b16[ch] = bias && ch < nch ? bias[ch] : (T)0;
     cf_int off[TAPS];
     for (cf_int a = 0; a < g->r; ++a)
-        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = a * g->dilation_h * wpad + b * g->dilation_w;
+        for (cf_int b = 0; b < g->s; ++b) off[a * g->s + b] = (a * g->dilation_h * wpad + b * g->dilation_w) * L;
+    cf_int pos[CELLS]; /* output u's first cell in xp */
     for (cf_int i = 0; i < g->p; ++i)
-        for (cf_int j = 0; j < g->q; ++j) {
-            const cf_int u = i * sh * wpad + j * sw;
-            T acc[L];
-            for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
-            for (cf_int t = 0; t < RS; ++t) {
-                const T *restrict xv = xp + (u + off[t]) * L, *restrict wv = w16 + t * L;
-                for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
+        for (cf_int j = 0; j < g->q; ++j) pos[i * g->q + j] = (i * sh * wpad + j * sw) * L;
+    /* blocks of four outputs (four sums kept in registers); the last block ends at PQ, overlapping
+     * the one before (same values); planes of fewer than four outputs one output at a time */
+    for (cf_int u0 = 0; u0 < PQ && PQ >= 4; u0 += 4) {
+        const cf_int u = CF_MIN(u0, PQ - 4);
+        T a0[L], a1[L], a2[L], a3[L];
+        for (int ch = 0; ch < L; ++ch) a0[ch] = a1[ch] = a2[ch] = a3[ch] = b16[ch];
+        for (cf_int t = 0; t < RS; ++t) {
+            const T *restrict wv = w16 + t * L;
+            const T *restrict x0 = xp + pos[u] + off[t], *restrict x1 = xp + pos[u + 1] + off[t];
+            const T *restrict x2 = xp + pos[u + 2] + off[t], *restrict x3 = xp + pos[u + 3] + off[t];
+            for (int ch = 0; ch < L; ++ch) {
+                a0[ch] += wv[ch] * x0[ch];
+                a1[ch] += wv[ch] * x1[ch];
+                a2[ch] += wv[ch] * x2[ch];
+                a3[ch] += wv[ch] * x3[ch];
             }
-            if (relu)
-                for (int ch = 0; ch < L; ++ch) acc[ch] = acc[ch] < (T)0 ? (T)0 : acc[ch];
-            T *restrict o = yo + (i * g->q + j) * L;
-            for (int ch = 0; ch < L; ++ch) o[ch] = acc[ch];
         }
-    KN(transpose)(yo, L, (int)PQ, nch, planar, (int)PQ);
-    for (int ch = 0; ch < nch; ++ch) memcpy(y + ch * ys, planar + ch * PQ, sizeof(T) * (size_t)PQ);
+        T *restrict o = buf + u * L;
+        for (int ch = 0; ch < L; ++ch) {
+            o[ch] = relu && a0[ch] < (T)0 ? (T)0 : a0[ch];
+            o[L + ch] = relu && a1[ch] < (T)0 ? (T)0 : a1[ch];
+            o[2 * L + ch] = relu && a2[ch] < (T)0 ? (T)0 : a2[ch];
+            o[3 * L + ch] = relu && a3[ch] < (T)0 ? (T)0 : a3[ch];
+        }
+    }
+    for (cf_int u = 0; u < PQ && PQ < 4; ++u) {
+        T acc[L];
+        for (int ch = 0; ch < L; ++ch) acc[ch] = b16[ch];
+        for (cf_int t = 0; t < RS; ++t) {
+            const T *restrict xv = xp + pos[u] + off[t], *restrict wv = w16 + t * L;
+            for (int ch = 0; ch < L; ++ch) acc[ch] += wv[ch] * xv[ch];
+        }
+        for (int ch = 0; ch < L; ++ch) buf[u * L + ch] = relu && acc[ch] < (T)0 ? (T)0 : acc[ch];
+    }
+    KN(transpose)(buf, L, (int)PQ, nch, y, (int)ys);
     return 1;
 }
 
@@ -340,7 +382,8 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
  * interleaved layout of fwd_lanes, for the image and the output gradient alike): every tap of
  * every output adds one vector product across the channels into that tap's accumulator row.
  * x: channel ch's plane at x + ch*xs; y: its output-gradient plane at y + ch*ys; dwt: its r x s
- * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing where fwd_lanes would. */
+ * kernel gradient at dwt + ch*r*s, added to. Returns 0 without writing when the padded plane
+ * or the output is over CELLS = 256 pixels or the kernel over TAPS (the stack buffers). */
 int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict y,
                     cf_int ys, T *restrict dwt) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
@@ -405,7 +448,7 @@ static void KN(from_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, con
  * output adds one vector product into its cell of the interleaved padded image gradient, which is
  * transposed back and cropped. y: channel ch's output-gradient plane at y + ch*ys; wt: its kernel
  * at wt + ch*r*s; x: its image-gradient plane at x + ch*xs, overwritten. Returns 0 without
- * writing where fwd_lanes would. */
+ * writing where wgrad_lanes would. */
 int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys, const T *restrict wt,
                   T *restrict x, cf_int xs) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
