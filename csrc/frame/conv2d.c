@@ -32,6 +32,11 @@
  * weight for each image), written to a scratch block of at most CF_CONV_FOLD_BYTES first. */
 #define CF_CONV_FOLD_PIX 1024
 #define CF_CONV_FOLD_BYTES ((cf_int)4 << 20)
+/* ... except pointwise convs of at least this many pixels when every thread gets whole images: one
+ * image already fills its tiles (784 px = 24.5 columns of 32), the weight is cheap to repack, and
+ * the product lands in place instead of through the scratch block (res3a_branch2c, N8 C128 28x28
+ * K512: 5.20 -> 4.53 ms busiest-thread CPU on 2 threads). */
+#define CF_CONV_FOLD_PW_PIX 512
 /* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
 #define CF_CONV_DIRECT_MAX 4
 /* Largest k/groups of a correlation that takes the direct kernels whatever its depth: one or two
