@@ -365,7 +365,8 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         return CF_OK;
     }
     const cf_int G = g->groups, PQ = g->p * g->q;
-    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX && !(cf_conv_is_pointwise(g) && PQ >= CF_CONV_FOLD_PW_PIX && g->n * G >= nthreads)) { /* small planes: several images per GEMM, threads inside */
+    /* small planes: several images per GEMM, threads inside */
+    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX && !(PQ >= CF_CONV_FOLD_MIN_PIX && g->n * G >= nthreads)) {
         const cf_int kpg = g->k / G, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (kpg * PQ);
         const cf_int nb = CF_MAX((cf_int)1, CF_MIN(g->n, fit));
         size_t cap = 0;
