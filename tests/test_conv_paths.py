@@ -2,7 +2,8 @@
 mode (small-integer data: C equals the reference bit for bit whatever the path, blocking and thread
 count), every ISA, 1 and all threads, float32 and float64:
 - small feature planes folded, several images per GEMM, in several scratch-sized chunks (forward,
-  and the data gradient of pointwise convs); planes of 512+ pixels one image per thread;
+  and the data gradient of pointwise convs); planes of 512+ pixels one image per thread (forward
+  and pointwise data gradient);
 - correlations one output channel thin (the direct plane kernels with groups = 1);
 - the data gradient of a 1-2 channel image at stride 1 (col2im GEMM, not the flipped correlation);
 - im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one

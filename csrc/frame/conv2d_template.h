@@ -513,7 +513,7 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     const int pointwise = cf_conv_is_pointwise(g);
     int failed = 0;
-    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_PIX)) {
+    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_MIN_PIX)) {
         CF_OMP_FOR_REDUCE_FAILED(nt)
         for (cf_int t = 0; t < tasks; ++t) {
             const cf_int n = t / G, gi = t % G;
