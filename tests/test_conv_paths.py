@@ -2,7 +2,8 @@
 mode (small-integer data: C equals the reference bit for bit whatever the path, blocking and thread
 count), every ISA, 1 and all threads, float32 and float64:
 - small feature planes folded, several images per GEMM, in several scratch-sized chunks (forward,
-  and the data gradient of pointwise convs);
+  and the data gradient of pointwise convs); planes of 512+ pixels one image per thread (forward
+  and pointwise data gradient);
 - correlations one output channel thin (the direct plane kernels with groups = 1);
 - the data gradient of a 1-2 channel image at stride 1 (col2im GEMM, not the flipped correlation);
 - im2col micro-panels from runs: planes narrower than a tile (many row segments per panel), one
@@ -29,6 +30,11 @@ CASES = [
     (3, 6, 9, 11, 20, 3, 3, 2, 1, 1, 1),
     (6, 16, 5, 5, 24, 1, 1, 1, 0, 1, 1),
     (4, 300, 30, 30, 2, 1, 1, 1, 0, 1, 1),
+    # planes of 512-1023 pixels: not folded, whole images per thread (an odd count of images;
+    # grouped; pointwise and 3x3)
+    (3, 12, 24, 25, 20, 1, 1, 1, 0, 1, 1),
+    (2, 8, 23, 23, 6, 1, 1, 1, 0, 1, 2),
+    (3, 5, 24, 23, 10, 3, 3, 1, 1, 1, 1),
     # one output channel: direct kernels, on small and on large planes, strided, grouped
     (3, 5, 9, 9, 1, 3, 3, 1, 1, 1, 1),
     (2, 3, 70, 90, 1, 3, 3, 1, 1, 1, 1),

@@ -9,7 +9,8 @@
  * packers read the image (implicit im2col, frame/conv2d_template.h: micro-panels copied by the
  * ISA's im2col kernel from runs computed once per panel); a pointwise conv (1x1, stride 1, no
  * padding) is a plain GEMM on the image. Feature planes under CF_CONV_FOLD_PIX pixels fold several
- * images into the columns of one GEMM. At stride 1 the adjoint is a correlation of its own (flipped
+ * images into the columns of one GEMM (from CF_CONV_FOLD_MIN_PIX up only when threads outnumber the
+ * images). At stride 1 the adjoint is a correlation of its own (flipped
  * kernel, swapped channels), so it needs no col2im -- except for images of one or two channels,
  * where that correlation would be a row or two thin. The weight gradient takes whichever of
  * dW = F * im2col^T and its transpose wastes fewer tile columns. Depthwise and other thin groups,
@@ -32,6 +33,11 @@
  * weight for each image), written to a scratch block of at most CF_CONV_FOLD_BYTES first. */
 #define CF_CONV_FOLD_PIX 1024
 #define CF_CONV_FOLD_BYTES ((cf_int)4 << 20)
+/* ... except planes of at least this many pixels when every thread gets whole images: one image
+ * already fills its tiles (784 px = 24.5 columns of 32), and its product lands in place instead of
+ * through the scratch block, without splitting each GEMM between threads (N8 28x28, 2 threads:
+ * pointwise C128 K512 -15% time, C512 K128 -12%; 3x3 C128 K128 unchanged within the noise). */
+#define CF_CONV_FOLD_MIN_PIX 512
 /* Largest (c/groups)*(k/groups) of a grouped conv that takes the direct kernels. */
 #define CF_CONV_DIRECT_MAX 4
 /* Largest k/groups of a correlation that takes the direct kernels whatever its depth: one or two

@@ -365,7 +365,8 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         return CF_OK;
     }
     const cf_int G = g->groups, PQ = g->p * g->q;
-    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX) { /* small planes: several images per GEMM, threads inside */
+    /* small planes: several images per GEMM, threads inside */
+    if (g->n > 1 && PQ < CF_CONV_FOLD_PIX && !(PQ >= CF_CONV_FOLD_MIN_PIX && g->n * G >= nthreads)) {
         const cf_int kpg = g->k / G, fit = CF_CONV_FOLD_BYTES / (cf_int)sizeof(T) / (kpg * PQ);
         const cf_int nb = CF_MAX((cf_int)1, CF_MIN(g->n, fit));
         size_t cap = 0;
@@ -512,7 +513,7 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
     const int nt = cf_threads_for(cf_conv_sat_mul(macs, tasks), (cf_int)1 << 17, nthreads);
     const int pointwise = cf_conv_is_pointwise(g);
     int failed = 0;
-    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_PIX)) {
+    if (nt > 1 && tasks >= nt && !(pointwise && PQ < CF_CONV_FOLD_MIN_PIX)) {
         CF_OMP_FOR_REDUCE_FAILED(nt)
         for (cf_int t = 0; t < tasks; ++t) {
             const cf_int n = t / G, gi = t % G;
