@@ -214,4 +214,80 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
         }
 }
 
+/* ---- short rows: n rows of L <= CF_SOFTMAX_SHORT_L contiguous elements (class scores), in
+ * blocks of W rows. Each row's max, sum of exps and log-sum-exp are worked out transposed, one
+ * lane per row: each of the L columns of a block is read with one gather (GATHER, this ISA's,
+ * defined by kernels/<isa>/softmax.c) into the (L, W) scratch block `c`. The outputs are then
+ * computed in the rows' own layout, L contiguous vectors per block, with each lane's row
+ * statistics moved into place by PERMUTE (an index pattern that depends only on L): softmax
+ * recomputes its exps there, which costs less than gathering them back. A last block of fewer
+ * than W rows goes through the zero-padded `pad`. ---- */
+#ifndef GATHER
+#define GATHER CF_VJOIN(VT, GATHER)
+#define PERMUTE CF_VJOIN(VT, PERMUTE)
+#endif
+
+/* log(s) for s in [1, CF_SOFTMAX_SHORT_L] (a sum of exps whose largest term is exp(0) = 1) by
+ * Halley's iteration y += 2 (s - e^y) / (s + e^y) from y = 2 (s - 1) / (s + 1): the error falls
+ * as e^3 / 12, from 0.27 at s = 32 to 2e-3, 3e-10, 0, so the result is as good as EXP. NaN lanes
+ * stay NaN. One lane (generic) takes libm's log instead. */
+static inline V FN(log_sum)(V s) {
+    if (W == 1) {
+        T t[W];
+        TO_LANES(s, t);
+        t[0] = (T)log((double)t[0]);
+        return FROM_LANES(t);
+    }
+    const V one = SET1(1), two = SET1(2);
+    V y = DIV(MUL(two, SUB(s, one)), ADD(s, one));
+    for (int it = 0; it < (sizeof(T) == 4 ? 3 : 4); it++) {
+        const V e = EXP(y);
+        y = ADD(y, DIV(MUL(two, SUB(s, e)), ADD(s, e)));
+    }
+    return y;
+}
+
+void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, double *lse) {
+    _Alignas(64) int32_t in_idx[W], row_idx[CF_SOFTMAX_SHORT_L][W];
+    _Alignas(64) T c[CF_SOFTMAX_SHORT_L * W], pad[CF_SOFTMAX_SHORT_L * W];
+    for (cf_int l = 0; l < W; l++) in_idx[l] = (int32_t)(l * L);
+    for (cf_int k = 0; k < L; k++)
+        for (cf_int l = 0; l < W; l++) row_idx[k][l] = (int32_t)((k * W + l) / L); /* element's row */
+    const V ninf = SET1(-INFINITY);
+    for (cf_int r0 = 0; r0 < n; r0 += W) {
+        const cf_int m = CF_MIN(W, n - r0);
+        const T *xs = x + r0 * L;
+        T *ys = y + r0 * L;
+        if (m < W) {
+            memcpy(pad, xs, (size_t)(m * L) * sizeof(T));
+            memset(pad + m * L, 0, (size_t)((W - m) * L) * sizeof(T));
+            xs = pad;
+            ys = pad;
+        }
+        V mx = ninf, s = SET1(0);
+        for (cf_int j = 0; j < L; j++) {
+            const V v = GATHER(xs + j, in_idx);
+            STORE(c + j * W, v);
+            mx = MAX(mx, v);
+        }
+        for (cf_int j = 0; j < L; j++) s = ADD(s, EXP(SUB(LOAD(c + j * W), mx)));
+        const V ls = FN(log_sum)(s);
+        if (lse) {
+            T mxl[W], lsl[W];
+            TO_LANES(mx, mxl);
+            TO_LANES(ls, lsl);
+            for (cf_int l = 0; l < m; l++) lse[r0 + l] = (double)mxl[l] + (double)lsl[l];
+        }
+        if (log_out) {
+            for (cf_int k = 0; k < L; k++)
+                STORE(ys + k * W, SUB(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k])), PERMUTE(ls, row_idx[k])));
+        } else {
+            const V inv = DIV(SET1(1), s);
+            for (cf_int k = 0; k < L; k++)
+                STORE(ys + k * W, MUL(EXP(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k]))), PERMUTE(inv, row_idx[k])));
+        }
+        if (m < W) memcpy(y + r0 * L, pad, (size_t)(m * L) * sizeof(T));
+    }
+}
+
 void KN(store_fence)(void) { CF_VEC_FENCE(); }
