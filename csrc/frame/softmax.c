@@ -22,6 +22,7 @@
 #include "kernels/softmax.h"
 
 #define CF_SOFTMAX_GRAIN 32768 /* elements per thread below which one thread does it all */
+#define CF_SOFTMAX_LSE_CHUNK 256 /* cross-entropy's short rows per kernel call */
 
 #ifdef CF_HAVE_OPENMP
 #define CF_OMP_PARALLEL_NT _Pragma("omp parallel num_threads(nt) if (nt > 1)")
@@ -43,7 +44,10 @@ static int threads_for_units(cf_int units, cf_int per_unit, int nthreads) {
 /* Short rows: IN x; OUT y; N rows of L <= CF_SOFTMAX_SHORT_L, y = softmax (log_out = 0) or
  * log_softmax (log_out = 1). With labels != NULL (cross-entropy) row r's loss
  * logsumexp(x[r]) - x[r, labels[r]] is stored in row_loss[r]. Threads take ranges of rows
- * starting at multiples of 16 (the kernels' blocks of W rows). */
+ * starting at multiples of 16 (the kernels' blocks of W rows). Cross-entropy calls the kernel on
+ * chunks of CF_SOFTMAX_LSE_CHUNK rows whose log-sum-exps go to a scratch on the thread's stack:
+ * with the kernel storing them straight into row_loss, 8192x10 float32 took 67 us on 2 threads
+ * instead of 39 (and 72 on 1). */
 static void short_rows(const cf_softmax_kernels *k, cf_dtype dt, cf_int N, cf_int L, const void *x, void *y,
                        int log_out, const int64_t *labels, double *row_loss, int nthreads) {
     const int nt = threads_for_units(N, L, nthreads);
@@ -51,17 +55,21 @@ static void short_rows(const cf_softmax_kernels *k, cf_dtype dt, cf_int N, cf_in
     {
         cf_int r0, r1;
         cf_partition(N, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 16, &r0, &r1);
-        if (r0 < r1) {
+        /* cross-entropy: chunks of rows, their log-sum-exps in a scratch on this thread's stack */
+        const cf_int chunk = labels ? CF_SOFTMAX_LSE_CHUNK : CF_MAX(1, r1 - r0);
+        double lse[CF_SOFTMAX_LSE_CHUNK];
+        for (cf_int c0 = r0; c0 < r1; c0 += chunk) {
+            const cf_int c1 = CF_MIN(r1, c0 + chunk);
             if (dt == CF_F32) {
                 const float *xs = x;
-                k->f32_fwd_short(r1 - r0, L, xs + r0 * L, (float *)y + r0 * L, log_out, row_loss ? row_loss + r0 : NULL);
+                k->f32_fwd_short(c1 - c0, L, xs + c0 * L, (float *)y + c0 * L, log_out, labels ? lse : NULL);
                 if (labels)
-                    for (cf_int r = r0; r < r1; r++) row_loss[r] -= (double)xs[r * L + labels[r]];
+                    for (cf_int r = c0; r < c1; r++) row_loss[r] = lse[r - c0] - (double)xs[r * L + labels[r]];
             } else {
                 const double *xs = x;
-                k->f64_fwd_short(r1 - r0, L, xs + r0 * L, (double *)y + r0 * L, log_out, row_loss ? row_loss + r0 : NULL);
+                k->f64_fwd_short(c1 - c0, L, xs + c0 * L, (double *)y + c0 * L, log_out, labels ? lse : NULL);
                 if (labels)
-                    for (cf_int r = r0; r < r1; r++) row_loss[r] -= xs[r * L + labels[r]];
+                    for (cf_int r = c0; r < c1; r++) row_loss[r] = lse[r - c0] - xs[r * L + labels[r]];
             }
         }
     }

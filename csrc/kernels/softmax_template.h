@@ -260,8 +260,14 @@ void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, do
     _Alignas(64) int32_t in_idx[W], row_idx[CF_SOFTMAX_SHORT_L][W];
     _Alignas(64) T c[CF_SOFTMAX_SHORT_L * W], pad[CF_SOFTMAX_SHORT_L * W];
     for (cf_int l = 0; l < W; l++) in_idx[l] = (int32_t)(l * L);
-    for (cf_int k = 0; k < L; k++)
-        for (cf_int l = 0; l < W; l++) row_idx[k][l] = (int32_t)((k * W + l) / L); /* element's row */
+    for (cf_int k = 0, row = 0, col = 0; k < L; k++) /* each element's row */
+        for (cf_int l = 0; l < W; l++) {
+            row_idx[k][l] = (int32_t)row;
+            if (++col == L) {
+                col = 0;
+                row++;
+            }
+        }
     const V ninf = SET1(-INFINITY);
     for (cf_int r0 = 0; r0 < n; r0 += W) {
         const cf_int m = CF_MIN(W, n - r0);
