@@ -15,13 +15,16 @@ static inline __m256d cf_v4d_permute(__m256d v, const int32_t *idx) {
     return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), pair));
 }
 
-/* LOAD_COLS: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ..., p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]],
- * ..., v[idx[W - 1]] (idx: W int32, 64-byte aligned) */
+/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+ * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
+ * 64-byte aligned) */
 #define F32_GATHER(p, idx) _mm256_i32gather_ps((p), _mm256_load_si256((const __m256i *)(idx)), 4)
 #define F32_PERMUTE(v, idx) _mm256_permutevar8x32_ps((v), _mm256_load_si256((const __m256i *)(idx)))
 #define F64_PERMUTE(v, idx) cf_v4d_permute((v), (idx))
 #define F32_LOAD_COLS(xs, L, c, idx) F32_gather_cols((xs), (L), (c), (idx))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
+#define F32_RECOMPUTE 0
+#define F64_RECOMPUTE 0
 #define F64_GATHER(p, idx) _mm256_i32gather_pd((p), _mm_load_si128((const __m128i *)(idx)), 8)
 
 #define VT F32

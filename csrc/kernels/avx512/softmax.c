@@ -46,13 +46,16 @@ static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
     }
 }
 
-/* LOAD_COLS: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ..., p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]],
- * ..., v[idx[W - 1]] (idx: W int32, 64-byte aligned) */
+/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+ * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
+ * 64-byte aligned) */
 #define F32_GATHER(p, idx) _mm512_i32gather_ps(_mm512_load_si512((const void *)(idx)), (p), 4)
 #define F32_PERMUTE(v, idx) _mm512_permutexvar_ps(_mm512_load_si512((const void *)(idx)), (v))
 #define F64_PERMUTE(v, idx) _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(idx))), (v))
 #define F32_LOAD_COLS(xs, L, c, idx) ((void)(idx), cf_v16f_load_cols((xs), (L), (c)))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
+#define F32_RECOMPUTE 1
+#define F64_RECOMPUTE 0
 #define F64_GATHER(p, idx) _mm512_i32gather_pd(_mm256_load_si256((const __m256i *)(idx)), (p), 8)
 
 #define VT F32
