@@ -1,6 +1,8 @@
 """The C softmax, log-softmax and cross-entropy against the reference: every ISA, 1 and all
 threads, float32 and float64, any axis (row kernels for the last axis, column kernels for the
-others and, on transposed blocks of rows, for last axes of at most 32), edge shapes, invariants, huge logits, NaN, non-contiguous and bad input.
+others, and the short-row kernels -- blocks of W rows worked on transposed, one lane per row -- for
+forward ops along a last axis of at most 32), edge shapes, invariants, huge logits, NaN,
+non-contiguous and bad input.
 
 Tolerances: a softmax along an axis of length L sums L terms, so results may differ from the
 float64 reference by (L + 8) eps relative to the size of the terms involved (|y| for softmax, plus
@@ -123,6 +125,42 @@ def test_nan_propagates_to_its_slice(isa, dtype):
         assert np.isnan(y[2]).all() if axis == 1 else np.isnan(y[:, 5]).all()
     loss, probs = cf.cross_entropy(x, np.zeros(6, np.int64))
     assert np.isnan(loss) and np.isnan(probs[2]).all() and not np.isnan(probs[3]).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("length", [1, 2, 10, 31, 32, 33])
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 100])
+def test_short_rows_around_the_block_size(isa, nthreads, rows, length, dtype):
+    # row counts around the kernels' blocks of W = 1, 4, 8, 16 rows (and the threads' split);
+    # lengths on both sides of the short-row limit, 32
+    x = sample((rows, length), dtype, seed=rows * 100 + length)
+    keep = x.copy()
+    check_all(x, np.ones_like(x), 1)
+    labels = np.random.default_rng(rows).integers(0, length, rows)
+    loss, probs = cf.cross_entropy(x, labels)
+    rloss, rprobs = R.cross_entropy(x, labels)
+    x64 = x.astype(np.float64)
+    z = x64 - x64.max(axis=1, keepdims=True)
+    mag = np.mean(np.abs(z).max(axis=1) + np.abs(x64).max(axis=1)) + 1
+    assert_close(loss, rloss, length + 8, mag)
+    assert_close(probs, rprobs, length + 8, np.abs(rprobs.astype(np.float64)) * (1 + np.abs(z) / (length + 8)))
+    np.testing.assert_array_equal(x, keep)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_short_rows_of_huge_logits_stay_finite(isa, nthreads, dtype):
+    # full blocks and a tail, rows of +-1e4 mixed with ordinary ones
+    x = sample((37, 10), dtype, scale=1e4)
+    x[::3] = sample((13, 10), dtype, seed=1)
+    x[5] = -1e4
+    for f in (cf.softmax, cf.log_softmax):
+        assert np.isfinite(f(x)).all()
+    check_all(x, np.ones_like(x), 1)
+    labels = np.arange(37) % 10
+    loss, probs = cf.cross_entropy(x, labels)
+    rloss, _ = R.cross_entropy(x, labels)
+    assert np.isfinite(loss) and np.isfinite(probs).all()
+    np.testing.assert_allclose(loss, rloss, rtol=8 * np.finfo(dtype).eps)
 
 
 # ---- cross-entropy -------------------------------------------------------------------------------

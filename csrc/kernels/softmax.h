@@ -13,6 +13,9 @@
  *   log_fwd:  y = (x - max) - log(sum(exp(x - max)))
  *   bwd:      dx = y * (dy - sum(dy * y))           (a = dy, b = y)
  *   log_bwd:  dx = dy - exp(y) * sum(dy)             (a = dy, b = y)
+ * Short-row kernels (fwd_short) work on n >= 0 contiguous rows of 1 <= L <= CF_SOFTMAX_SHORT_L
+ * elements: y = softmax (log_out = 0) or log_softmax (log_out = 1) of each row and, if lse !=
+ * NULL, lse[r] = row r's log-sum-exp in double (computed in T).
  * The forward row kernel returns max + log(sum(exp(x - max))) (the row's log-sum-exp) in double,
  * for cross-entropy. Written once in kernels/softmax_template.h over each ISA's vec.h. */
 #ifndef CF_KERNELS_SOFTMAX_H
@@ -21,6 +24,7 @@
 #include "common.h"
 
 #define CF_SOFTMAX_COLS_MAX 128
+#define CF_SOFTMAX_SHORT_L 32 /* the longest row of the short-row kernels */
 
 typedef struct {
     double (*f32_fwd_row)(cf_int L, const float *x, float *y, float *work);
@@ -43,6 +47,8 @@ typedef struct {
                              int stream);
     void (*f64_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y,
                              double *dx, int stream);
+    void (*f32_fwd_short)(cf_int n, cf_int L, const float *x, float *y, int log_out, double *lse);
+    void (*f64_fwd_short)(cf_int n, cf_int L, const double *x, double *y, int log_out, double *lse);
     void (*f32_store_fence)(void);
     void (*f64_store_fence)(void);
 } cf_softmax_kernels;

@@ -214,4 +214,107 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
         }
 }
 
+/* ---- short rows: n rows of L <= CF_SOFTMAX_SHORT_L contiguous elements (class scores), in
+ * blocks of W rows. Each row's max, sum of exps and log-sum-exp are worked out transposed, one
+ * lane per row: the L columns of a block are read into the (L, W) scratch block `c` by this
+ * ISA's LOAD_COLS (defined by kernels/<isa>/softmax.c: gather_cols below, one GATHER per column,
+ * or an in-register transpose). The outputs are then
+ * computed in the rows' own layout, L contiguous vectors per block, with each lane's row
+ * statistics moved into place by PERMUTE (an index pattern that depends only on L): softmax
+ * either recomputes its exps there (RECOMPUTE = 1: AVX-512 float, where that costs less than
+ * gathering them back) or gathers them back from `c`. A last block of fewer
+ * than W rows goes through the zero-padded `pad`. ---- */
+#ifndef GATHER
+#define GATHER CF_VJOIN(VT, GATHER)
+#define PERMUTE CF_VJOIN(VT, PERMUTE)
+#define LOAD_COLS CF_VJOIN(VT, LOAD_COLS)
+#define RECOMPUTE CF_VJOIN(VT, RECOMPUTE)
+#endif
+
+/* IN xs: W rows of L; OUT c: its L columns, W apart; in_idx[l] = l * L */
+static inline void FN(gather_cols)(const T *xs, cf_int L, T *c, const int32_t *in_idx) {
+    for (cf_int j = 0; j < L; j++) STORE(c + j * W, GATHER(xs + j, in_idx));
+}
+
+/* log(s) for s in [1, CF_SOFTMAX_SHORT_L] (a sum of exps whose largest term is exp(0) = 1):
+ * s = 2^e t with t in [2^-0.5, 2^0.5] (three exact halvings by 16, 4, 2 where t is above
+ * 2^3.5, 2^1.5, 2^0.5), then log(t) = 2 atanh(u) = 2 (u + u^3/3 + u^5/5 + ...), u = (t - 1) / (t + 1),
+ * |u| <= 0.172: the terms left out (u^2 <= 0.0295, to the power 6 for float, 12 for double) are
+ * below eps. NaN lanes stay NaN. One lane (generic) takes libm's log instead. */
+static inline V FN(log_sum)(V s) {
+    if (W == 1) { /* generic: libm's log costs less than the series */
+        T t[W];
+        TO_LANES(s, t);
+        t[0] = (T)log((double)t[0]);
+        return FROM_LANES(t);
+    }
+    const V one = SET1(1);
+    V t = s, e = SET1(0);
+    static const T limit[3] = {(T)11.313708498984761, (T)2.8284271247461903, (T)1.4142135623730951};
+    static const int step[3] = {4, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        const CMPT c = GT(t, SET1(limit[i]));
+        t = SEL(c, MUL(t, SET1((T)1 / (T)(1 << step[i]))), t);
+        e = SEL(c, ADD(e, SET1((T)step[i])), e);
+    }
+    const V u = DIV(SUB(t, one), ADD(t, one)), u2 = MUL(u, u);
+    const int terms = sizeof(T) == 4 ? 6 : 12;
+    V p = SET1((T)1 / (T)(2 * terms - 1));
+    for (int k = terms - 2; k >= 0; k--) p = FMA(p, u2, SET1((T)1 / (T)(2 * k + 1)));
+    return FMA(e, SET1((T)0.6931471805599453), MUL(ADD(u, u), p));
+}
+
+void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, double *lse) {
+    _Alignas(64) int32_t in_idx[W], row_idx[CF_SOFTMAX_SHORT_L][W], out_idx[CF_SOFTMAX_SHORT_L][W];
+    _Alignas(64) T c[CF_SOFTMAX_SHORT_L * W], pad[CF_SOFTMAX_SHORT_L * W];
+    for (cf_int l = 0; l < W; l++) in_idx[l] = (int32_t)(l * L);
+    for (cf_int k = 0, row = 0, col = 0; k < L; k++) /* each element's row */
+        for (cf_int l = 0; l < W; l++) {
+            row_idx[k][l] = (int32_t)row;
+            out_idx[k][l] = (int32_t)(col * W + row);
+            if (++col == L) {
+                col = 0;
+                row++;
+            }
+        }
+    const V ninf = SET1(-INFINITY);
+    for (cf_int r0 = 0; r0 < n; r0 += W) {
+        const cf_int m = CF_MIN(W, n - r0);
+        const T *xs = x + r0 * L;
+        T *ys = y + r0 * L;
+        if (m < W) {
+            memcpy(pad, xs, (size_t)(m * L) * sizeof(T));
+            memset(pad + m * L, 0, (size_t)((W - m) * L) * sizeof(T));
+            xs = pad;
+            ys = pad;
+        }
+        V mx = ninf, s = SET1(0);
+        LOAD_COLS(xs, L, c, in_idx);
+        for (cf_int j = 0; j < L; j++) mx = MAX(mx, LOAD(c + j * W));
+        for (cf_int j = 0; j < L; j++) {
+            const V e = EXP(SUB(LOAD(c + j * W), mx));
+            if (!RECOMPUTE && !log_out) STORE(c + j * W, e);
+            s = ADD(s, e);
+        }
+        const V ls = log_out || lse ? FN(log_sum)(s) : s;
+        if (lse) {
+            T mxl[W], lsl[W];
+            TO_LANES(mx, mxl);
+            TO_LANES(ls, lsl);
+            for (cf_int l = 0; l < m; l++) lse[r0 + l] = (double)mxl[l] + (double)lsl[l];
+        }
+        if (log_out) {
+            for (cf_int k = 0; k < L; k++)
+                STORE(ys + k * W, SUB(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k])), PERMUTE(ls, row_idx[k])));
+        } else {
+            const V inv = DIV(SET1(1), s);
+            for (cf_int k = 0; k < L; k++) {
+                const V e = RECOMPUTE ? EXP(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k]))) : GATHER(c, out_idx[k]);
+                STORE(ys + k * W, MUL(e, PERMUTE(inv, row_idx[k])));
+            }
+        }
+        if (m < W) memcpy(y + r0 * L, pad, (size_t)(m * L) * sizeof(T));
+    }
+}
+
 void KN(store_fence)(void) { CF_VEC_FENCE(); }

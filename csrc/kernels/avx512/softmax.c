@@ -1,11 +1,62 @@
 /* softmax.c (avx512) -- the softmax kernels for avx512: kernels/softmax_template.h stamped out over
  * this folder's vector layer (vec.h) for float and double, and the table that lists them. */
 #include <math.h>
+#include <string.h>
 
 #include "vec.h"
 
 #include "kernels/softmax.h"
 #include "kernels/vec_names.h"
+
+/* 16 rows of 16 floats -> its 16 columns, in place */
+static inline void cf_v16f_transpose(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/* IN xs: 16 rows of L <= 32 floats; OUT c: its L columns, 16 apart. Each group of up to 16
+ * columns is 16 masked row loads and one in-register transpose (cheaper than 16 gathers). */
+static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
+    for (cf_int h = 0; h < L; h += 16) {
+        const cf_int w = CF_MIN(16, L - h);
+        const __mmask16 k = (__mmask16)((1u << w) - 1);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(k, xs + i * L + h);
+        cf_v16f_transpose(r);
+        for (cf_int j = 0; j < w; j++) _mm512_storeu_ps(c + (h + j) * 16, r[j]);
+    }
+}
+
+/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+ * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
+ * 64-byte aligned) */
+#define F32_GATHER(p, idx) _mm512_i32gather_ps(_mm512_load_si512((const void *)(idx)), (p), 4)
+#define F32_PERMUTE(v, idx) _mm512_permutexvar_ps(_mm512_load_si512((const void *)(idx)), (v))
+#define F64_PERMUTE(v, idx) _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(idx))), (v))
+#define F32_LOAD_COLS(xs, L, c, idx) ((void)(idx), cf_v16f_load_cols((xs), (L), (c)))
+#define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
+#define F32_RECOMPUTE 1
+#define F64_RECOMPUTE 0
+#define F64_GATHER(p, idx) _mm512_i32gather_pd(_mm256_load_si256((const __m256i *)(idx)), (p), 8)
 
 #define VT F32
 #include "kernels/softmax_template.h"
@@ -20,6 +71,6 @@
     .dt##_fwd_cols = cf_##dt##_softmax_fwd_cols__avx512,                                            \
     .dt##_log_fwd_cols = cf_##dt##_log_softmax_fwd_cols__avx512,                                    \
     .dt##_bwd_cols = cf_##dt##_softmax_bwd_cols__avx512,                                            \
-    .dt##_log_bwd_cols = cf_##dt##_log_softmax_bwd_cols__avx512, .dt##_store_fence = cf_##dt##_store_fence__avx512
+    .dt##_log_bwd_cols = cf_##dt##_log_softmax_bwd_cols__avx512, .dt##_fwd_short = cf_##dt##_softmax_fwd_short__avx512, .dt##_store_fence = cf_##dt##_store_fence__avx512
 
 const cf_softmax_kernels cf_softmax__avx512 = {CF_SOFTMAX_TABLE(f32), CF_SOFTMAX_TABLE(f64)};
