@@ -217,6 +217,23 @@ def test_fused_paths_equal_the_composition(isa, nthreads):
                     np.testing.assert_array_equal(p, q)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 4), (2, 4, 5, 7)], ids=str)
+def test_eval_backward_does_not_touch_x_or_the_mean(isa, nthreads, shape, dtype):
+    """In eval, dx = dy * gamma * invstd (as the reference and PyTorch): an inf in x or a NaN mean
+    reaches dgamma, never dx."""
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[5] = np.inf
+    gamma = rng.standard_normal(4).astype(dtype)
+    mean, invstd = np.array([0.5, np.nan, -1.0, 2.0], dtype), np.array([1.5, 0.5, 2.0, 1.0], dtype)
+    for fn, args in ((cf.batch_norm_backward, (dy, x)), (cf.batch_norm_relu_backward, (dy, np.abs(dy), x))):
+        got = fn(*args, gamma, mean, invstd, False)
+        want = getattr(ref, fn.__name__)(*args, gamma, mean, invstd, False)
+        assert np.isfinite(got[0]).all()
+        np.testing.assert_allclose(got[0], want[0], rtol=4 * np.finfo(dtype).eps)
+
+
 def test_relu_propagates_nan():
     x, gamma, beta, rm, rv = make((2, 3, 4, 4), np.float32)
     x[0, 1, 2, 2] = np.nan

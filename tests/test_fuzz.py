@@ -41,9 +41,9 @@ SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, 5e-324, 1e30, -1e30, 88.0
 # Convolutions get finite specials only: with an infinite weight, the C kernels (like PyTorch's
 # conv2d) multiply the zero padding by it and give NaN where the reference, which skips the
 # padding, gives a finite value; and sums of 1e30 * 1e30 overflow in float32 but not in the
-# reference's float64. Neither is a contract of the functional API. Batch norm gets them too: its
-# eval-mode backward computes dx = a*dy + 0*(x - mean) in C, NaN for a non-finite x or mean where
-# the reference (and PyTorch) give a*dy -- a known gap, noted on the pooling/batch-norm issue.
+# reference's float64. Neither is a contract of the functional API. Batch norm gets them too: in
+# training, where a non-finite value turns its whole channel into NaN or inf, the C passes and the
+# reference do not always agree on which of the two (a known gap, noted on the batch-norm issue).
 FINITE_SPECIALS = [0.0, -0.0, 1e-40, 5e-324, 1e-3, -7.0]
 
 

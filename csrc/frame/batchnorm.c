@@ -133,17 +133,18 @@ static void grad_stats(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *
     }
 }
 
+/* x NULL (eval): dx does not depend on x or the mean (see kernels/batchnorm.h) */
 static void grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy, const void *y,
                  const void *x, void *dx, cf_int off, cf_int len, const coef *k) {
     if (dt == CF_F32) {
         float hi = (float)k->mean, lo = (float)(k->mean - (double)hi);
         kr->f32_grad((const float *)dy + off, y ? (const float *)y + off : NULL,
-                     (const float *)x + off, (float *)dx + off, len, hi, lo, (float)k->a,
-                     (float)k->b, (float)k->c);
+                     x ? (const float *)x + off : NULL, (float *)dx + off, len, hi, lo,
+                     (float)k->a, (float)k->b, (float)k->c);
     } else {
         kr->f64_grad((const double *)dy + off, y ? (const double *)y + off : NULL,
-                     (const double *)x + off, (double *)dx + off, len, k->mean, 0, k->a, k->b,
-                     k->c);
+                     x ? (const double *)x + off : NULL, (double *)dx + off, len, k->mean, 0,
+                     k->a, k->b, k->c);
     }
 }
 
@@ -274,7 +275,8 @@ static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *b
                 T *out = dx + i * c + c0;                                                          \
                 for (cf_int j = 0; j < len; j++) {                                                 \
                     T gj = (yr == NULL || yr[j] > 0) ? g[j] : (T)0;                                \
-                    out[j] = ka[j] * gj + (kb[j] * ((xr[j] - hi[j]) - lo[j]) + kc[j]);             \
+                    out[j] = bn->training ? ka[j] * gj + (kb[j] * ((xr[j] - hi[j]) - lo[j]) + kc[j]) \
+                                          : ka[j] * gj + kc[j];                                    \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -375,6 +377,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         return CF_OK;
     }
     split sp = split_make(bn);
+    const void *x_dx = bn->training ? x : NULL; /* eval: dx = a*g, x and the mean not involved */
     if (by_channel(bn, nt)) {
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
@@ -386,7 +389,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
                     grad_stats(kr, dt, dy, y, x, off, len, mean, sum);
                 }
             coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
-            for (cf_int i = 0; i < n; i++) grad(kr, dt, dy, y, x, dx, (i * c + ch) * s, s, &k);
+            for (cf_int i = 0; i < n; i++) grad(kr, dt, dy, y, x_dx, dx, (i * c + ch) * s, s, &k);
         }
         return CF_OK;
     }
@@ -419,7 +422,7 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
     for (cf_int t = 0; t < items; t++) {
         cf_int ch, off, len;
         item(bn, &sp, t, &ch, &off, &len);
-        grad(kr, dt, dy, y, x, dx, off, len, &ks[ch]);
+        grad(kr, dt, dy, y, x_dx, dx, off, len, &ks[ch]);
     }
     cf_free(part);
     cf_free(ks);

@@ -29,7 +29,8 @@ typedef struct {
                            float lo, double s[2]);
     void (*f64_grad_stats)(const double *dy, const double *y, const double *x, cf_int n,
                            double hi, double lo, double s[2]);
-    /* dx = a*g + b*((x - hi) - lo) + c, g as above. */
+    /* dx = a*g + b*((x - hi) - lo) + c, g as above; x NULL (eval, b = 0): dx = a*g + c, so a
+     * non-finite x or mean does not reach dx. */
     void (*f32_grad)(const float *dy, const float *y, const float *x, float *dx, cf_int n,
                      float hi, float lo, float a, float b, float c);
     void (*f64_grad)(const double *dy, const double *y, const double *x, double *dx, cf_int n,

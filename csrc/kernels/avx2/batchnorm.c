@@ -127,10 +127,11 @@ void cf_f32_bnorm_grad__avx2(const float *dy, const float *y, const float *x, fl
     const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vc = _mm256_set1_ps(c);
     cf_int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 xc = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), h), l);
-        _mm256_storeu_ps(dx + i, _mm256_fmadd_ps(grad_f32(dy, y, i), va, _mm256_fmadd_ps(xc, vb, vc)));
+        __m256 rest = vc;
+        if (x) rest = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), h), l), vb, vc);
+        _mm256_storeu_ps(dx + i, _mm256_fmadd_ps(grad_f32(dy, y, i), va, rest));
     }
-    cf_f32_bnorm_grad__generic(dy + i, y ? y + i : NULL, x + i, dx + i, n - i, hi, lo, a, b, c);
+    cf_f32_bnorm_grad__generic(dy + i, y ? y + i : NULL, x ? x + i : NULL, dx + i, n - i, hi, lo, a, b, c);
 }
 
 void cf_f64_bnorm_grad__avx2(const double *dy, const double *y, const double *x, double *dx,
@@ -139,10 +140,11 @@ void cf_f64_bnorm_grad__avx2(const double *dy, const double *y, const double *x,
     const __m256d va = _mm256_set1_pd(a), vb = _mm256_set1_pd(b), vc = _mm256_set1_pd(c);
     cf_int i = 0;
     for (; i + 4 <= n; i += 4) {
-        __m256d xc = _mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(x + i), h), l);
-        _mm256_storeu_pd(dx + i, _mm256_fmadd_pd(grad_f64(dy, y, i), va, _mm256_fmadd_pd(xc, vb, vc)));
+        __m256d rest = vc;
+        if (x) rest = _mm256_fmadd_pd(_mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(x + i), h), l), vb, vc);
+        _mm256_storeu_pd(dx + i, _mm256_fmadd_pd(grad_f64(dy, y, i), va, rest));
     }
-    cf_f64_bnorm_grad__generic(dy + i, y ? y + i : NULL, x + i, dx + i, n - i, hi, lo, a, b, c);
+    cf_f64_bnorm_grad__generic(dy + i, y ? y + i : NULL, x ? x + i : NULL, dx + i, n - i, hi, lo, a, b, c);
 }
 
 const cf_batchnorm_kernels batchnorm__avx2 = {

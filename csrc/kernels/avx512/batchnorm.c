@@ -136,8 +136,9 @@ void cf_f32_bnorm_grad__avx512(const float *dy, const float *y, const float *x, 
     for (cf_int i = 0; i < n; i += 16) {
         __mmask16 k = lanes16(n - i);
         __m512 g = masked_grad_f32(dy, y, i, k);
-        __m512 xc = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), h), l);
-        _mm512_mask_storeu_ps(dx + i, k, _mm512_fmadd_ps(g, va, _mm512_fmadd_ps(xc, vb, vc)));
+        __m512 rest = vc;
+        if (x) rest = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), h), l), vb, vc);
+        _mm512_mask_storeu_ps(dx + i, k, _mm512_fmadd_ps(g, va, rest));
     }
 }
 
@@ -148,8 +149,9 @@ void cf_f64_bnorm_grad__avx512(const double *dy, const double *y, const double *
     for (cf_int i = 0; i < n; i += 8) {
         __mmask8 k = lanes8(n - i);
         __m512d g = masked_grad_f64(dy, y, i, k);
-        __m512d xc = _mm512_sub_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(k, x + i), h), l);
-        _mm512_mask_storeu_pd(dx + i, k, _mm512_fmadd_pd(g, va, _mm512_fmadd_pd(xc, vb, vc)));
+        __m512d rest = vc;
+        if (x) rest = _mm512_fmadd_pd(_mm512_sub_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(k, x + i), h), l), vb, vc);
+        _mm512_mask_storeu_pd(dx + i, k, _mm512_fmadd_pd(g, va, rest));
     }
 }
 

@@ -39,7 +39,7 @@
               T c) {                                                                            \
         for (cf_int i = 0; i < n; i++) {                                                        \
             T g = (y == NULL || y[i] > 0) ? dy[i] : (T)0;                                       \
-            dx[i] = a * g + (b * ((x[i] - hi) - lo) + c);                                       \
+            dx[i] = x ? a * g + (b * ((x[i] - hi) - lo) + c) : a * g + c;                       \
         }                                                                                       \
     }
 
