@@ -179,6 +179,19 @@ def same_as_input(arr, name, x, x_name="x", allow_none=False):
     same_shape(x_name, x, name, arr)
 
 
+def dropout_args(x, p, training):
+    """dropout(x, p, training): x a float array, 0 <= p <= 1 -> (p, training)."""
+    data(x, "x")
+    return real(p, "p", minimum=0.0, maximum=1.0), boolean(training, "training")
+
+
+def dropout_backward_args(dy, mask, p):
+    """dropout_backward(dy, mask, p): mask dropout's (None or bool of dy's shape) -> p."""
+    data(dy, "dy")
+    dropout_mask(mask, dy)
+    return real(p, "p", minimum=0.0, maximum=1.0)
+
+
 def dropout_mask(mask, dy):
     """The keep-mask dropout returned: None (not training) or a bool array of dy's shape."""
     if mask is None:

@@ -70,14 +70,6 @@ def _describe(index, layer):
     return f"layer {index} '{layer.name}' ({type(layer).__name__})"
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 class History(_callbacks.Callback):
     """What fit returns: `history` maps each metric (loss, accuracy, val_loss, val_accuracy) to
     its list of per-epoch values; `epoch` lists the epochs run (0-based)."""
@@ -147,7 +139,7 @@ class Sequential:
                             f"{type(input_shape).__name__}")
         if not input_shape:
             raise ValueError("input_shape must have at least one dimension, got ()")
-        return tuple(_positive_int(d, f"input_shape[{i}]") for i, d in enumerate(input_shape))
+        return tuple(_checks.integer(d, f"input_shape[{i}]", 1) for i, d in enumerate(input_shape))
 
     @staticmethod
     def _check_dtype(dtype):
@@ -369,7 +361,7 @@ class Sequential:
         epoch (redrawn in place on a terminal), 2 the finished line only. Returns a History."""
         self._require_compiled("fit")
         x, y = self._pair(x, y)
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = _checks.integer(batch_size, "batch_size", 1)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
         if validation_data is not None:
@@ -443,7 +435,7 @@ class Sequential:
         """Loss and metrics over (x, y) in inference mode -> {'loss': ..., 'accuracy': ...}."""
         self._require_compiled("evaluate")
         x, y = self._pair(x, y)
-        return self._evaluate(x, y, _positive_int(batch_size, "batch_size"))
+        return self._evaluate(x, y, _checks.integer(batch_size, "batch_size", 1))
 
     def _evaluate(self, x, y, batch_size):
         n = x.shape[0]
@@ -460,7 +452,7 @@ class Sequential:
         """Class probabilities (softmax of the logits), shape (N, *output_shape), in inference
         mode (batch norm uses its running statistics)."""
         x = self._inputs(x)
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = _checks.integer(batch_size, "batch_size", 1)
         out = np.empty((x.shape[0], *self.output_shape), self.dtype)
         for lo in range(0, x.shape[0], batch_size):
             out[lo:lo + batch_size] = softmax(self._forward_infer(x[lo:lo + batch_size]), axis=-1)

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from . import callbacks, datasets, layers, metrics, optimizers
+from ._cli import positive_float, positive_int
 from ._runtime import get_num_threads
 from ._runtime import threads as _threads
 from .model import Sequential
@@ -78,26 +79,6 @@ class BestEpoch(callbacks.Callback):
 # ---------------------------------------------------------------------------------------------
 # command line
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
 def _widths(text):
     try:
         values = tuple(int(v) for v in text.split(","))
@@ -115,17 +96,17 @@ def build_parser():
         epilog="Data: a MedMNIST-format .npz (--data), else ~/.medmnist/pneumoniamnist.npz, else a "
                "synthetic set.")
     p.add_argument("--data", metavar="PATH", help="MedMNIST-format .npz (train/val/test _images, _labels)")
-    p.add_argument("--epochs", type=_positive_int, default=15, help="epochs (default 15)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--epochs", type=positive_int, default=15, help="epochs (default 15)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="threads for cnnfast's kernels (default: cnnfast.get_num_threads())")
     p.add_argument("--out", metavar="DIR", default="cnnfast-demo",
                    help="folder for model.npz, results.json and the pictures (default ./cnnfast-demo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (default 0)")
     p.add_argument("--widths", type=_widths, default=DEFAULT_WIDTHS, metavar="W1,W2,...",
                    help="filters of each conv block (default 16,32,64)")
-    p.add_argument("--synthetic-size", type=_positive_int, default=600, metavar="N",
+    p.add_argument("--synthetic-size", type=positive_int, default=600, metavar="N",
                    help="training images of the synthetic set, when it is used (val and test get "
                    "N/4 each; default 600)")
     return p

@@ -3,6 +3,7 @@ import argparse
 import os
 import sys
 
+from .._cli import positive_float, positive_int
 from . import registry, report, runner, shapes, timing
 
 EPILOG = """\
@@ -16,26 +17,6 @@ DEFAULT_DATA = os.path.join("..", "shared", "data", "pneumoniamnist.npz")
 CSV_SETS = {"conv": ("conv", "deconv"), "pool": ("pool",), "bnorm": ("bnorm",)}
 
 
-def _positive_int(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
-
-
-def _positive_float(text):
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return x
-
-
 def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m cnnfast.bench", description="Time cnnfast's ops against its NumPy reference and PyTorch.",
@@ -45,17 +26,17 @@ def build_parser():
                    + "); default: all (with --shapes: the ops that take those shapes)")
     p.add_argument("--dtype", choices=("float32", "float64", "both"), default="float32",
                    help="data type(s) to time (default float32)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="threads for cnnfast and PyTorch alike (default: cnnfast.get_num_threads())")
     p.add_argument("--quick", action="store_true", help="small shapes and short budgets: a few seconds in all")
     p.add_argument("--json", metavar="PATH", help="also write the results and machine facts as JSON")
     p.add_argument("--shapes", metavar="FILE.csv", action="append",
                    help="run the shapes of a conv / pool / bnorm CSV file (format told by its header) "
                    "instead of the built-in ones of that kind; may be repeated")
-    p.add_argument("--batch", type=_positive_int, metavar="N",
+    p.add_argument("--batch", type=positive_int, metavar="N",
                    help="batch size of every shape (default: the built-in sets' own; 8 for conv CSVs, "
                    "16 for pool and bnorm CSVs)")
-    p.add_argument("--peak", type=_positive_float, metavar="GFLOPS",
+    p.add_argument("--peak", type=positive_float, metavar="GFLOPS",
                    help="float32 FMA peak at the chosen thread count, for the frac column of compute ops "
                    f"(default {runner.PEAK_PER_THREAD:.0f} x threads, measured by bench/fma_peak.c on the "
                    "project's AMD EPYC Zen 4 machine; float64 uses half)")

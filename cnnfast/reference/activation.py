@@ -214,9 +214,7 @@ def dropout(x, p, training, rng=None):
     """(y, mask): inverted dropout. Training: each element is kept with probability 1 - p
     (mask True) and scaled by 1/(1-p), else zeroed (multiplied by 0, so NaN stays NaN, as PyTorch).
     Eval: (a copy of x, None)."""
-    _checks.data(x, "x")
-    p = _checks.real(p, "p", minimum=0.0, maximum=1.0)
-    training = _checks.boolean(training, "training")
+    p, training = _checks.dropout_args(x, p, training)
     if not training:
         return x.copy(order="C"), None
     mask = _stream.uniforms(_random.seed(rng), x.size, np.float32).reshape(x.shape) >= p
@@ -225,9 +223,7 @@ def dropout(x, p, training, rng=None):
 
 def dropout_backward(dy, mask, p):
     """dx = dy * mask / (1 - p); mask None (eval) gives dx = dy."""
-    _checks.data(dy, "dy")
-    _checks.dropout_mask(mask, dy)
-    p = _checks.real(p, "p", minimum=0.0, maximum=1.0)
+    p = _checks.dropout_backward_args(dy, mask, p)
     if mask is None:
         return dy.copy(order="C")
     return _out(_f64(dy) * (mask * _random.keep_scale(p)), dy)
