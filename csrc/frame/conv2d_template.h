@@ -13,22 +13,6 @@
  * of it back. */
 
 /* ---- one row of the im2col matrix, one output row at a time ---------------------------------- */
-/* Span of t in [0, cnt) with 0 <= x0 + t*sw < W: [*lo, *hi). */
-static inline void SUF(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
-    cf_int l, h;
-    if (sw == 1) {
-        l = x0 >= 0 ? 0 : -x0;
-        h = W - x0;
-    } else {
-        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
-    }
-    l = CF_MIN(l, cnt);
-    h = CF_MAX(CF_MIN(h, cnt), l);
-    *lo = l;
-    *hi = h;
-}
-
 /* A folded pixel t as (image n, row i, column j). */
 typedef struct {
     cf_int n, i, j;
@@ -50,7 +34,7 @@ static void SUF(gather)(const cf_conv_geom *g, const T *base, cf_int cc, cf_int 
         const cf_int cnt = CF_MIN(Q - j, len - done), y = i * g->stride_h + ya, x0 = j * sw + xb;
         T *d = dst + done * ds;
         cf_int lo = 0, hi = 0;
-        if (y >= 0 && y < g->h) SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+        if (y >= 0 && y < g->h) cf_conv_span(x0, sw, cnt, g->w, &lo, &hi);
         const T *row = base + ((n * g->c + cc) * g->h + y) * g->w + x0;
         for (cf_int u = 0; u < lo; ++u) d[u * ds] = 0;
         if (ds == 1 && sw == 1)
@@ -74,7 +58,7 @@ static void SUF(scatter)(const cf_conv_geom *g, T *base, cf_int cc, cf_int a, cf
         const cf_int cnt = CF_MIN(Q - j, len - done), y = i * g->stride_h + ya, x0 = j * sw + xb;
         if (y >= 0 && y < g->h) {
             cf_int lo, hi;
-            SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+            cf_conv_span(x0, sw, cnt, g->w, &lo, &hi);
             T *row = base + ((n * g->c + cc) * g->h + y) * g->w + x0;
             const T *s = src + done;
             if (sw == 1)
@@ -128,7 +112,7 @@ static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_co
             for (cf_int b = 0; b < g->s; ++b) {
                 const cf_int x0 = j * sw + b * g->dilation_w - g->pad_left;
                 cf_int lo, hi;
-                SUF(span)(x0, sw, cnt, g->w, &lo, &hi);
+                cf_conv_span(x0, sw, cnt, g->w, &lo, &hi);
                 if (lo >= hi) continue;
                 const cf_int tap = a * g->s + b;
                 runs[tap * maxrun + nrun[tap]++] =

@@ -19,6 +19,23 @@
 
 #include "common.h"
 
+/* Span of t in [0, cnt) with 0 <= x0 + t*sw < W: [*lo, *hi) (the in-image outputs of one row,
+ * used by the frame's im2col and by the direct kernels). */
+static inline void cf_conv_span(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
+    cf_int l, h;
+    if (sw == 1) {
+        l = x0 >= 0 ? 0 : -x0;
+        h = W - x0;
+    } else {
+        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
+    }
+    l = CF_MIN(l, cnt);
+    h = CF_MAX(CF_MIN(h, cnt), l);
+    *lo = l;
+    *hi = h;
+}
+
 /* Channels of one fwd_lanes call (one vector of floats under AVX-512). */
 #define CF_CONV_LANES 16
 

@@ -4,28 +4,12 @@
  * contiguous pixels with independent lanes, so the compiler vectorises them with the folder's
  * flags without reassociating any sum. */
 
-/* Span of j in [0, cnt) with 0 <= x0 + j*sw < W: [*lo, *hi). */
-static inline void KN(span)(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_int *lo, cf_int *hi) {
-    cf_int l, h;
-    if (sw == 1) {
-        l = x0 >= 0 ? 0 : -x0;
-        h = W - x0;
-    } else {
-        l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-        h = x0 > W - 1 ? 0 : (W - 1 - x0) / sw + 1;
-    }
-    l = CF_MIN(l, cnt);
-    h = CF_MAX(CF_MIN(h, cnt), l);
-    *lo = l;
-    *hi = h;
-}
-
 /* Output columns [jl, jh) whose taps all read inside the row, for every b. */
 static void KN(interior)(const cf_conv_geom *g, cf_int *jl, cf_int *jh) {
     cf_int l = 0, h = g->q;
     for (cf_int b = 0; b < g->s; ++b) {
         cf_int lo, hi;
-        KN(span)(b * g->dilation_w - g->pad_left, g->stride_w, g->q, g->w, &lo, &hi);
+        cf_conv_span(b * g->dilation_w - g->pad_left, g->stride_w, g->q, g->w, &lo, &hi);
         l = CF_MAX(l, lo);
         h = CF_MIN(h, hi);
     }
@@ -91,7 +75,7 @@ static inline cf_int KN(tap)(const cf_conv_geom *g, const KN(phases) *f, cf_int 
 /* Phase (pr, pc)'s columns cc whose pixel lies inside the row: [*lo, *hi); pixel column of cc is
  * cc*stride_w + pc - pad_left. */
 static inline void KN(phase_cols)(const cf_conv_geom *g, const KN(phases) *f, cf_int pc, cf_int *lo, cf_int *hi) {
-    KN(span)(pc - g->pad_left, g->stride_w, f->wph, g->w, lo, hi);
+    cf_conv_span(pc - g->pad_left, g->stride_w, f->wph, g->w, lo, hi);
 }
 
 /* xp (the phase planes) = the padded image, row by row: the image row behind phase row rr is
@@ -234,7 +218,7 @@ void KN(fwd)(const cf_conv_geom *g, const T *restrict x, const T *restrict wt, T
     for (cf_int b = 0; b < S; ++b) {
         const cf_int x0 = b * dw - pl;
         cf_int lo, hi;
-        KN(span)(x0, sw, Q, W, &lo, &hi);
+        cf_conv_span(x0, sw, Q, W, &lo, &hi);
         const cf_int e1 = CF_MIN(hi, jl), s2 = CF_MAX(lo, jb);
         for (cf_int i = 0; i < g->p; ++i)
             for (cf_int a = 0; a < g->r; ++a) {
@@ -521,7 +505,7 @@ void KN(adj)(const cf_conv_geom *g, T *restrict x, const T *restrict wt, const T
     for (cf_int b = 0; b < S; ++b) {
         const cf_int x0 = b * g->dilation_w - g->pad_left;
         cf_int lo, hi;
-        KN(span)(x0, sw, Q, W, &lo, &hi);
+        cf_conv_span(x0, sw, Q, W, &lo, &hi);
         for (cf_int i = 0; i < g->p; ++i) {
             const T *restrict yr = y + i * Q;
             for (cf_int a = 0; a < g->r; ++a) {
@@ -575,7 +559,7 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
         for (cf_int b = 0; b < S; ++b) {
             const cf_int x0 = b * g->dilation_w - g->pad_left;
             cf_int lo, hi;
-            KN(span)(x0, sw, Q, W, &lo, &hi);
+            cf_conv_span(x0, sw, Q, W, &lo, &hi);
             T acc[CB];
             for (int u = 0; u < CB; ++u) acc[u] = 0;
             T rest = 0;
