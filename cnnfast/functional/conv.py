@@ -34,6 +34,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, acti
     return y
 
 
+def _bias_grad(dy, channels, need, nt):
+    """dy (contiguous) summed per channel over the batch and the pixels, or None if not needed."""
+    if not need:
+        return None
+    dbias = np.empty(channels, dtype=dy.dtype)
+    _core.conv_bias_grad(dy, dbias, nt)
+    return dbias
+
+
 def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, need_bias_grad=True,
                     need_input_grad=True):
     """Gradients of conv2d: (dx, dweight, dbias), dbias None unless need_bias_grad, dx None unless
@@ -48,11 +57,7 @@ def conv2d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, ne
         _core.conv_adjoint(g, dy, weight, None, dx, nt)
     dweight = _core.empty(weight.shape, x.dtype)
     _core.conv_weight_grad(g, x, dy, dweight, nt)
-    dbias = None
-    if need_bias_grad:
-        dbias = np.empty(g.k, dtype=x.dtype)
-        _core.conv_bias_grad(dy, dbias, nt)
-    return dx, dweight, dbias
+    return dx, dweight, _bias_grad(dy, g.k, need_bias_grad, nt)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -77,8 +82,4 @@ def conv_transpose2d_backward(dy, x, weight, stride=1, padding=0, output_padding
         _core.conv_correlate(g, dy, weight, None, False, dx, nt)
     dweight = _core.empty(weight.shape, x.dtype)
     _core.conv_weight_grad(g, dy, x, dweight, nt)
-    dbias = None
-    if need_bias_grad:
-        dbias = np.empty(g.c, dtype=x.dtype)
-        _core.conv_bias_grad(dy, dbias, nt)
-    return dx, dweight, dbias
+    return dx, dweight, _bias_grad(dy, g.c, need_bias_grad, nt)
