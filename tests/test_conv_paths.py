@@ -124,3 +124,23 @@ def test_paths_random(nthreads, case):
     pixels = n * y.shape[2] * y.shape[3]
     np.testing.assert_allclose(dx, rx, rtol=0, atol=4 * k * r * s * eps * np.sqrt(k * r * s) + 1e-6)
     np.testing.assert_allclose(dw, rw, rtol=0, atol=4 * pixels * eps * np.sqrt(pixels) + 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c, k, groups, kernel, padding, dilation", [
+    (2, 2, 2, (1, 1), (0, 1), 1),      # depthwise 1x1 with padding: the flipped correlation would need -1
+    (2, 2, 2, (2, 1), (1, 1), 1),
+    (3, 2, 1, (3, 3), (3, 0), 1),      # padding beyond the kernel's reach on one axis
+    (20, 20, 20, (3, 3), (2, 3), (1, 2)),
+], ids=["dw1x1", "dw2x1", "dense3x3", "dw-dilated"])
+def test_stride1_data_gradient_with_padding_beyond_the_kernel(isa, nthreads, dtype, c, k, groups, kernel, padding,
+                                                              dilation):
+    """At stride 1 the data gradient is a correlation padded by dilation*(kernel-1) - padding; where
+    that is negative it takes the scatter path instead (exact mode)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-4, 5, (2, c, 3, 4)).astype(dtype)
+    weight = rng.integers(-4, 5, (k, c // groups, *kernel)).astype(dtype)
+    kw = dict(padding=padding, groups=groups, dilation=dilation)
+    dy = rng.integers(-4, 5, ref.conv2d(x, weight, **kw).shape).astype(dtype)
+    for got, want in zip(cnnfast.conv2d_backward(dy, x, weight, **kw), ref.conv2d_backward(dy, x, weight, **kw)):
+        np.testing.assert_array_equal(got, want)

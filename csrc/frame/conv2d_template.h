@@ -461,7 +461,8 @@ static void SUF(add_bias)(const cf_conv_geom *g, const T *bias, T *img, int nthr
 }
 
 /* With stride 1 the adjoint is itself a correlation: of the feature side, padded by
- * dilation*(kernel - 1) - padding, with the kernel flipped and its channel axes swapped. That
+ * dilation*(kernel - 1) - padding (so only where that is not negative), with the kernel flipped
+ * and its channel axes swapped. That
  * product is kpg*r*s deep instead of kpg, and writes the image once instead of scattering into it. */
 static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img,
                                        int nthreads) {
@@ -485,7 +486,8 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
     /* (not when the image has a channel or two per group: that correlation would be one or two
      * rows thin, and the GEMM of col2im, crs rows deep in kpg, does better) */
     if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g) &&
-        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS))
+        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS) &&
+        g->pad_top <= g->dilation_h * (g->r - 1) && g->pad_left <= g->dilation_w * (g->s - 1))
         return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     if (cf_conv_is_direct(g)) {
         SUF(direct_adj)(g, feat, wt, img, nthreads);
