@@ -11,7 +11,9 @@ count), every ISA, 1 and all threads, float32 and float64:
   the packer falls back to the row gather;
 - depthwise convs on small planes (channels interleaved 16 at a time; the forward up to 64 KB planes);
 - the weight gradient's transposed product (k/groups > c/groups*r*s), with pixel ranges that cross
-  images and exceed the transposer's chunk."""
+  images and exceed the transposer's chunk;
+- the weight gradient at stride 1 on the padded pixel grid: images stacked per band, a plane in
+  bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM)."""
 import numpy as np
 import pytest
 
@@ -71,6 +73,15 @@ CASES = [
     (1, 16, 20, 19, 16, 3, 3, 2, 2, 2, 16),
     # 11x11 taps on 3-wide rows: taps x segments past the runs' stack buffer (the gather path)
     (2, 2, 13, 13, 5, 11, 11, 1, 0, 1, 1),
+    # the weight gradient on the padded grid (stride 1): a plane split into bands of rows; blocks
+    # of k and c*r*s that do not fill the kernel's 4 x 6 (2 x 4); padding past the kernel; an even
+    # kernel with 'same' padding (one more at the bottom/right); dilated; pointwise with padding
+    (1, 40, 70, 66, 40, 3, 3, 1, 1, 1, 1),
+    (3, 5, 12, 10, 7, 3, 3, 1, 1, 1, 1),
+    (2, 3, 5, 6, 4, 3, 3, 1, 3, 1, 1),
+    (2, 4, 9, 8, 6, 2, 4, 1, "same", 1, 1),
+    (2, 6, 11, 9, 5, 3, 2, 1, (2, 1), (2, 3), 1),
+    (2, 6, 4, 5, 9, 1, 1, 1, 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 
@@ -144,3 +155,20 @@ def test_stride1_data_gradient_with_padding_beyond_the_kernel(isa, nthreads, dty
     dy = rng.integers(-4, 5, ref.conv2d(x, weight, **kw).shape).astype(dtype)
     for got, want in zip(cnnfast.conv2d_backward(dy, x, weight, **kw), ref.conv2d_backward(dy, x, weight, **kw)):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_grid_weight_gradient_leaves_non_finite_images_to_the_gemm(isa, nthreads, special):
+    """The grid's extra columns multiply image values by a zero gradient: an inf in the last column,
+    which tap b = 0 never reads, would make that tap's gradient NaN there. The grid path hands such
+    images to the GEMM, which matches the reference (exact mode, NaN where the reference has NaN)."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-4, 5, (2, 2, 5, 5)).astype(np.float32)
+    x[1, 0, 2, 4] = special
+    weight = rng.integers(-4, 5, (3, 2, 3, 3)).astype(np.float32)
+    dy = rng.integers(-4, 5, (2, 3, 5, 5)).astype(np.float32)
+    got = cnnfast.conv2d_backward(dy, x, weight, padding=1)
+    with np.errstate(invalid="ignore"):
+        want = ref.conv2d_backward(dy, x, weight, padding=1)
+    for g, e in zip(got, want):
+        np.testing.assert_array_equal(g, e)

@@ -12,8 +12,10 @@
  * images into the columns of one GEMM (from CF_CONV_FOLD_MIN_PIX up only when threads outnumber the
  * images). At stride 1 the adjoint is a correlation of its own (flipped
  * kernel, swapped channels), so it needs no col2im -- except for images of one or two channels,
- * where that correlation would be a row or two thin. The weight gradient takes whichever of
- * dW = F * im2col^T and its transpose wastes fewer tile columns. Depthwise and other thin groups,
+ * where that correlation would be a row or two thin. The weight gradient at stride 1 runs as dot
+ * products on a padded pixel grid (no packing) where that grid wastes less than packing costs
+ * (cf_conv_grid_wgrad); otherwise it takes whichever of dW = F * im2col^T and its transpose wastes
+ * fewer tile columns. Depthwise and other thin groups,
  * and correlations with a single output channel, skip the GEMM for the direct kernels of
  * kernels/conv.h (depthwise on small planes: 16 channels interleaved per vector).
  * Threads: whole products per thread when there are enough of them (images x groups), else the
@@ -43,6 +45,13 @@
 /* Largest k/groups of a correlation that takes the direct kernels whatever its depth: one or two
  * GEMM rows would run the microkernel at a fraction of its tile, after packing every pixel. */
 #define CF_CONV_THIN_ROWS 1
+
+/* The weight gradient on a padded pixel grid (conv2d_template.h, weight_grad_grid): bytes of one
+ * band of image and gradient rows, and the most bytes of one thread's partial sums (k x c/groups x
+ * r x s lanes) it takes on; larger weights stay with the GEMM, whose packing costs them less. */
+#define CF_CONV_GRID_BAND_BYTES ((cf_int)512 << 10)
+#define CF_CONV_GRID_ACC_BYTES ((cf_int)8 << 20)
+#define CF_CONV_GRID_CHUNK 1024
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -82,6 +91,24 @@ static int cf_conv_is_thin(const cf_conv_geom *g) {
 static cf_int cf_conv_sat_mul(cf_int a, cf_int b) {
     cf_int r;
     return cf_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* Weight gradients for the grid: stride 1, some pixels, partials of at most CF_CONV_GRID_ACC_BYTES
+ * per thread (lane_bytes: one weight's partial sums), and a grid that does not waste more than the
+ * GEMM's packing would cost. The grid computes (p + halo)*Wp cells per image of p*q pixels (whole
+ * images stacked; a plane in bands of rows: about Wp/q); its kernel runs near the FMA peak, so
+ * it does about 0.85/waste of the useful work per cycle. The GEMM path packs both operands, which
+ * costs it about 24 rows' worth of product: min(k, c*r*s)/(min + 24) of the peak (measured on the
+ * Zen 4 machine, one thread: 57% at k = 32, c = 16; 60-72% at k = 64, c = 32; 15% at c = 1). */
+static int cf_conv_grid_wgrad(const cf_conv_geom *g, cf_int lane_bytes) {
+    const cf_int cpg = g->c / g->groups, crs = cpg * g->r * g->s, kpg = g->k / g->groups;
+    if (g->stride_h != 1 || g->stride_w != 1 || g->n == 0 || g->p == 0 || g->q == 0 || g->c == 0 ||
+        cf_conv_sat_mul(g->k, cf_conv_sat_mul(crs, lane_bytes)) > CF_CONV_GRID_ACC_BYTES)
+        return 0;
+    const double wp = (double)(g->q + g->dilation_w * (g->s - 1)), halo = (double)(g->dilation_h * (g->r - 1));
+    const double rows = (double)g->p, depth = (double)CF_MIN(kpg, crs);
+    const double waste = (rows + halo) * wp / (rows * (double)g->q);
+    return 0.85 / waste > depth / (depth + 24);
 }
 
 /* memset(p, 0, bytes) on up to nthreads threads. */

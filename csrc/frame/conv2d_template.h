@@ -534,10 +534,139 @@ static int SUF(weight_grad_range)(const cf_conv_geom *g, const T *img, const T *
     return cf_gemm(waste_t < waste ? &pt : &pb, nt);
 }
 
+/* ---- weight gradient at stride 1: dot products on a padded pixel grid ---------------------------- */
+/* Both operands of dW = F * im2col^T run along the pixels, so the GEMM must transpose both into its
+ * panels. At stride 1 the im2col row of tap (a, b) is the padded image shifted by a*dh*Wp + b*dw on
+ * a grid of rows Wp = q + dw*(s-1) wide, and the kernel wgrad_dot reads both operands in place: per
+ * band of output rows, the band's padded image rows and the output gradient (zero in the grid's
+ * extra columns) are copied into the thread's scratch once, and each (k, c, a, b) is a dot product
+ * over the band, kept as lanes of partial sums. A band is `rows` rows of one image, or several whole
+ * images stacked, each in a block of its padded rows (the gradient zero in the rows past p).
+ * Threads take ranges of bands into partials of their own, added in thread order after the region.
+ * An image with a non-finite value is left to the GEMM path (returns 1): the grid's extra columns
+ * multiply image values by zero, which an inf would turn into a NaN the convolution never makes. */
+static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int L = kt->SUF(dot_lanes), MI = kt->dot_mi, NJ = kt->dot_nj;
+    const cf_int G = g->groups, C = g->c, K = g->k, cpg = C / G, kpg = K / G, R = g->r, S = g->s, RS = R * S;
+    const cf_int dh = g->dilation_h, dwd = g->dilation_w, P = g->p, Q = g->q, H = g->h, W = g->w;
+    const cf_int crs = cpg * RS, Wp = Q + dwd * (S - 1), halo = dh * (R - 1), N = g->n;
+    const cf_int row_bytes = (C + K) * Wp * (cf_int)sizeof(T);
+    cf_int rows = P, nimg = CF_CONV_GRID_BAND_BYTES / (row_bytes * (P + halo));
+    if (nimg < 1) {
+        nimg = 1;
+        rows = CF_MIN(P, CF_MAX((cf_int)1, CF_CONV_GRID_BAND_BYTES / row_bytes - halo));
+    } else {
+        nimg = CF_MIN(nimg, (N + nthreads - 1) / nthreads);
+    }
+    const cf_int blk = (rows + halo) * Wp, bands = (P + rows - 1) / rows;
+    const cf_int tasks = rows == P ? (N + nimg - 1) / nimg : N * bands;
+    const cf_int glen = ((nimg - 1) * blk + rows * Wp + L - 1) / L * L;
+    const cf_int cs = (nimg * blk + dwd * (S - 1) + L + 15) / 16 * 16;
+    const cf_int accn = K * crs * L;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, N * P * Q), (cf_int)1 << 17, nthreads),
+                               tasks);
+    const size_t per = ((size_t)(C * cs + K * glen + accn) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    size_t cap = 0, ocap = 0;
+    char *ws = (char *)cf_scratch_acquire(per * (size_t)nt, &cap);
+    cf_int *boff = (cf_int *)cf_scratch_acquire(sizeof(cf_int) * (size_t)crs, &ocap);
+    if (!ws || !boff) {
+        if (ws) cf_scratch_release(ws, cap);
+        if (boff) cf_scratch_release(boff, ocap);
+        return CF_ERR_NOMEM;
+    }
+    for (cf_int j = 0; j < crs; ++j) {
+        const cf_int cc = j / RS, a = j % RS / S, b = j % S;
+        boff[j] = cc * cs + a * dh * Wp + b * dwd;
+    }
+    int failed = 0; /* here: a non-finite image value seen */
+    CF_OMP_PARALLEL_REDUCE_FAILED(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = (T *)(ws + per * (size_t)th), *fp = xp + C * cs, *acc = fp + K * glen;
+        memset(acc, 0, sizeof(T) * (size_t)accn);
+        cf_int lo, hi;
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi && !failed; ++task) {
+            const cf_int n0 = rows == P ? task * nimg : task / bands, i0 = rows == P ? 0 : task % bands * rows;
+            const cf_int ni = rows == P ? CF_MIN(nimg, N - n0) : 1, nr = CF_MIN(rows, P - i0);
+            const cf_int len = ((ni - 1) * blk + nr * Wp + L - 1) / L * L;
+            int bad = 0;
+            for (cf_int c = 0; c < C; ++c) { /* the padded image rows i0 - pad_top ... of each image */
+                T *d = xp + c * cs;
+                for (cf_int m = 0; m < ni; ++m)
+                    for (cf_int yy = 0; yy < nr + halo; ++yy, d += Wp) {
+                        const cf_int y = i0 + yy - g->pad_top, x0 = CF_MIN(g->pad_left, Wp);
+                        const cf_int cnt = CF_MAX((cf_int)0, CF_MIN(W, Wp - x0));
+                        if (y < 0 || y >= H || cnt == 0) {
+                            for (cf_int u = 0; u < Wp; ++u) d[u] = 0;
+                            continue;
+                        }
+                        const T *src = img + (((n0 + m) * C + c) * H + y) * W;
+                        for (cf_int u = 0; u < x0; ++u) d[u] = 0;
+                        for (cf_int u = 0; u < cnt; ++u) {
+                            d[x0 + u] = src[u];
+                            bad |= src[u] - src[u] != (T)0;
+                        }
+                        for (cf_int u = x0 + cnt; u < Wp; ++u) d[u] = 0;
+                    }
+                memset(d, 0, sizeof(T) * (size_t)(cs - ni * blk));
+            }
+            if (bad) {
+                failed = 1;
+                break;
+            }
+            for (cf_int k = 0; k < K; ++k) { /* the gradient rows, zero past q and past p */
+                T *d = fp + k * glen;
+                for (cf_int m = 0; m < ni; ++m) {
+                    T *e = d + m * blk;
+                    const T *src = fg + (((n0 + m) * K + k) * P + i0) * Q;
+                    for (cf_int i = 0; i < nr; ++i, e += Wp, src += Q) { /* loops, not calls: rows are short */
+                        for (cf_int u = 0; u < Q; ++u) e[u] = src[u];
+                        for (cf_int u = Q; u < Wp; ++u) e[u] = 0;
+                    }
+                    const cf_int end = CF_MIN(len, (m + 1) * blk);
+                    for (cf_int u = m * blk + nr * Wp; u < end; ++u) d[u] = 0;
+                }
+            }
+            /* CF_CONV_GRID_CHUNK pixels at a time, so that the image rows of a block of taps stay
+             * in L1 while the gradient rows pass */
+            const cf_int pieces = (len + CF_CONV_GRID_CHUNK - 1) / CF_CONV_GRID_CHUNK;
+            const cf_int chunk = (len / L + pieces - 1) / pieces * L; /* equal pieces, whole lanes */
+            for (cf_int u0 = 0; u0 < len; u0 += chunk)
+                for (cf_int gi = 0; gi < G; ++gi)
+                    for (cf_int j0 = 0; j0 < crs; j0 += NJ)
+                        for (cf_int k0 = 0; k0 < kpg; k0 += MI)
+                            KT(wgrad_dot)(CF_MIN(chunk, len - u0), (int)CF_MIN(MI, kpg - k0),
+                                          (int)CF_MIN(NJ, crs - j0), fp + (gi * kpg + k0) * glen + u0, glen,
+                                          xp + gi * cpg * cs + u0, boff + j0, acc + ((gi * kpg + k0) * crs + j0) * L,
+                                          crs);
+        }
+    }
+    if (!failed) {
+        const int ntr = cf_threads_for(accn * nt, (cf_int)1 << 16, nthreads);
+        CF_OMP_FOR(ntr)
+        for (cf_int e = 0; e < K * crs; ++e) {
+            double s = 0;
+            for (int th = 0; th < nt; ++th) {
+                const T *acc = (const T *)(ws + per * (size_t)th) + C * cs + K * glen + e * L;
+                for (cf_int l = 0; l < L; ++l) s += acc[l];
+            }
+            dw[e] = (T)s;
+        }
+    }
+    cf_scratch_release(boff, ocap);
+    cf_scratch_release(ws, cap);
+    return failed;
+}
+
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     if (cf_conv_is_direct(g)) {
         SUF(direct_wgrad)(g, img, fg, dw, nthreads);
         return CF_OK;
+    }
+    if (cf_conv_grid_wgrad(g, CF_SELECT(cf_conv, cf_isa_current())->SUF(dot_lanes) * (cf_int)sizeof(T))) {
+        const int st = SUF(weight_grad_grid)(g, img, fg, dw, nthreads);
+        if (st != 1) return st;
     }
     const cf_int G = g->groups, kpg = g->k / G, crs = (g->c / G) * g->r * g->s, total = g->n * g->p * g->q;
     const cf_int size = g->k * crs;

@@ -10,10 +10,14 @@
  *   wgrad  OUT dw[a*s + b] += sum_ij y(i, j) x(i*sh - pt + a*dh, j*sw - pl + b*dw)
  * and fwd_lanes / adj_lanes / wgrad_lanes, a depthwise forward / data gradient / weight gradient
  * of up to CF_CONV_LANES channels at once (conv_template.h),
- * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below).
+ * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below),
+ * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
- * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. */
+ * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. The one
+ * exception is wgrad_dot, whose 24 accumulators the compiler would not keep in registers: avx512/
+ * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
+ * the plain-C 2 x 4 block of kernels/conv_dot_template.h. */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -47,6 +51,14 @@ typedef struct {
     int lo, hi;
 } cf_conv_run;
 
+/* wgrad_dot: an mi x nj block of dot products of length len, kept as L partial sums each (L the
+ * table's dot_lanes for the dtype; len a multiple of L), for the weight gradient at stride 1
+ * (frame/conv2d_template.h): a holds rows of the output gradient, b + boff[j] the image shifted
+ * by tap j, both on one padded pixel grid.
+ *   IN  a[i*lda + u], b[boff[j] + u]   for i < mi <= dot_mi, j < nj <= dot_nj, u < len
+ *   INOUT acc[(i*ldacc + j)*L + l] += sum over u < len with u % L == l of a[i*lda + u] * b[boff[j] + u]
+ * Each lane sums its terms in order of u. */
+
 /* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
  * for p < kc, channel q / rs and tap t = q % rs:
  *   OUT dst[p*w + u] = base[(q / rs)*cs + run.off + u*sw] for the lanes [run.lo, run.hi) of each
@@ -63,7 +75,9 @@ typedef struct {
                                                  const T *y, cf_int ys, T *dwt);                      \
     typedef void (*cf_##dt##_conv_fwd_fn)(const cf_conv_geom *g, const T *x, const T *wt, T *y);       \
     typedef void (*cf_##dt##_conv_adj_fn)(const cf_conv_geom *g, T *x, const T *wt, const T *y);       \
-    typedef void (*cf_##dt##_conv_wgrad_fn)(const cf_conv_geom *g, const T *x, const T *y, T *dwt);
+    typedef void (*cf_##dt##_conv_wgrad_fn)(const cf_conv_geom *g, const T *x, const T *y, T *dwt);    \
+    typedef void (*cf_##dt##_conv_wgrad_dot_fn)(cf_int len, int mi, int nj, const T *a, cf_int lda,       \
+                                                const T *b, const cf_int *boff, T *acc, cf_int ldacc);
 CF_CONV_PLANE_TYPES(f32, float)
 CF_CONV_PLANE_TYPES(f64, double)
 
@@ -75,6 +89,7 @@ typedef struct {
     cf_f32_conv_wgrad_fn wgrad_f32;
     cf_f32_conv_wgrad_lanes_fn wgrad_lanes_f32;
     cf_f32_conv_im2col_fn im2col_f32;
+    cf_f32_conv_wgrad_dot_fn wgrad_dot_f32;
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;
@@ -82,6 +97,8 @@ typedef struct {
     cf_f64_conv_wgrad_fn wgrad_f64;
     cf_f64_conv_wgrad_lanes_fn wgrad_lanes_f64;
     cf_f64_conv_im2col_fn im2col_f64;
+    cf_f64_conv_wgrad_dot_fn wgrad_dot_f64;
+    int dot_mi, dot_nj, dot_lanes_f32, dot_lanes_f64; /* wgrad_dot's block and lanes */
 } cf_conv_kernels;
 
 extern const cf_conv_kernels cf_conv__generic, cf_conv__avx2, cf_conv__avx512;

@@ -5,6 +5,36 @@
 #include "kernels/conv.h"
 #include "kernels/x86_pack.h"
 
+/* wgrad_dot (contract: kernels/conv.h) as a 4 x 6 block: 24 accumulators of one vector each, and
+ * per vector of lanes 4 + 6 loads for 24 FMAs. Rows past the block repeat row 0 and are not stored. */
+#define DEFINE_WGRAD_DOT(NAME, T, VEC, L, ZERO, LOADU, STOREU, FMA)                                \
+    void NAME(cf_int len, int mi, int nj, const T *a, cf_int lda, const T *b, const cf_int *boff, T *acc, \
+              cf_int ldacc) {                                                                      \
+        const T *a0 = a, *a1 = a + (mi > 1) * lda, *a2 = a + (mi > 2) * 2 * lda, *a3 = a + (mi > 3) * 3 * lda; \
+        const T *br[6];                                                                            \
+        VEC s[4][6];                                                                               \
+        for (int j = 0; j < 6; ++j) br[j] = b + boff[j < nj ? j : 0];                              \
+        for (int i = 0; i < 4; ++i)                                                                \
+            for (int j = 0; j < 6; ++j)                                                            \
+                s[i][j] = i < mi && j < nj ? LOADU(acc + (i * ldacc + j) * L) : ZERO();            \
+        for (cf_int u = 0; u < len; u += L) {                                                      \
+            const VEC x0 = LOADU(a0 + u), x1 = LOADU(a1 + u), x2 = LOADU(a2 + u), x3 = LOADU(a3 + u); \
+            for (int j = 0; j < 6; ++j) {                                                          \
+                const VEC y = LOADU(br[j] + u);                                                    \
+                s[0][j] = FMA(x0, y, s[0][j]);                                                     \
+                s[1][j] = FMA(x1, y, s[1][j]);                                                     \
+                s[2][j] = FMA(x2, y, s[2][j]);                                                     \
+                s[3][j] = FMA(x3, y, s[3][j]);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        for (int i = 0; i < mi; ++i)                                                               \
+            for (int j = 0; j < nj; ++j) STOREU(acc + (i * ldacc + j) * L, s[i][j]);               \
+    }
+DEFINE_WGRAD_DOT(cf_f32_conv_wgrad_dot_4x6__avx512, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
+                 _mm512_storeu_ps, _mm512_fmadd_ps)
+DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
+                 _mm512_storeu_pd, _mm512_fmadd_pd)
+
 #define T float
 #define CB 64
 #define KN(op) cf_f32_conv_##op##__avx512
@@ -37,6 +67,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .wgrad_f32 = cf_f32_conv_wgrad__avx512,
     .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__avx512,
     .im2col_f32 = cf_f32_conv_im2col__avx512,
+    .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_4x6__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,
     .adj_f64 = cf_f64_conv_adj__avx512,
@@ -44,4 +75,9 @@ const cf_conv_kernels cf_conv__avx512 = {
     .wgrad_f64 = cf_f64_conv_wgrad__avx512,
     .wgrad_lanes_f64 = cf_f64_conv_wgrad_lanes__avx512,
     .im2col_f64 = cf_f64_conv_im2col__avx512,
+    .wgrad_dot_f64 = cf_f64_conv_wgrad_dot_4x6__avx512,
+    .dot_mi = 4,
+    .dot_nj = 6,
+    .dot_lanes_f32 = 16,
+    .dot_lanes_f64 = 8,
 };

@@ -8,6 +8,9 @@
 #define CB 16
 #define KN(op) cf_f32_conv_##op##__generic
 #include "kernels/conv_template.h"
+#define DL 8
+#include "kernels/conv_dot_template.h"
+#undef DL
 #undef T
 #undef CB
 #undef KN
@@ -16,6 +19,9 @@
 #define CB 8
 #define KN(op) cf_f64_conv_##op##__generic
 #include "kernels/conv_template.h"
+#define DL 4
+#include "kernels/conv_dot_template.h"
+#undef DL
 #undef T
 #undef CB
 #undef KN
@@ -28,6 +34,7 @@ const cf_conv_kernels cf_conv__generic = {
     .wgrad_f32 = cf_f32_conv_wgrad__generic,
     .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__generic,
     .im2col_f32 = cf_f32_conv_im2col__generic,
+    .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_2x4__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
@@ -35,4 +42,9 @@ const cf_conv_kernels cf_conv__generic = {
     .wgrad_f64 = cf_f64_conv_wgrad__generic,
     .wgrad_lanes_f64 = cf_f64_conv_wgrad_lanes__generic,
     .im2col_f64 = cf_f64_conv_im2col__generic,
+    .wgrad_dot_f64 = cf_f64_conv_wgrad_dot_2x4__generic,
+    .dot_mi = 2,
+    .dot_nj = 4,
+    .dot_lanes_f32 = 8,
+    .dot_lanes_f64 = 4,
 };
