@@ -342,12 +342,117 @@ static int SUF(correlate_folded)(const cf_conv_geom *g, const T *img, const T *w
     return CF_OK;
 }
 
+/* The padded rows of the images of one band (cf_conv_grid_task) into xp, channel c at xp + c*cs;
+ * zero outside the image and past the band. Returns nonzero when an image value is not finite
+ * (checked only with `check`). */
+static int SUF(grid_fill)(const cf_conv_geom *g, const cf_conv_grid *b, const T *img, cf_int n0, cf_int ni,
+                          cf_int i0, cf_int nr, int check, T *xp) {
+    const cf_int Wp = b->wp, H = g->h, W = g->w, x0 = CF_MIN(g->pad_left, Wp);
+    const cf_int cnt = CF_MAX((cf_int)0, CF_MIN(W, Wp - x0));
+    int bad = 0;
+    for (cf_int c = 0; c < g->c; ++c) {
+        T *d = xp + c * b->cs;
+        for (cf_int m = 0; m < ni; ++m)
+            for (cf_int yy = 0; yy < nr + b->halo; ++yy, d += Wp) { /* loops, not calls: rows are short */
+                const cf_int y = i0 + yy - g->pad_top;
+                if (y < 0 || y >= H || cnt == 0) {
+                    for (cf_int u = 0; u < Wp; ++u) d[u] = 0;
+                    continue;
+                }
+                const T *src = img + (((n0 + m) * g->c + c) * H + y) * W;
+                for (cf_int u = 0; u < x0; ++u) d[u] = 0;
+                if (check)
+                    for (cf_int u = 0; u < cnt; ++u) {
+                        d[x0 + u] = src[u];
+                        bad |= src[u] - src[u] != (T)0;
+                    }
+                else
+                    for (cf_int u = 0; u < cnt; ++u) d[x0 + u] = src[u];
+                for (cf_int u = x0 + cnt; u < Wp; ++u) d[u] = 0;
+            }
+        for (cf_int u = ni * b->blk; u < b->cs; ++u) xp[c * b->cs + u] = 0;
+    }
+    return bad;
+}
+
+/* The forward at stride 1 on a padded pixel grid (cf_conv_grid_plan, as the weight gradient's): the
+ * im2col row of tap (a, b) is the band's padded copy shifted by a*dh*Wp + b*dw, so the microkernel
+ * reads B in place through a table of row offsets (ukernel_off) instead of from packed panels. The
+ * weight is packed once; each band's products land on the grid (k x glen, in the thread's scratch)
+ * and are copied to the feature planes without the grid's extra columns, bias and ReLU applied. */
+static int SUF(correlate_grid)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                               int nthreads) {
+    static const T one = 1, zero = 0;
+    const cf_gemm_ukernel *uk = DT == CF_F32 ? &CF_SELECT(cf_gemm, cf_isa_current())->f32
+                                             : &CF_SELECT(cf_gemm, cf_isa_current())->f64;
+    const cf_int MR = uk->mr, NR = uk->nr;
+    const cf_int G = g->groups, C = g->c, K = g->k, cpg = C / G, kpg = K / G, R = g->r, S = g->s, RS = R * S;
+    const cf_int P = g->p, Q = g->q, crs = cpg * RS, panels = (kpg + MR - 1) / MR;
+    const cf_conv_grid pl = cf_conv_grid_plan(g, K, (cf_int)sizeof(T), NR, nthreads);
+    const cf_int Wp = pl.wp, blk = pl.blk, glen = pl.glen, cs = pl.cs;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
+                               pl.tasks);
+    const size_t per = ((size_t)(C * cs + K * glen) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t abytes = ((size_t)(G * panels * MR * crs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t obytes = sizeof(cf_int) * (size_t)(crs + CF_GEMM_BOFF_AHEAD);
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(abytes + obytes + per * (size_t)nt, &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    T *apack = (T *)ws;
+    cf_int *boff = (cf_int *)(ws + abytes);
+    char *mine0 = ws + abytes + (obytes + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    for (cf_int gi = 0; gi < G; ++gi) {
+        const cf_gemm_matrix wa = {wt + gi * kpg * crs, crs, 1};
+        PACK_STRIDED(&wa, 0, kpg, 0, crs, (int)MR, apack + gi * panels * MR * crs);
+    }
+    for (cf_int j = 0; j < crs + CF_GEMM_BOFF_AHEAD; ++j) { /* the rows past crs are only prefetched */
+        const cf_int jj = CF_MIN(j, crs - 1), cc = jj / RS, a = jj % RS / S, b = jj % S;
+        boff[j] = cc * cs + a * g->dilation_h * Wp + b * g->dilation_w;
+    }
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = (T *)(mine0 + per * (size_t)th), *og = xp + C * cs;
+        cf_int lo, hi;
+        cf_partition(pl.tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            cf_int n0, ni, i0, nr;
+            cf_conv_grid_task(g, &pl, task, &n0, &ni, &i0, &nr);
+            const cf_int len = (ni - 1) * blk + nr * Wp;
+            SUF(grid_fill)(g, &pl, img, n0, ni, i0, nr, 0, xp);
+            for (cf_int gi = 0; gi < G; ++gi)
+                for (cf_int jr = 0; jr < len; jr += NR) /* one panel of B, reused by every row panel */
+                    for (cf_int ir = 0; ir < kpg; ir += MR)
+                        uk->ukernel_off(crs, (int)CF_MIN(MR, kpg - ir), apack + (gi * panels + ir / MR) * MR * crs,
+                                        xp + gi * cpg * cs + jr, boff, og + (gi * kpg + ir) * glen + jr, glen, &one,
+                                        &zero);
+            for (cf_int k = 0; k < K; ++k) {
+                const T v = bias ? bias[k] : (T)0;
+                for (cf_int m = 0; m < ni; ++m)
+                    for (cf_int i = 0; i < nr; ++i) {
+                        const T *src = og + k * glen + m * blk + i * Wp;
+                        T *dst = feat + (((n0 + m) * K + k) * P + i0 + i) * Q;
+                        if (relu)
+                            for (cf_int u = 0; u < Q; ++u) {
+                                const T y = src[u] + v;
+                                dst[u] = y < (T)0 ? (T)0 : y;
+                            }
+                        else
+                            for (cf_int u = 0; u < Q; ++u) dst[u] = src[u] + v;
+                    }
+            }
+        }
+    }
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
+
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
     if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
+    if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
     const cf_int G = g->groups, PQ = g->p * g->q;
     /* small planes: several images per GEMM, threads inside */
     if (g->n > 1 && PQ < CF_CONV_FOLD_PIX && !(PQ >= CF_CONV_FOLD_MIN_PIX && g->n * G >= nthreads)) {
@@ -549,20 +654,9 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int L = kt->SUF(dot_lanes), MI = kt->dot_mi, NJ = kt->dot_nj;
     const cf_int G = g->groups, C = g->c, K = g->k, cpg = C / G, kpg = K / G, R = g->r, S = g->s, RS = R * S;
-    const cf_int dh = g->dilation_h, dwd = g->dilation_w, P = g->p, Q = g->q, H = g->h, W = g->w;
-    const cf_int crs = cpg * RS, Wp = Q + dwd * (S - 1), halo = dh * (R - 1), N = g->n;
-    const cf_int row_bytes = (C + K) * Wp * (cf_int)sizeof(T);
-    cf_int rows = P, nimg = CF_CONV_GRID_BAND_BYTES / (row_bytes * (P + halo));
-    if (nimg < 1) {
-        nimg = 1;
-        rows = CF_MIN(P, CF_MAX((cf_int)1, CF_CONV_GRID_BAND_BYTES / row_bytes - halo));
-    } else {
-        nimg = CF_MIN(nimg, (N + nthreads - 1) / nthreads);
-    }
-    const cf_int blk = (rows + halo) * Wp, bands = (P + rows - 1) / rows;
-    const cf_int tasks = rows == P ? (N + nimg - 1) / nimg : N * bands;
-    const cf_int glen = ((nimg - 1) * blk + rows * Wp + L - 1) / L * L;
-    const cf_int cs = (nimg * blk + dwd * (S - 1) + L + 15) / 16 * 16;
+    const cf_int dh = g->dilation_h, dwd = g->dilation_w, P = g->p, Q = g->q, N = g->n;
+    const cf_conv_grid pl = cf_conv_grid_plan(g, K, (cf_int)sizeof(T), L, nthreads);
+    const cf_int crs = cpg * RS, Wp = pl.wp, blk = pl.blk, tasks = pl.tasks, glen = pl.glen, cs = pl.cs;
     const cf_int accn = K * crs * L;
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, N * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
@@ -587,31 +681,10 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
         cf_int lo, hi;
         cf_partition(tasks, nt, th, 1, &lo, &hi);
         for (cf_int task = lo; task < hi && !failed; ++task) {
-            const cf_int n0 = rows == P ? task * nimg : task / bands, i0 = rows == P ? 0 : task % bands * rows;
-            const cf_int ni = rows == P ? CF_MIN(nimg, N - n0) : 1, nr = CF_MIN(rows, P - i0);
+            cf_int n0, ni, i0, nr;
+            cf_conv_grid_task(g, &pl, task, &n0, &ni, &i0, &nr);
             const cf_int len = ((ni - 1) * blk + nr * Wp + L - 1) / L * L;
-            int bad = 0;
-            for (cf_int c = 0; c < C; ++c) { /* the padded image rows i0 - pad_top ... of each image */
-                T *d = xp + c * cs;
-                for (cf_int m = 0; m < ni; ++m)
-                    for (cf_int yy = 0; yy < nr + halo; ++yy, d += Wp) {
-                        const cf_int y = i0 + yy - g->pad_top, x0 = CF_MIN(g->pad_left, Wp);
-                        const cf_int cnt = CF_MAX((cf_int)0, CF_MIN(W, Wp - x0));
-                        if (y < 0 || y >= H || cnt == 0) {
-                            for (cf_int u = 0; u < Wp; ++u) d[u] = 0;
-                            continue;
-                        }
-                        const T *src = img + (((n0 + m) * C + c) * H + y) * W;
-                        for (cf_int u = 0; u < x0; ++u) d[u] = 0;
-                        for (cf_int u = 0; u < cnt; ++u) {
-                            d[x0 + u] = src[u];
-                            bad |= src[u] - src[u] != (T)0;
-                        }
-                        for (cf_int u = x0 + cnt; u < Wp; ++u) d[u] = 0;
-                    }
-                memset(d, 0, sizeof(T) * (size_t)(cs - ni * blk));
-            }
-            if (bad) {
+            if (SUF(grid_fill)(g, &pl, img, n0, ni, i0, nr, 1, xp)) {
                 failed = 1;
                 break;
             }

@@ -29,12 +29,21 @@
 typedef void (*cf_gemm_ukernel_fn)(cf_int k, int m, const void *a, const void *b, cf_int ldb, void *c,
                                    cf_int rs_c, const void *alpha, const void *beta);
 
+/* The same microkernel with the rows of B anywhere: row p at b + boff[p] (elements), for the
+ * convolution's forward on a padded pixel grid, whose im2col rows are the image shifted by each
+ * tap (frame/conv2d_template.h). boff holds k + CF_GEMM_BOFF_AHEAD entries: the kernel prefetches
+ * the row that many steps ahead. Named cf_<dt>_gemm_ukernel_off_<MR>x<NR>__<isa>. */
+#define CF_GEMM_BOFF_AHEAD 16
+typedef void (*cf_gemm_ukernel_off_fn)(cf_int k, int m, const void *a, const void *b, const cf_int *boff, void *c,
+                                       cf_int rs_c, const void *alpha, const void *beta);
+
 /* One microkernel and the blocking that feeds it. */
 typedef struct {
     int mr, nr;       /* register tile */
     cf_int mc, kc, nc; /* cache blocking: multiples of mr / (any) / nr */
     cf_gemm_ukernel_fn ukernel;
     const char *name;  /* the kernel's function name, for tests and show_config */
+    cf_gemm_ukernel_off_fn ukernel_off;
 } cf_gemm_ukernel;
 
 /* Dot-product kernel for skinny products that skip packing (a batch-1 dense layer reads its weight

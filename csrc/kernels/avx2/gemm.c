@@ -26,18 +26,18 @@
 
 /* The 6 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
  * specialised for each row count M by the switch (rows past M compile away). */
-#define DEFINE_UKERNEL_6X2W(NAME)                                                                  \
-    static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
-                                                                 const S *b, cf_int ldb, S *c,     \
-                                                                 cf_int rs_c,                      \
-                                                                 S alpha, S beta) {                \
+#define DEFINE_UKERNEL_6X2W(NAME, OFF_NAME)                                                                \
+    static inline __attribute__((always_inline)) void NAME##_rows(                                 \
+        const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb, const cf_int *boff, S *c, \
+        cf_int rs_c, S alpha, S beta) {                                                            \
         ROWS6(DECL)                                                                                \
         for (cf_int p = 0; p < k; ++p) {                                                           \
-            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                          \
-            _mm_prefetch((const char *)(b + 16 * ldb), _MM_HINT_T0);                               \
+            const S *bp = OFF ? b + boff[p] : b, *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;   \
+            const VEC b0 = VLOADU(bp), b1 = VLOADU(bp + W);                                        \
+            _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                        \
             ROWS6(STEP)                                                                            \
             a += 6;                                                                                \
-            b += ldb;                                                                              \
+            if (!OFF) b += ldb;                                                                    \
         }                                                                                          \
         const VEC va = VSET1(alpha);                                                               \
         if (beta == (S)0) {                                                                        \
@@ -53,12 +53,26 @@
         S *c = (S *)c_;                                                                            \
         const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
         switch (m) {                                                                               \
-        case 1: NAME##_rows(1, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 2: NAME##_rows(2, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 3: NAME##_rows(3, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 4: NAME##_rows(4, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 5: NAME##_rows(5, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        default: NAME##_rows(6, k, a, b, ldb, c, rs_c, alpha, beta); break;                        \
+        case 1: NAME##_rows(1, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 2: NAME##_rows(2, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 3: NAME##_rows(3, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 4: NAME##_rows(4, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 5: NAME##_rows(5, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        default: NAME##_rows(6, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;               \
+        }                                                                                          \
+    }                                                                                              \
+    void OFF_NAME(cf_int k, int m, const void *a_, const void *b_, const cf_int *boff, void *c_,   \
+                  cf_int rs_c, const void *alpha_, const void *beta_) {                          \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                            \
+        S *c = (S *)c_;                                                                            \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
+        switch (m) {                                                                               \
+        case 1: NAME##_rows(1, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 2: NAME##_rows(2, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 3: NAME##_rows(3, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 4: NAME##_rows(4, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 5: NAME##_rows(5, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        default: NAME##_rows(6, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                 \
         }                                                                                          \
     }
 
@@ -122,7 +136,7 @@
 #define SET1I(v) _mm256_set1_epi32((int)CF_MIN((v), (cf_int)W))
 #define MASKGT _mm256_cmpgt_epi32
 #define VMASKLOAD _mm256_maskload_ps
-DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2)
+DEFINE_UKERNEL_6X2W(cf_f32_gemm_ukernel_6x16__avx2, cf_f32_gemm_ukernel_off_6x16__avx2)
 DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 #undef S
 #undef VEC
@@ -151,15 +165,17 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx2)
 #define SET1I(v) _mm256_set1_epi64x((long long)CF_MIN((v), (cf_int)W))
 #define MASKGT _mm256_cmpgt_epi64
 #define VMASKLOAD _mm256_maskload_pd
-DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2)
+DEFINE_UKERNEL_6X2W(cf_f64_gemm_ukernel_6x8__avx2, cf_f64_gemm_ukernel_off_6x8__avx2)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx2)
 
 CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx2, float, 8, cf_transpose8x8_ps, cf_transpose4x4_ps)
 CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx2, double, 4, cf_transpose4x4_pd, cf_transpose2x2_pd)
 
 const cf_gemm_kernels cf_gemm__avx2 = {
-    .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2"},
-    .f64 = {6, 8, 6 * 40, 256, 2048, cf_f64_gemm_ukernel_6x8__avx2, "cf_f64_gemm_ukernel_6x8__avx2"},
+    .f32 = {6, 16, 6 * 40, 256, 4096, cf_f32_gemm_ukernel_6x16__avx2, "cf_f32_gemm_ukernel_6x16__avx2",
+            cf_f32_gemm_ukernel_off_6x16__avx2},
+    .f64 = {6, 8, 6 * 40, 256, 2048, cf_f64_gemm_ukernel_6x8__avx2, "cf_f64_gemm_ukernel_6x8__avx2",
+            cf_f64_gemm_ukernel_off_6x8__avx2},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx2,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx2,
     .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx2,

@@ -30,19 +30,19 @@
 
 /* The 14 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
  * specialised for each row count M by the switch (rows past M compile away). */
-#define DEFINE_UKERNEL_14X2W(NAME)                                                                 \
-    static inline __attribute__((always_inline)) void NAME##_rows(const int M, cf_int k, const S *a, \
-                                                                 const S *b, cf_int ldb, S *c,     \
-                                                                 cf_int rs_c,                      \
-                                                                 S alpha, S beta) {                \
+#define DEFINE_UKERNEL_14X2W(NAME, OFF_NAME)                                                               \
+    static inline __attribute__((always_inline)) void NAME##_rows(                                 \
+        const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb, const cf_int *boff, S *c, \
+        cf_int rs_c, S alpha, S beta) {                                                            \
         ROWS14(DECL)                                                                               \
         for (cf_int p = 0; p < k; ++p) {                                                           \
-            const VEC b0 = VLOADU(b), b1 = VLOADU(b + W);                                          \
-            _mm_prefetch((const char *)(b + 16 * ldb), _MM_HINT_T0);                               \
-            _mm_prefetch((const char *)(b + 16 * ldb + W), _MM_HINT_T0);                           \
+            const S *bp = OFF ? b + boff[p] : b, *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;   \
+            const VEC b0 = VLOADU(bp), b1 = VLOADU(bp + W);                                        \
+            _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                        \
+            _mm_prefetch((const char *)(ahead + W), _MM_HINT_T0);                                  \
             ROWS14(STEP)                                                                           \
             a += 14;                                                                               \
-            b += ldb;                                                                              \
+            if (!OFF) b += ldb;                                                                    \
         }                                                                                          \
         const VEC va = VSET1(alpha);                                                               \
         if (beta == (S)0) {                                                                        \
@@ -58,20 +58,42 @@
         S *c = (S *)c_;                                                                            \
         const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
         switch (m) {                                                                               \
-        case 1: NAME##_rows(1, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 2: NAME##_rows(2, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 3: NAME##_rows(3, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 4: NAME##_rows(4, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 5: NAME##_rows(5, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 6: NAME##_rows(6, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 7: NAME##_rows(7, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 8: NAME##_rows(8, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 9: NAME##_rows(9, k, a, b, ldb, c, rs_c, alpha, beta); break;                         \
-        case 10: NAME##_rows(10, k, a, b, ldb, c, rs_c, alpha, beta); break;                       \
-        case 11: NAME##_rows(11, k, a, b, ldb, c, rs_c, alpha, beta); break;                       \
-        case 12: NAME##_rows(12, k, a, b, ldb, c, rs_c, alpha, beta); break;                       \
-        case 13: NAME##_rows(13, k, a, b, ldb, c, rs_c, alpha, beta); break;                       \
-        default: NAME##_rows(14, k, a, b, ldb, c, rs_c, alpha, beta); break;                       \
+        case 1: NAME##_rows(1, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 2: NAME##_rows(2, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 3: NAME##_rows(3, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 4: NAME##_rows(4, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 5: NAME##_rows(5, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 6: NAME##_rows(6, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 7: NAME##_rows(7, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 8: NAME##_rows(8, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 9: NAME##_rows(9, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
+        case 10: NAME##_rows(10, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;              \
+        case 11: NAME##_rows(11, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;              \
+        case 12: NAME##_rows(12, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;              \
+        case 13: NAME##_rows(13, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;              \
+        default: NAME##_rows(14, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;              \
+        }                                                                                          \
+    }                                                                                              \
+    void OFF_NAME(cf_int k, int m, const void *a_, const void *b_, const cf_int *boff, void *c_,   \
+                  cf_int rs_c, const void *alpha_, const void *beta_) {                          \
+        const S *a = (const S *)a_, *b = (const S *)b_;                                            \
+        S *c = (S *)c_;                                                                            \
+        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
+        switch (m) {                                                                               \
+        case 1: NAME##_rows(1, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 2: NAME##_rows(2, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 3: NAME##_rows(3, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 4: NAME##_rows(4, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 5: NAME##_rows(5, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 6: NAME##_rows(6, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 7: NAME##_rows(7, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 8: NAME##_rows(8, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 9: NAME##_rows(9, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
+        case 10: NAME##_rows(10, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                \
+        case 11: NAME##_rows(11, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                \
+        case 12: NAME##_rows(12, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                \
+        case 13: NAME##_rows(13, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                \
+        default: NAME##_rows(14, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                \
         }                                                                                          \
     }
 
@@ -127,7 +149,7 @@
 #define MASK __mmask16
 #define VMASKLOAD _mm512_maskz_loadu_ps
 #define VREDUCE _mm512_reduce_add_ps
-DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512)
+DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512, cf_f32_gemm_ukernel_off_14x32__avx512)
 DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #undef S
 #undef VEC
@@ -154,15 +176,17 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #define MASK __mmask8
 #define VMASKLOAD _mm512_maskz_loadu_pd
 #define VREDUCE _mm512_reduce_add_pd
-DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512)
+DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512, cf_f64_gemm_ukernel_off_14x16__avx512)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx512)
 
 CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx512, float, 8, cf_transpose8x8_ps, cf_transpose4x4_ps)
 CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x4_pd, cf_transpose2x2_pd)
 
 const cf_gemm_kernels cf_gemm__avx512 = {
-    .f32 = {14, 32, 14 * 24, 384, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512"},
-    .f64 = {14, 16, 14 * 24, 384, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512"},
+    .f32 = {14, 32, 14 * 24, 384, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512",
+            cf_f32_gemm_ukernel_off_14x32__avx512},
+    .f64 = {14, 16, 14 * 24, 384, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512",
+            cf_f64_gemm_ukernel_off_14x16__avx512},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx512,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx512,
     .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx512,
