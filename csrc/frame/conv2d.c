@@ -106,10 +106,18 @@ static cf_int cf_conv_sat_mul(cf_int a, cf_int b) {
  * it does about 0.85/waste of the useful work per cycle. The GEMM path packs both operands, which
  * costs it about 24 rows' worth of product: min(k, c*r*s)/(min + 24) of the peak (measured on the
  * Zen 4 machine, one thread: 57% at k = 32, c = 16; 60-72% at k = 64, c = 32; 15% at c = 1). */
+/* A grid whose band of one output row (its halo rows of Wp cells, for the image's and the other
+ * operand's channels, in doubles) fits in 8 bands' bytes: huge dilations and paddings do not. */
+static int cf_conv_grid_fits(const cf_conv_geom *g) {
+    const cf_int wp = g->q + cf_conv_sat_mul(g->dilation_w, g->s - 1);
+    const cf_int cells = cf_conv_sat_mul(cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1, wp);
+    return cf_conv_sat_mul(cells, cf_conv_sat_mul(g->c + g->k, 8)) <= 8 * CF_CONV_GRID_BAND_BYTES;
+}
+
 static int cf_conv_grid_wgrad(const cf_conv_geom *g, cf_int lane_bytes) {
     const cf_int cpg = g->c / g->groups, crs = cpg * g->r * g->s, kpg = g->k / g->groups;
     if (g->stride_h != 1 || g->stride_w != 1 || g->n == 0 || g->p == 0 || g->q == 0 || g->c == 0 ||
-        cf_conv_sat_mul(g->k, cf_conv_sat_mul(crs, lane_bytes)) > CF_CONV_GRID_ACC_BYTES)
+        !cf_conv_grid_fits(g) || cf_conv_sat_mul(g->k, cf_conv_sat_mul(crs, lane_bytes)) > CF_CONV_GRID_ACC_BYTES)
         return 0;
     const double wp = (double)(g->q + g->dilation_w * (g->s - 1)), halo = (double)(g->dilation_h * (g->r - 1));
     const double rows = (double)g->p, depth = (double)CF_MIN(kpg, crs);
@@ -118,12 +126,14 @@ static int cf_conv_grid_wgrad(const cf_conv_geom *g, cf_int lane_bytes) {
 }
 
 /* The bands of a padded pixel grid (weight_grad_grid, correlate_grid): `rows` output rows of one
- * image, or nimg whole images stacked, each in a block of blk = (rows + halo) * Wp cells (its padded
- * rows: the taps read `halo` rows past the last output row). Sized so that a band of the image's
- * c channels and `other` channels of the grid's other operand fits CF_CONV_GRID_BAND_BYTES, with
- * at least one band per thread where the batch allows. glen: the cells of one band rounded up to
- * `align`; cs: one channel's stride in the padded copy (its cells plus the taps' reach past them
- * and `align` more, so that whole vectors read past the last cell stay inside). */
+ * image, or nimg whole images stacked, each in a block of blk cells: its (rows + halo) padded rows
+ * of Wp (the taps read `halo` rows past the last output row), rounded up to `align`, so that the
+ * products of one image, rows * Wp cells rounded up to whole vectors or tiles, stay in its block.
+ * Sized so that a band of the image's c channels and `other` channels of the grid's other operand
+ * fits CF_CONV_GRID_BAND_BYTES, in a count of bands that the threads share evenly where the batch
+ * allows. glen: the cells of one band; cs: one channel's stride in the padded copy (its cells plus
+ * the taps' reach past them and `align` more, so that whole vectors read past the last cell stay
+ * inside). */
 typedef struct {
     cf_int wp, halo, rows, nimg, blk, bands, tasks, glen, cs;
 } cf_conv_grid;
@@ -139,16 +149,17 @@ static cf_conv_grid cf_conv_grid_plan(const cf_conv_geom *g, cf_int other, cf_in
     if (b.nimg < 1) {
         b.nimg = 1;
         b.rows = CF_MIN(g->p, CF_MAX((cf_int)1, CF_CONV_GRID_BAND_BYTES / row_bytes - b.halo));
-    } else {
-        b.nimg = CF_MIN(b.nimg, (g->n + nthreads - 1) / nthreads);
+    } else { /* as few bands as fit, rounded up to a multiple of the threads, images spread evenly */
+        const cf_int bands = ((g->n + b.nimg - 1) / b.nimg + nthreads - 1) / nthreads * nthreads;
+        b.nimg = (g->n + bands - 1) / bands;
     }
     if (g->n < nthreads && b.rows == g->p) /* one image a thread at most: split its rows instead */
         b.rows = CF_MAX((cf_int)1, (g->p * g->n + nthreads - 1) / nthreads);
-    b.blk = (b.rows + b.halo) * b.wp;
+    b.blk = ((b.rows + b.halo) * b.wp + align - 1) / align * align;
     b.bands = (g->p + b.rows - 1) / b.rows;
     b.tasks = b.rows == g->p ? (g->n + b.nimg - 1) / b.nimg : g->n * b.bands;
-    b.glen = ((b.nimg - 1) * b.blk + b.rows * b.wp + align - 1) / align * align;
-    b.cs = (b.nimg * b.blk + g->dilation_w * (g->s - 1) + align + 15) / 16 * 16;
+    b.glen = b.nimg * b.blk;
+    b.cs = (b.glen + g->dilation_w * (g->s - 1) + align + 15) / 16 * 16;
     return b;
 }
 
@@ -164,17 +175,19 @@ static void cf_conv_grid_task(const cf_conv_geom *g, const cf_conv_grid *b, cf_i
 
 /* Forwards for the grid: stride 1, not pointwise (whose B is the image itself, read in place by
  * the plain GEMM), a depth whose packed weight panel stays near L1 (CF_CONV_GRID_FWD_DEPTH), and a
- * grid that wastes less than packing im2col costs: the offset microkernel does about 0.9/waste of
- * the useful work per cycle, the packed path about kpg/(kpg + 12) (its im2col panel serves kpg rows;
- * measured on the Zen 4 machine, one thread: 70% at k = 32, c = 16; 78% at k = 64, c = 32). */
+ * grid that wastes less than packing im2col costs. The offset microkernel computes each image's
+ * p*Wp cells in whole 32-wide tiles and does about 0.87/waste of the useful work per cycle; the
+ * packed path about kpg/(kpg + 20) (its im2col panel serves kpg rows). Measured on the Zen 4
+ * machine, one thread, forward: the packed path at 58-70% of the peak at kpg = 32, 67-78% at 64,
+ * 81% at 128; the grid at 85-95% of the peak per cell. */
 static int cf_conv_grid_fwd(const cf_conv_geom *g) {
     const cf_int crs = g->c / g->groups * g->r * g->s, kpg = g->k / g->groups;
     if (g->stride_h != 1 || g->stride_w != 1 || cf_conv_is_pointwise(g) || g->n == 0 || g->p == 0 ||
-        g->q == 0 || g->c == 0 || crs > CF_CONV_GRID_FWD_DEPTH)
+        g->q == 0 || g->c == 0 || crs > CF_CONV_GRID_FWD_DEPTH || !cf_conv_grid_fits(g))
         return 0;
-    const double wp = (double)(g->q + g->dilation_w * (g->s - 1)), halo = (double)(g->dilation_h * (g->r - 1));
-    const double rows = (double)g->p, waste = (rows + halo) * wp / (rows * (double)g->q);
-    return 0.9 / waste > (double)kpg / (double)(kpg + 12);
+    const double cells = (double)((cf_conv_sat_mul(g->p, g->q + g->dilation_w * (g->s - 1)) + 31) / 32 * 32);
+    const double waste = cells / ((double)g->p * (double)g->q);
+    return 0.87 / waste > (double)kpg / (double)(kpg + 20);
 }
 
 /* memset(p, 0, bytes) on up to nthreads threads. */

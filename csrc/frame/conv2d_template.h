@@ -350,9 +350,10 @@ static int SUF(grid_fill)(const cf_conv_geom *g, const cf_conv_grid *b, const T 
     const cf_int Wp = b->wp, H = g->h, W = g->w, x0 = CF_MIN(g->pad_left, Wp);
     const cf_int cnt = CF_MAX((cf_int)0, CF_MIN(W, Wp - x0));
     int bad = 0;
-    for (cf_int c = 0; c < g->c; ++c) {
-        T *d = xp + c * b->cs;
-        for (cf_int m = 0; m < ni; ++m)
+    for (cf_int c = 0; c < g->c; ++c)
+        for (cf_int m = 0; m < ni; ++m) {
+            T *d = xp + c * b->cs + m * b->blk;
+            for (cf_int u = (nr + b->halo) * Wp; u < b->blk; ++u) d[u] = 0;
             for (cf_int yy = 0; yy < nr + b->halo; ++yy, d += Wp) { /* loops, not calls: rows are short */
                 const cf_int y = i0 + yy - g->pad_top;
                 if (y < 0 || y >= H || cnt == 0) {
@@ -370,8 +371,9 @@ static int SUF(grid_fill)(const cf_conv_geom *g, const cf_conv_grid *b, const T 
                     for (cf_int u = 0; u < cnt; ++u) d[x0 + u] = src[u];
                 for (cf_int u = x0 + cnt; u < Wp; ++u) d[u] = 0;
             }
+        }
+    for (cf_int c = 0; c < g->c; ++c)
         for (cf_int u = ni * b->blk; u < b->cs; ++u) xp[c * b->cs + u] = 0;
-    }
     return bad;
 }
 
@@ -417,14 +419,14 @@ static int SUF(correlate_grid)(const cf_conv_geom *g, const T *img, const T *wt,
         for (cf_int task = lo; task < hi; ++task) {
             cf_int n0, ni, i0, nr;
             cf_conv_grid_task(g, &pl, task, &n0, &ni, &i0, &nr);
-            const cf_int len = (ni - 1) * blk + nr * Wp;
             SUF(grid_fill)(g, &pl, img, n0, ni, i0, nr, 0, xp);
             for (cf_int gi = 0; gi < G; ++gi)
-                for (cf_int jr = 0; jr < len; jr += NR) /* one panel of B, reused by every row panel */
-                    for (cf_int ir = 0; ir < kpg; ir += MR)
-                        uk->ukernel_off(crs, (int)CF_MIN(MR, kpg - ir), apack + (gi * panels + ir / MR) * MR * crs,
-                                        xp + gi * cpg * cs + jr, boff, og + (gi * kpg + ir) * glen + jr, glen, &one,
-                                        &zero);
+                for (cf_int m = 0; m < ni; ++m) /* each image's output rows, not the halo rows between */
+                    for (cf_int jr = m * blk; jr < m * blk + nr * Wp; jr += NR) /* B panel for every row panel */
+                        for (cf_int ir = 0; ir < kpg; ir += MR)
+                            uk->ukernel_off(crs, (int)CF_MIN(MR, kpg - ir), apack + (gi * panels + ir / MR) * MR * crs,
+                                            xp + gi * cpg * cs + jr, boff, og + (gi * kpg + ir) * glen + jr, glen,
+                                            &one, &zero);
             for (cf_int k = 0; k < K; ++k) {
                 const T v = bias ? bias[k] : (T)0;
                 for (cf_int m = 0; m < ni; ++m)
@@ -683,7 +685,7 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
         for (cf_int task = lo; task < hi && !failed; ++task) {
             cf_int n0, ni, i0, nr;
             cf_conv_grid_task(g, &pl, task, &n0, &ni, &i0, &nr);
-            const cf_int len = ((ni - 1) * blk + nr * Wp + L - 1) / L * L;
+            const cf_int len = (ni - 1) * blk + (nr * Wp + L - 1) / L * L;
             if (SUF(grid_fill)(g, &pl, img, n0, ni, i0, nr, 1, xp)) {
                 failed = 1;
                 break;
@@ -697,12 +699,12 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
                         for (cf_int u = 0; u < Q; ++u) e[u] = src[u];
                         for (cf_int u = Q; u < Wp; ++u) e[u] = 0;
                     }
-                    const cf_int end = CF_MIN(len, (m + 1) * blk);
-                    for (cf_int u = m * blk + nr * Wp; u < end; ++u) d[u] = 0;
+                    for (cf_int u = m * blk + nr * Wp; u < CF_MIN(len, (m + 1) * blk); ++u) d[u] = 0;
                 }
             }
-            /* CF_CONV_GRID_CHUNK pixels at a time, so that the image rows of a block of taps stay
-             * in L1 while the gradient rows pass */
+            /* all the band's cells as one range (the zero gradient between images costs less than
+             * short products would), CF_CONV_GRID_CHUNK cells at a time, so that the image rows of a
+             * block of taps stay in L1 while the gradient rows pass */
             const cf_int pieces = (len + CF_CONV_GRID_CHUNK - 1) / CF_CONV_GRID_CHUNK;
             const cf_int chunk = (len / L + pieces - 1) / pieces * L; /* equal pieces, whole lanes */
             for (cf_int u0 = 0; u0 < len; u0 += chunk)
