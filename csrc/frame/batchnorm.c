@@ -4,10 +4,12 @@
  * Training forward reads x twice (statistics, then normalise) and backward reads dy and x twice
  * (two sums, then dx). With enough channels each thread takes whole channels and runs both
  * passes of a channel back to back, so the second pass finds the channel's n planes in cache
- * when they fit. With few channels the passes are split over (plane, chunk) items, with
- * per-item partial sums reduced in between. Both ways sum the same (plane, chunk) pieces in
- * the same order, so the result does not depend on the thread count. A 2-D input (s = 1) has
- * its own loops, along the rows. */
+ * when they fit. Otherwise the passes are split over (plane, chunk) items, each thread taking
+ * one run of items in memory order, all in one parallel region: the items' partial sums, a
+ * barrier, the coefficients of each thread's share of the channels (in parallel: with short
+ * planes and many channels, summing n*c partials is no small serial step), a barrier, the
+ * second pass. Both ways sum the same (plane, chunk) pieces in the same order, so the result
+ * does not depend on the thread count. A 2-D input (s = 1) has its own loops, along the rows. */
 #include <math.h>
 #include <string.h>
 
@@ -149,17 +151,15 @@ static void grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy, co
 }
 
 /* Work items when channels are split: item t covers values [lo, hi) of plane t / chunks, a
- * piece of chunk values (the last one shorter). `per` items go to a thread at a time, enough
- * for CF_BN_GRAIN values, so that taking work costs little next to doing it. */
+ * piece of chunk values (the last one shorter). */
 typedef struct {
-    cf_int chunks, chunk, per;
+    cf_int chunks, chunk;
 } split;
 
 static inline split split_make(const cf_bnorm *bn) {
     split sp;
     sp.chunks = CF_MAX(1, bn->s / CF_BN_CHUNK);
     sp.chunk = CF_MAX(1, (bn->s + sp.chunks - 1) / sp.chunks); /* s may be 0 (an empty plane) */
-    sp.per = CF_MAX(1, CF_BN_GRAIN / sp.chunk);
     return sp;
 }
 
@@ -175,6 +175,26 @@ static inline void item(const cf_bnorm *bn, const split *sp, cf_int t, cf_int *c
     *ch = plane % bn->c;
     *off = plane * bn->s + lo;
     *len = CF_MIN(bn->s, lo + sp->chunk) - lo;
+}
+
+/* A thread's share of the split layout: items [b, e) in both passes, and channels [c0, c1),
+ * whose coefficients it makes in between. */
+static inline void split_share(cf_int items, cf_int c, cf_int *b, cf_int *e, cf_int *c0,
+                               cf_int *c1) {
+    int nt = CF_NUM_THREADS_IN_TEAM(), id = CF_THREAD_ID();
+    cf_partition(items, nt, id, 1, b, e);
+    cf_partition(c, nt, id, 1, c0, c1);
+}
+
+/* sum += the partial sums of channel ch's items, in plane order. */
+static inline void split_sum(const cf_bnorm *bn, const split *sp, const double *part, cf_int ch,
+                             double sum[2]) {
+    for (cf_int i = 0; i < bn->n; i++)
+        for (cf_int u = 0; u < sp->chunks; u++) {
+            cf_int t = (i * bn->c + ch) * sp->chunks + u;
+            sum[0] += part[2 * t];
+            sum[1] += part[2 * t + 1];
+        }
 }
 
 /* Whole channels per thread when there are enough of them and their planes are long enough to
@@ -328,32 +348,29 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         cf_free(ks);
         return CF_ERR_NOMEM;
     }
-    if (learn) {
-        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-        for (cf_int t = 0; t < items; t++) {
+    CF_OMP(omp parallel num_threads(nt))
+    {
+        cf_int b, e, c0, c1;
+        split_share(items, c, &b, &e, &c0, &c1);
+        for (cf_int t = b; learn && t < e; t++) {
             cf_int ch, off, len;
             item(bn, &sp, t, &ch, &off, &len);
             part[2 * t] = part[2 * t + 1] = 0;
             stats(kr, dt, x, off, len, channel_shift(dt, x, bn, ch), part + 2 * t);
         }
-    }
-    for (cf_int ch = 0; ch < c; ch++) {
-        double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
-        if (learn)
-            for (cf_int i = 0; i < n; i++)
-                for (cf_int u = 0; u < sp.chunks; u++) {
-                    cf_int t = (i * c + ch) * sp.chunks + u;
-                    sum[0] += part[2 * t];
-                    sum[1] += part[2 * t + 1];
-                }
-        ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
-                              save_mean, save_invstd);
-    }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        normalise(kr, dt, x, y, off, len, &ks[ch], bn->relu);
+        CF_OMP(omp barrier)
+        for (cf_int ch = c0; ch < c1; ch++) {
+            double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
+            if (learn) split_sum(bn, &sp, part, ch, sum);
+            ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean,
+                                  running_var, save_mean, save_invstd);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int t = b; t < e; t++) {
+            cf_int ch, off, len;
+            item(bn, &sp, t, &ch, &off, &len);
+            normalise(kr, dt, x, y, off, len, &ks[ch], bn->relu);
+        }
     }
     cf_free(part);
     cf_free(ks);
@@ -401,28 +418,28 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         cf_free(ks);
         return CF_ERR_NOMEM;
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        part[2 * t] = part[2 * t + 1] = 0;
-        grad_stats(kr, dt, dy, y, x, off, len, load(dt, save_mean, ch, 0), part + 2 * t);
-    }
-    for (cf_int ch = 0; ch < c; ch++) {
-        double sum[2] = {0, 0};
-        for (cf_int i = 0; i < n; i++)
-            for (cf_int u = 0; u < sp.chunks; u++) {
-                cf_int t = (i * c + ch) * sp.chunks + u;
-                sum[0] += part[2 * t];
-                sum[1] += part[2 * t + 1];
-            }
-        ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
-    }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        grad(kr, dt, dy, y, x_dx, dx, off, len, &ks[ch]);
+    CF_OMP(omp parallel num_threads(nt))
+    {
+        cf_int b, e, c0, c1;
+        split_share(items, c, &b, &e, &c0, &c1);
+        for (cf_int t = b; t < e; t++) {
+            cf_int ch, off, len;
+            item(bn, &sp, t, &ch, &off, &len);
+            part[2 * t] = part[2 * t + 1] = 0;
+            grad_stats(kr, dt, dy, y, x, off, len, load(dt, save_mean, ch, 0), part + 2 * t);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int ch = c0; ch < c1; ch++) {
+            double sum[2] = {0, 0};
+            split_sum(bn, &sp, part, ch, sum);
+            ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int t = b; t < e; t++) {
+            cf_int ch, off, len;
+            item(bn, &sp, t, &ch, &off, &len);
+            grad(kr, dt, dy, y, x_dx, dx, off, len, &ks[ch]);
+        }
     }
     cf_free(part);
     cf_free(ks);
