@@ -361,7 +361,8 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
             coef k = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                                   save_mean, save_invstd);
             put_fwd_params(dt, prm, 0, &k);
-            for (cf_int i = 0; i < n; i++) normalise(kr, dt, x, y, (i * c + ch) * s, 1, s, prm, bn->relu);
+            for (cf_int i = 0; i < n; i++)
+                normalise(kr, dt, x, y, (i * c + ch) * s, 1, s, prm, bn->relu);
         }
         return CF_OK;
     }
@@ -441,7 +442,8 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
                 }
             coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
             put_bwd_params(dt, prm, 0, &k);
-            for (cf_int i = 0; i < n; i++) grad(kr, dt, dy, y, x_dx, dx, (i * c + ch) * s, 1, s, prm);
+            for (cf_int i = 0; i < n; i++)
+                grad(kr, dt, dy, y, x_dx, dx, (i * c + ch) * s, 1, s, prm);
         }
         return CF_OK;
     }

@@ -69,7 +69,8 @@ void cf_f64_bnorm_stats__avx2(const double *x, cf_int runs, cf_int len, const do
     for (cf_int r = 0; r < runs; r++) f64_stats_run(x + r * len, len, shift[r], s + 2 * r);
 }
 
-static inline void f32_normalise_run(const float *x, float *y, cf_int n, const float *p, int relu) {
+static inline void f32_normalise_run(const float *x, float *y, cf_int n, const float *p,
+                                     int relu) {
     const __m256 h = _mm256_set1_ps(p[0]), l = _mm256_set1_ps(p[1]), sc = _mm256_set1_ps(p[2]);
     const __m256 be = _mm256_set1_ps(p[3]), zero = _mm256_setzero_ps();
     cf_int i = 0;
@@ -82,13 +83,14 @@ static inline void f32_normalise_run(const float *x, float *y, cf_int n, const f
     cf_f32_bnorm_normalise__generic(x + i, y + i, 1, n - i, p, relu);
 }
 
-void cf_f32_bnorm_normalise__avx2(const float *x, float *y, cf_int runs, cf_int len, const float *p,
-                                  int relu) {
+void cf_f32_bnorm_normalise__avx2(const float *x, float *y, cf_int runs, cf_int len,
+                                  const float *p, int relu) {
     for (cf_int r = 0; r < runs; r++)
         f32_normalise_run(x + r * len, y + r * len, len, p + r * CF_BN_FWD_PARAMS, relu);
 }
 
-static inline void f64_normalise_run(const double *x, double *y, cf_int n, const double *p, int relu) {
+static inline void f64_normalise_run(const double *x, double *y, cf_int n, const double *p,
+                                     int relu) {
     const __m256d h = _mm256_set1_pd(p[0]), l = _mm256_set1_pd(p[1]), sc = _mm256_set1_pd(p[2]);
     const __m256d be = _mm256_set1_pd(p[3]), zero = _mm256_setzero_pd();
     cf_int i = 0;
@@ -101,8 +103,8 @@ static inline void f64_normalise_run(const double *x, double *y, cf_int n, const
     cf_f64_bnorm_normalise__generic(x + i, y + i, 1, n - i, p, relu);
 }
 
-void cf_f64_bnorm_normalise__avx2(const double *x, double *y, cf_int runs, cf_int len, const double *p,
-                                  int relu) {
+void cf_f64_bnorm_normalise__avx2(const double *x, double *y, cf_int runs, cf_int len,
+                                  const double *p, int relu) {
     for (cf_int r = 0; r < runs; r++)
         f64_normalise_run(x + r * len, y + r * len, len, p + r * CF_BN_FWD_PARAMS, relu);
 }
@@ -157,8 +159,8 @@ void cf_f64_bnorm_grad_stats__avx2(const double *dy, const double *y, const doub
                            p + r * CF_BN_BWD_PARAMS, s + 2 * r);
 }
 
-static inline void f32_grad_run(const float *dy, const float *y, const float *x, float *dx, cf_int n,
-                                const float *p) {
+static inline void f32_grad_run(const float *dy, const float *y, const float *x, float *dx,
+                                cf_int n, const float *p) {
     const __m256 h = _mm256_set1_ps(p[0]), l = _mm256_set1_ps(p[1]);
     const __m256 va = _mm256_set1_ps(p[2]), vb = _mm256_set1_ps(p[3]), vc = _mm256_set1_ps(p[4]);
     cf_int i = 0;
@@ -170,15 +172,15 @@ static inline void f32_grad_run(const float *dy, const float *y, const float *x,
     cf_f32_bnorm_grad__generic(dy + i, y ? y + i : NULL, x ? x + i : NULL, dx + i, 1, n - i, p);
 }
 
-void cf_f32_bnorm_grad__avx2(const float *dy, const float *y, const float *x, float *dx, cf_int runs,
-                             cf_int len, const float *p) {
+void cf_f32_bnorm_grad__avx2(const float *dy, const float *y, const float *x, float *dx,
+                             cf_int runs, cf_int len, const float *p) {
     for (cf_int r = 0; r < runs; r++)
         f32_grad_run(dy + r * len, y ? y + r * len : NULL, x ? x + r * len : NULL, dx + r * len,
                      len, p + r * CF_BN_BWD_PARAMS);
 }
 
-static inline void f64_grad_run(const double *dy, const double *y, const double *x, double *dx, cf_int n,
-                                const double *p) {
+static inline void f64_grad_run(const double *dy, const double *y, const double *x, double *dx,
+                                cf_int n, const double *p) {
     const __m256d h = _mm256_set1_pd(p[0]), l = _mm256_set1_pd(p[1]);
     const __m256d va = _mm256_set1_pd(p[2]), vb = _mm256_set1_pd(p[3]), vc = _mm256_set1_pd(p[4]);
     cf_int i = 0;
@@ -190,8 +192,8 @@ static inline void f64_grad_run(const double *dy, const double *y, const double 
     cf_f64_bnorm_grad__generic(dy + i, y ? y + i : NULL, x ? x + i : NULL, dx + i, 1, n - i, p);
 }
 
-void cf_f64_bnorm_grad__avx2(const double *dy, const double *y, const double *x, double *dx, cf_int runs,
-                             cf_int len, const double *p) {
+void cf_f64_bnorm_grad__avx2(const double *dy, const double *y, const double *x, double *dx,
+                             cf_int runs, cf_int len, const double *p) {
     for (cf_int r = 0; r < runs; r++)
         f64_grad_run(dy + r * len, y ? y + r * len : NULL, x ? x + r * len : NULL, dx + r * len,
                      len, p + r * CF_BN_BWD_PARAMS);
