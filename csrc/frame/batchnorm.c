@@ -4,10 +4,12 @@
  * Training forward reads x twice (statistics, then normalise) and backward reads dy and x twice
  * (two sums, then dx). With enough channels each thread takes whole channels and runs both
  * passes of a channel back to back, so the second pass finds the channel's n planes in cache
- * when they fit. With few channels the passes are split over (plane, chunk) items, with
- * per-item partial sums reduced in between. Both ways sum the same (plane, chunk) pieces in
- * the same order, so the result does not depend on the thread count. A 2-D input (s = 1) has
- * its own loops, along the rows. */
+ * when they fit. Otherwise the passes are split over (plane, chunk) items, each thread taking
+ * one run of items in memory order, all in one parallel region: the items' partial sums, a
+ * barrier, the coefficients of each thread's share of the channels (in parallel: with short
+ * planes and many channels, summing n*c partials is no small serial step), a barrier, the
+ * second pass. Both ways sum the same (plane, chunk) pieces in the same order, so the result
+ * does not depend on the thread count. A 2-D input (s = 1) has its own loops, along the rows. */
 #include <math.h>
 #include <string.h>
 
@@ -99,67 +101,82 @@ static coef backward_coef(cf_dtype dt, const cf_bnorm *bn, cf_int ch, const doub
     return k;
 }
 
-/* The passes over one run of values of channel k, in the data type. */
+/* A channel's kernel parameters (kernels/batchnorm.h) in the data type, at p + ch*count: the
+ * mean as hi + lo (hi rounded to the data type), then scale, beta (forward) or a, b, c. */
+static inline void *at(cf_dtype dt, const void *p, cf_int i) {
+    return (char *)p + (size_t)i * (dt == CF_F32 ? sizeof(float) : sizeof(double));
+}
+
+static void put_mean(cf_dtype dt, void *p, cf_int i, double mean) {
+    double hi = dt == CF_F32 ? (double)(float)mean : mean;
+    store(dt, p, i, hi);
+    store(dt, p, i + 1, mean - hi);
+}
+
+static void put_fwd_params(cf_dtype dt, void *p, cf_int ch, const coef *k) {
+    cf_int i = ch * CF_BN_FWD_PARAMS;
+    put_mean(dt, p, i, k->mean);
+    store(dt, p, i + 2, k->scale);
+    store(dt, p, i + 3, k->beta);
+}
+
+static void put_bwd_params(cf_dtype dt, void *p, cf_int ch, const coef *k) {
+    cf_int i = ch * CF_BN_BWD_PARAMS;
+    store(dt, p, i + 2, k->a);
+    store(dt, p, i + 3, k->b);
+    store(dt, p, i + 4, k->c);
+}
+
+/* The passes over `runs` consecutive runs of len values from offset off, in the data type;
+ * shift and p point at the first run's channel's entries. */
 static void stats(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *x, cf_int off,
-                  cf_int len, double shift, double s[2]) {
+                  cf_int runs, cf_int len, const void *shift, double *s) {
     if (dt == CF_F32)
-        kr->f32_stats((const float *)x + off, len, (float)shift, s);
+        kr->f32_stats((const float *)x + off, runs, len, shift, s);
     else
-        kr->f64_stats((const double *)x + off, len, shift, s);
+        kr->f64_stats((const double *)x + off, runs, len, shift, s);
 }
 
 static void normalise(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *x, void *y,
-                      cf_int off, cf_int len, const coef *k, int relu) {
-    if (dt == CF_F32) {
-        float hi = (float)k->mean, lo = (float)(k->mean - (double)hi);
-        kr->f32_normalise((const float *)x + off, (float *)y + off, len, hi, lo, (float)k->scale,
-                          (float)k->beta, relu);
-    } else {
-        kr->f64_normalise((const double *)x + off, (double *)y + off, len, k->mean, 0, k->scale,
-                          k->beta, relu);
-    }
+                      cf_int off, cf_int runs, cf_int len, const void *p, int relu) {
+    if (dt == CF_F32)
+        kr->f32_normalise((const float *)x + off, (float *)y + off, runs, len, p, relu);
+    else
+        kr->f64_normalise((const double *)x + off, (double *)y + off, runs, len, p, relu);
 }
 
 static void grad_stats(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy,
-                       const void *y, const void *x, cf_int off, cf_int len, double mean,
-                       double s[2]) {
-    if (dt == CF_F32) {
-        float hi = (float)mean, lo = (float)(mean - (double)hi);
+                       const void *y, const void *x, cf_int off, cf_int runs, cf_int len,
+                       const void *p, double *s) {
+    if (dt == CF_F32)
         kr->f32_grad_stats((const float *)dy + off, y ? (const float *)y + off : NULL,
-                           (const float *)x + off, len, hi, lo, s);
-    } else {
+                           (const float *)x + off, runs, len, p, s);
+    else
         kr->f64_grad_stats((const double *)dy + off, y ? (const double *)y + off : NULL,
-                           (const double *)x + off, len, mean, 0, s);
-    }
+                           (const double *)x + off, runs, len, p, s);
 }
 
 /* x NULL (eval): dx does not depend on x or the mean (see kernels/batchnorm.h) */
 static void grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy, const void *y,
-                 const void *x, void *dx, cf_int off, cf_int len, const coef *k) {
-    if (dt == CF_F32) {
-        float hi = (float)k->mean, lo = (float)(k->mean - (double)hi);
+                 const void *x, void *dx, cf_int off, cf_int runs, cf_int len, const void *p) {
+    if (dt == CF_F32)
         kr->f32_grad((const float *)dy + off, y ? (const float *)y + off : NULL,
-                     x ? (const float *)x + off : NULL, (float *)dx + off, len, hi, lo,
-                     (float)k->a, (float)k->b, (float)k->c);
-    } else {
+                     x ? (const float *)x + off : NULL, (float *)dx + off, runs, len, p);
+    else
         kr->f64_grad((const double *)dy + off, y ? (const double *)y + off : NULL,
-                     x ? (const double *)x + off : NULL, (double *)dx + off, len, k->mean, 0,
-                     k->a, k->b, k->c);
-    }
+                     x ? (const double *)x + off : NULL, (double *)dx + off, runs, len, p);
 }
 
 /* Work items when channels are split: item t covers values [lo, hi) of plane t / chunks, a
- * piece of chunk values (the last one shorter). `per` items go to a thread at a time, enough
- * for CF_BN_GRAIN values, so that taking work costs little next to doing it. */
+ * piece of chunk values (the last one shorter). */
 typedef struct {
-    cf_int chunks, chunk, per;
+    cf_int chunks, chunk;
 } split;
 
 static inline split split_make(const cf_bnorm *bn) {
     split sp;
     sp.chunks = CF_MAX(1, bn->s / CF_BN_CHUNK);
     sp.chunk = CF_MAX(1, (bn->s + sp.chunks - 1) / sp.chunks); /* s may be 0 (an empty plane) */
-    sp.per = CF_MAX(1, CF_BN_GRAIN / sp.chunk);
     return sp;
 }
 
@@ -175,6 +192,32 @@ static inline void item(const cf_bnorm *bn, const split *sp, cf_int t, cf_int *c
     *ch = plane % bn->c;
     *off = plane * bn->s + lo;
     *len = CF_MIN(bn->s, lo + sp->chunk) - lo;
+}
+
+/* How many items from t (up to e) one kernel call takes: with one item per plane, the rest of
+ * item t's sample (planes of consecutive channels); otherwise item t alone. */
+static inline cf_int item_runs(const cf_bnorm *bn, const split *sp, cf_int t, cf_int e, cf_int ch) {
+    return sp->chunks == 1 ? CF_MIN(e - t, bn->c - ch) : 1;
+}
+
+/* A thread's share of the split layout: items [b, e) in both passes, and channels [c0, c1),
+ * whose coefficients it makes in between. */
+static inline void split_share(cf_int items, cf_int c, cf_int *b, cf_int *e, cf_int *c0,
+                               cf_int *c1) {
+    int nt = CF_NUM_THREADS_IN_TEAM(), id = CF_THREAD_ID();
+    cf_partition(items, nt, id, 1, b, e);
+    cf_partition(c, nt, id, 1, c0, c1);
+}
+
+/* sum += the partial sums of channel ch's items, in plane order. */
+static inline void split_sum(const cf_bnorm *bn, const split *sp, const double *part, cf_int ch,
+                             double sum[2]) {
+    for (cf_int i = 0; i < bn->n; i++)
+        for (cf_int u = 0; u < sp->chunks; u++) {
+            cf_int t = (i * bn->c + ch) * sp->chunks + u;
+            sum[0] += part[2 * t];
+            sum[1] += part[2 * t + 1];
+        }
 }
 
 /* Whole channels per thread when there are enough of them and their planes are long enough to
@@ -307,56 +350,64 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
+            double shift_t, prm[CF_BN_FWD_PARAMS]; /* in the data type */
             cf_int cc, off, len;
-            if (learn)
-                for (cf_int t = ch * sp.chunks; t < n * c * sp.chunks; t += c * sp.chunks)
-                    for (cf_int u = t; u < t + sp.chunks; u++) {
-                        item(bn, &sp, u, &cc, &off, &len);
-                        stats(kr, dt, x, off, len, shift, sum);
-                    }
+            store(dt, &shift_t, 0, shift);
+            for (cf_int t = ch * sp.chunks; t < n * c * sp.chunks; t += c * sp.chunks)
+                for (cf_int u = t; u < t + sp.chunks; u++) {
+                    item(bn, &sp, u, &cc, &off, &len);
+                    stats(kr, dt, x, off, 1, len, &shift_t, sum);
+                }
             coef k = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
                                   save_mean, save_invstd);
-            for (cf_int i = 0; i < n; i++) normalise(kr, dt, x, y, (i * c + ch) * s, s, &k, bn->relu);
+            put_fwd_params(dt, prm, 0, &k);
+            for (cf_int i = 0; i < n; i++)
+                normalise(kr, dt, x, y, (i * c + ch) * s, 1, s, prm, bn->relu);
         }
         return CF_OK;
     }
     cf_int items = n * c * sp.chunks;
     double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
-    coef *ks = cf_malloc((size_t)c * sizeof(coef));
-    if (part == NULL || ks == NULL) {
+    void *prm = cf_malloc((size_t)c * (CF_BN_FWD_PARAMS + 1) * sizeof(double));
+    if (part == NULL || prm == NULL) {
         cf_free(part);
-        cf_free(ks);
+        cf_free(prm);
         return CF_ERR_NOMEM;
     }
-    if (learn) {
-        CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-        for (cf_int t = 0; t < items; t++) {
-            cf_int ch, off, len;
+    void *shift = at(dt, prm, c * CF_BN_FWD_PARAMS); /* the channels' shifts, after prm */
+    CF_OMP(omp parallel num_threads(nt))
+    {
+        cf_int b, e, c0, c1;
+        split_share(items, c, &b, &e, &c0, &c1);
+        for (cf_int ch = c0; ch < c1; ch++) store(dt, shift, ch, channel_shift(dt, x, bn, ch));
+        CF_OMP(omp barrier)
+        for (cf_int t = b; learn && t < e;) {
+            cf_int ch, off, len, runs;
             item(bn, &sp, t, &ch, &off, &len);
-            part[2 * t] = part[2 * t + 1] = 0;
-            stats(kr, dt, x, off, len, channel_shift(dt, x, bn, ch), part + 2 * t);
+            runs = item_runs(bn, &sp, t, e, ch);
+            memset(part + 2 * t, 0, (size_t)runs * 2 * sizeof(double));
+            stats(kr, dt, x, off, runs, len, at(dt, shift, ch), part + 2 * t);
+            t += runs;
+        }
+        CF_OMP(omp barrier)
+        for (cf_int ch = c0; ch < c1; ch++) {
+            double sum[2] = {0, 0};
+            if (learn) split_sum(bn, &sp, part, ch, sum);
+            coef k = forward_coef(dt, bn, ch, load(dt, shift, ch, 0), sum, gamma, beta,
+                                  running_mean, running_var, save_mean, save_invstd);
+            put_fwd_params(dt, prm, ch, &k);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int t = b; t < e;) {
+            cf_int ch, off, len, runs;
+            item(bn, &sp, t, &ch, &off, &len);
+            runs = item_runs(bn, &sp, t, e, ch);
+            normalise(kr, dt, x, y, off, runs, len, at(dt, prm, ch * CF_BN_FWD_PARAMS), bn->relu);
+            t += runs;
         }
     }
-    for (cf_int ch = 0; ch < c; ch++) {
-        double sum[2] = {0, 0}, shift = channel_shift(dt, x, bn, ch);
-        if (learn)
-            for (cf_int i = 0; i < n; i++)
-                for (cf_int u = 0; u < sp.chunks; u++) {
-                    cf_int t = (i * c + ch) * sp.chunks + u;
-                    sum[0] += part[2 * t];
-                    sum[1] += part[2 * t + 1];
-                }
-        ks[ch] = forward_coef(dt, bn, ch, shift, sum, gamma, beta, running_mean, running_var,
-                              save_mean, save_invstd);
-    }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        normalise(kr, dt, x, y, off, len, &ks[ch], bn->relu);
-    }
     cf_free(part);
-    cf_free(ks);
+    cf_free(prm);
     return CF_OK;
 }
 
@@ -381,51 +432,63 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
     if (by_channel(bn, nt)) {
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
-            double sum[2] = {0, 0}, mean = load(dt, save_mean, ch, 0);
+            double sum[2] = {0, 0}, prm[CF_BN_BWD_PARAMS]; /* in the data type */
             cf_int cc, off, len;
+            put_mean(dt, prm, 0, load(dt, save_mean, ch, 0));
             for (cf_int t = ch * sp.chunks; t < n * c * sp.chunks; t += c * sp.chunks)
                 for (cf_int u = t; u < t + sp.chunks; u++) {
                     item(bn, &sp, u, &cc, &off, &len);
-                    grad_stats(kr, dt, dy, y, x, off, len, mean, sum);
+                    grad_stats(kr, dt, dy, y, x, off, 1, len, prm, sum);
                 }
             coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
-            for (cf_int i = 0; i < n; i++) grad(kr, dt, dy, y, x_dx, dx, (i * c + ch) * s, s, &k);
+            put_bwd_params(dt, prm, 0, &k);
+            for (cf_int i = 0; i < n; i++)
+                grad(kr, dt, dy, y, x_dx, dx, (i * c + ch) * s, 1, s, prm);
         }
         return CF_OK;
     }
     cf_int items = n * c * sp.chunks;
     double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
-    coef *ks = cf_malloc((size_t)c * sizeof(coef));
-    if (part == NULL || ks == NULL) {
+    void *prm = cf_malloc((size_t)c * CF_BN_BWD_PARAMS * sizeof(double));
+    if (part == NULL || prm == NULL) {
         cf_free(part);
-        cf_free(ks);
+        cf_free(prm);
         return CF_ERR_NOMEM;
     }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        part[2 * t] = part[2 * t + 1] = 0;
-        grad_stats(kr, dt, dy, y, x, off, len, load(dt, save_mean, ch, 0), part + 2 * t);
-    }
-    for (cf_int ch = 0; ch < c; ch++) {
-        double sum[2] = {0, 0};
-        for (cf_int i = 0; i < n; i++)
-            for (cf_int u = 0; u < sp.chunks; u++) {
-                cf_int t = (i * c + ch) * sp.chunks + u;
-                sum[0] += part[2 * t];
-                sum[1] += part[2 * t + 1];
-            }
-        ks[ch] = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
-    }
-    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, sp.per))
-    for (cf_int t = 0; t < items; t++) {
-        cf_int ch, off, len;
-        item(bn, &sp, t, &ch, &off, &len);
-        grad(kr, dt, dy, y, x_dx, dx, off, len, &ks[ch]);
+    CF_OMP(omp parallel num_threads(nt))
+    {
+        cf_int b, e, c0, c1;
+        split_share(items, c, &b, &e, &c0, &c1);
+        for (cf_int ch = c0; ch < c1; ch++)
+            put_mean(dt, prm, ch * CF_BN_BWD_PARAMS, load(dt, save_mean, ch, 0));
+        CF_OMP(omp barrier)
+        for (cf_int t = b; t < e;) {
+            cf_int ch, off, len, runs;
+            item(bn, &sp, t, &ch, &off, &len);
+            runs = item_runs(bn, &sp, t, e, ch);
+            memset(part + 2 * t, 0, (size_t)runs * 2 * sizeof(double));
+            grad_stats(kr, dt, dy, y, x, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS),
+                       part + 2 * t);
+            t += runs;
+        }
+        CF_OMP(omp barrier)
+        for (cf_int ch = c0; ch < c1; ch++) {
+            double sum[2] = {0, 0};
+            split_sum(bn, &sp, part, ch, sum);
+            coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
+            put_bwd_params(dt, prm, ch, &k);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int t = b; t < e;) {
+            cf_int ch, off, len, runs;
+            item(bn, &sp, t, &ch, &off, &len);
+            runs = item_runs(bn, &sp, t, e, ch);
+            grad(kr, dt, dy, y, x_dx, dx, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS));
+            t += runs;
+        }
     }
     cf_free(part);
-    cf_free(ks);
+    cf_free(prm);
     return CF_OK;
 }
 

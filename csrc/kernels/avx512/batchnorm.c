@@ -24,7 +24,8 @@ static inline __m512d high_f64(__m512 v) {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-void cf_f32_bnorm_stats__avx512(const float *x, cf_int n, float shift, double s[2]) {
+/* Each kernel runs its one-run loop (the _run functions) over the runs. */
+static inline void f32_stats_run(const float *x, cf_int n, float shift, double s[2]) {
     __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
     const __m512 sh = _mm512_set1_ps(shift);
     for (cf_int i = 0; i < n;) {
@@ -44,7 +45,12 @@ void cf_f32_bnorm_stats__avx512(const float *x, cf_int n, float shift, double s[
     s[1] += _mm512_reduce_add_pd(q0);
 }
 
-void cf_f64_bnorm_stats__avx512(const double *x, cf_int n, double shift, double s[2]) {
+void cf_f32_bnorm_stats__avx512(const float *x, cf_int runs, cf_int len, const float *shift,
+                                double *s) {
+    for (cf_int r = 0; r < runs; r++) f32_stats_run(x + r * len, len, shift[r], s + 2 * r);
+}
+
+static inline void f64_stats_run(const double *x, cf_int n, double shift, double s[2]) {
     __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
     __m512d q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
     const __m512d sh = _mm512_set1_pd(shift);
@@ -67,10 +73,15 @@ void cf_f64_bnorm_stats__avx512(const double *x, cf_int n, double shift, double 
     s[1] += _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
 }
 
-void cf_f32_bnorm_normalise__avx512(const float *x, float *y, cf_int n, float hi, float lo,
-                                    float scale, float beta, int relu) {
-    const __m512 h = _mm512_set1_ps(hi), l = _mm512_set1_ps(lo), sc = _mm512_set1_ps(scale);
-    const __m512 be = _mm512_set1_ps(beta), zero = _mm512_setzero_ps();
+void cf_f64_bnorm_stats__avx512(const double *x, cf_int runs, cf_int len, const double *shift,
+                                double *s) {
+    for (cf_int r = 0; r < runs; r++) f64_stats_run(x + r * len, len, shift[r], s + 2 * r);
+}
+
+static inline void f32_normalise_run(const float *x, float *y, cf_int n, const float *p,
+                                     int relu) {
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]), sc = _mm512_set1_ps(p[2]);
+    const __m512 be = _mm512_set1_ps(p[3]), zero = _mm512_setzero_ps();
     for (cf_int i = 0; i < n; i += 16) {
         __mmask16 k = lanes16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(k, x + i);
@@ -80,10 +91,16 @@ void cf_f32_bnorm_normalise__avx512(const float *x, float *y, cf_int n, float hi
     }
 }
 
-void cf_f64_bnorm_normalise__avx512(const double *x, double *y, cf_int n, double hi, double lo,
-                                    double scale, double beta, int relu) {
-    const __m512d h = _mm512_set1_pd(hi), l = _mm512_set1_pd(lo), sc = _mm512_set1_pd(scale);
-    const __m512d be = _mm512_set1_pd(beta), zero = _mm512_setzero_pd();
+void cf_f32_bnorm_normalise__avx512(const float *x, float *y, cf_int runs, cf_int len,
+                                    const float *p, int relu) {
+    for (cf_int r = 0; r < runs; r++)
+        f32_normalise_run(x + r * len, y + r * len, len, p + r * CF_BN_FWD_PARAMS, relu);
+}
+
+static inline void f64_normalise_run(const double *x, double *y, cf_int n, const double *p,
+                                     int relu) {
+    const __m512d h = _mm512_set1_pd(p[0]), l = _mm512_set1_pd(p[1]), sc = _mm512_set1_pd(p[2]);
+    const __m512d be = _mm512_set1_pd(p[3]), zero = _mm512_setzero_pd();
     for (cf_int i = 0; i < n; i += 8) {
         __mmask8 k = lanes8(n - i);
         __m512d v = _mm512_maskz_loadu_pd(k, x + i);
@@ -93,10 +110,16 @@ void cf_f64_bnorm_normalise__avx512(const double *x, double *y, cf_int n, double
     }
 }
 
-void cf_f32_bnorm_grad_stats__avx512(const float *dy, const float *y, const float *x, cf_int n,
-                                     float hi, float lo, double s[2]) {
+void cf_f64_bnorm_normalise__avx512(const double *x, double *y, cf_int runs, cf_int len,
+                                    const double *p, int relu) {
+    for (cf_int r = 0; r < runs; r++)
+        f64_normalise_run(x + r * len, y + r * len, len, p + r * CF_BN_FWD_PARAMS, relu);
+}
+
+static inline void f32_grad_stats_run(const float *dy, const float *y, const float *x, cf_int n,
+                                      const float *p, double s[2]) {
     __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
-    const __m512 h = _mm512_set1_ps(hi), l = _mm512_set1_ps(lo);
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]);
     for (cf_int i = 0; i < n;) {
         __m512 a = _mm512_setzero_ps(), q = _mm512_setzero_ps();
         cf_int end = CF_MIN(n, i + 16 * CF_BN_BLOCK);
@@ -114,10 +137,17 @@ void cf_f32_bnorm_grad_stats__avx512(const float *dy, const float *y, const floa
     s[1] += _mm512_reduce_add_pd(q0);
 }
 
-void cf_f64_bnorm_grad_stats__avx512(const double *dy, const double *y, const double *x, cf_int n,
-                                     double hi, double lo, double s[2]) {
+void cf_f32_bnorm_grad_stats__avx512(const float *dy, const float *y, const float *x,
+                                     cf_int runs, cf_int len, const float *p, double *s) {
+    for (cf_int r = 0; r < runs; r++)
+        f32_grad_stats_run(dy + r * len, y ? y + r * len : NULL, x + r * len, len,
+                           p + r * CF_BN_BWD_PARAMS, s + 2 * r);
+}
+
+static inline void f64_grad_stats_run(const double *dy, const double *y, const double *x,
+                                      cf_int n, const double *p, double s[2]) {
     __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
-    const __m512d h = _mm512_set1_pd(hi), l = _mm512_set1_pd(lo);
+    const __m512d h = _mm512_set1_pd(p[0]), l = _mm512_set1_pd(p[1]);
     for (cf_int i = 0; i < n; i += 8) {
         __mmask8 k = lanes8(n - i);
         __m512d g = masked_grad_f64(dy, y, i, k);
@@ -129,10 +159,17 @@ void cf_f64_bnorm_grad_stats__avx512(const double *dy, const double *y, const do
     s[1] += _mm512_reduce_add_pd(q0);
 }
 
-void cf_f32_bnorm_grad__avx512(const float *dy, const float *y, const float *x, float *dx,
-                               cf_int n, float hi, float lo, float a, float b, float c) {
-    const __m512 h = _mm512_set1_ps(hi), l = _mm512_set1_ps(lo);
-    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vc = _mm512_set1_ps(c);
+void cf_f64_bnorm_grad_stats__avx512(const double *dy, const double *y, const double *x,
+                                     cf_int runs, cf_int len, const double *p, double *s) {
+    for (cf_int r = 0; r < runs; r++)
+        f64_grad_stats_run(dy + r * len, y ? y + r * len : NULL, x + r * len, len,
+                           p + r * CF_BN_BWD_PARAMS, s + 2 * r);
+}
+
+static inline void f32_grad_run(const float *dy, const float *y, const float *x, float *dx,
+                                cf_int n, const float *p) {
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]);
+    const __m512 va = _mm512_set1_ps(p[2]), vb = _mm512_set1_ps(p[3]), vc = _mm512_set1_ps(p[4]);
     for (cf_int i = 0; i < n; i += 16) {
         __mmask16 k = lanes16(n - i);
         __m512 g = masked_grad_f32(dy, y, i, k);
@@ -142,10 +179,17 @@ void cf_f32_bnorm_grad__avx512(const float *dy, const float *y, const float *x, 
     }
 }
 
-void cf_f64_bnorm_grad__avx512(const double *dy, const double *y, const double *x, double *dx,
-                               cf_int n, double hi, double lo, double a, double b, double c) {
-    const __m512d h = _mm512_set1_pd(hi), l = _mm512_set1_pd(lo);
-    const __m512d va = _mm512_set1_pd(a), vb = _mm512_set1_pd(b), vc = _mm512_set1_pd(c);
+void cf_f32_bnorm_grad__avx512(const float *dy, const float *y, const float *x, float *dx,
+                               cf_int runs, cf_int len, const float *p) {
+    for (cf_int r = 0; r < runs; r++)
+        f32_grad_run(dy + r * len, y ? y + r * len : NULL, x ? x + r * len : NULL, dx + r * len,
+                     len, p + r * CF_BN_BWD_PARAMS);
+}
+
+static inline void f64_grad_run(const double *dy, const double *y, const double *x, double *dx,
+                                cf_int n, const double *p) {
+    const __m512d h = _mm512_set1_pd(p[0]), l = _mm512_set1_pd(p[1]);
+    const __m512d va = _mm512_set1_pd(p[2]), vb = _mm512_set1_pd(p[3]), vc = _mm512_set1_pd(p[4]);
     for (cf_int i = 0; i < n; i += 8) {
         __mmask8 k = lanes8(n - i);
         __m512d g = masked_grad_f64(dy, y, i, k);
@@ -153,6 +197,13 @@ void cf_f64_bnorm_grad__avx512(const double *dy, const double *y, const double *
         if (x) rest = _mm512_fmadd_pd(_mm512_sub_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(k, x + i), h), l), vb, vc);
         _mm512_mask_storeu_pd(dx + i, k, _mm512_fmadd_pd(g, va, rest));
     }
+}
+
+void cf_f64_bnorm_grad__avx512(const double *dy, const double *y, const double *x, double *dx,
+                               cf_int runs, cf_int len, const double *p) {
+    for (cf_int r = 0; r < runs; r++)
+        f64_grad_run(dy + r * len, y ? y + r * len : NULL, x ? x + r * len : NULL, dx + r * len,
+                     len, p + r * CF_BN_BWD_PARAMS);
 }
 
 const cf_batchnorm_kernels batchnorm__avx512 = {

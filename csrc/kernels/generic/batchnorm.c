@@ -3,43 +3,59 @@
 #include "kernels/batchnorm.h"
 
 #define CF_STATS(T, NAME)                                                                      \
-    void NAME(const T *x, cf_int n, T shift, double s[2]) {                                     \
-        double s1 = 0, s2 = 0;                                                                  \
-        for (cf_int i = 0; i < n; i++) {                                                        \
-            double d = (double)(x[i] - shift);                                                  \
-            s1 += d;                                                                            \
-            s2 += d * d;                                                                        \
+    void NAME(const T *x, cf_int runs, cf_int len, const T *shift, double *s) {                 \
+        for (cf_int r = 0; r < runs; r++) {                                                     \
+            const T *xr = x + r * len, sh = shift[r];                                           \
+            double s1 = 0, s2 = 0;                                                              \
+            for (cf_int i = 0; i < len; i++) {                                                  \
+                double d = (double)(xr[i] - sh);                                                \
+                s1 += d;                                                                        \
+                s2 += d * d;                                                                    \
+            }                                                                                   \
+            s[2 * r] += s1;                                                                     \
+            s[2 * r + 1] += s2;                                                                 \
         }                                                                                       \
-        s[0] += s1;                                                                             \
-        s[1] += s2;                                                                             \
     }
 
 #define CF_NORMALISE(T, NAME)                                                                  \
-    void NAME(const T *x, T *y, cf_int n, T hi, T lo, T scale, T beta, int relu) {              \
-        for (cf_int i = 0; i < n; i++) {                                                        \
-            T v = ((x[i] - hi) - lo) * scale + beta;                                            \
-            y[i] = (relu && v < 0) ? (T)0 : v;                                                  \
+    void NAME(const T *x, T *y, cf_int runs, cf_int len, const T *p, int relu) {                \
+        for (cf_int r = 0; r < runs; r++, p += CF_BN_FWD_PARAMS) {                              \
+            const T *xr = x + r * len;                                                          \
+            T *yr = y + r * len;                                                                \
+            for (cf_int i = 0; i < len; i++) {                                                  \
+                T v = ((xr[i] - p[0]) - p[1]) * p[2] + p[3];                                    \
+                yr[i] = (relu && v < 0) ? (T)0 : v;                                             \
+            }                                                                                   \
         }                                                                                       \
     }
 
 #define CF_GRAD_STATS(T, NAME)                                                                 \
-    void NAME(const T *dy, const T *y, const T *x, cf_int n, T hi, T lo, double s[2]) {         \
-        double s1 = 0, s2 = 0;                                                                  \
-        for (cf_int i = 0; i < n; i++) {                                                        \
-            T g = (y == NULL || y[i] > 0) ? dy[i] : (T)0;                                       \
-            s1 += (double)g;                                                                    \
-            s2 += (double)(g * ((x[i] - hi) - lo));                                             \
+    void NAME(const T *dy, const T *y, const T *x, cf_int runs, cf_int len, const T *p,         \
+              double *s) {                                                                      \
+        for (cf_int r = 0; r < runs; r++, p += CF_BN_BWD_PARAMS) {                              \
+            const T *dr = dy + r * len, *yr = y ? y + r * len : NULL, *xr = x + r * len;        \
+            double s1 = 0, s2 = 0;                                                              \
+            for (cf_int i = 0; i < len; i++) {                                                  \
+                T g = (yr == NULL || yr[i] > 0) ? dr[i] : (T)0;                                 \
+                s1 += (double)g;                                                                \
+                s2 += (double)(g * ((xr[i] - p[0]) - p[1]));                                    \
+            }                                                                                   \
+            s[2 * r] += s1;                                                                     \
+            s[2 * r + 1] += s2;                                                                 \
         }                                                                                       \
-        s[0] += s1;                                                                             \
-        s[1] += s2;                                                                             \
     }
 
 #define CF_GRAD(T, NAME)                                                                       \
-    void NAME(const T *dy, const T *y, const T *x, T *dx, cf_int n, T hi, T lo, T a, T b,       \
-              T c) {                                                                            \
-        for (cf_int i = 0; i < n; i++) {                                                        \
-            T g = (y == NULL || y[i] > 0) ? dy[i] : (T)0;                                       \
-            dx[i] = x ? a * g + (b * ((x[i] - hi) - lo) + c) : a * g + c;                       \
+    void NAME(const T *dy, const T *y, const T *x, T *dx, cf_int runs, cf_int len, const T *p) { \
+        for (cf_int r = 0; r < runs; r++, p += CF_BN_BWD_PARAMS) {                              \
+            const T *dr = dy + r * len, *yr = y ? y + r * len : NULL;                           \
+            const T *xr = x ? x + r * len : NULL;                                               \
+            T *out = dx + r * len;                                                              \
+            for (cf_int i = 0; i < len; i++) {                                                  \
+                T g = (yr == NULL || yr[i] > 0) ? dr[i] : (T)0;                                 \
+                out[i] = xr ? p[2] * g + (p[3] * ((xr[i] - p[0]) - p[1]) + p[4])                \
+                            : p[2] * g + p[4];                                                  \
+            }                                                                                   \
         }                                                                                       \
     }
 
