@@ -24,15 +24,32 @@
     if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));           \
     if (i < M) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
 
+/* The kernel entry for every row count m <= 6: `_rows` specialised per M (and per OFF: B in place
+ * at ldb, or at the offsets boff). */
+#define DISPATCH_ROWS6(NAME, OFF, LDB, BOFF)                                                       \
+    const S *a = (const S *)a_, *b = (const S *)b_;                                                \
+    S *c = (S *)c_;                                                                                \
+    const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                                  \
+    switch (m) {                                                                                   \
+    case 1: NAME##_rows(1, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
+    case 2: NAME##_rows(2, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
+    case 3: NAME##_rows(3, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
+    case 4: NAME##_rows(4, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
+    case 5: NAME##_rows(5, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
+    default: NAME##_rows(6, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                 \
+    }
+
 /* The 6 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
- * specialised for each row count M by the switch (rows past M compile away). */
-#define DEFINE_UKERNEL_6X2W(NAME, OFF_NAME)                                                                \
+ * specialised for each row count M by the switch (rows past M compile away); OFF_NAME is the same
+ * kernel reading B's rows at b + boff[p] (kernels/gemm.h, cf_gemm_ukernel_off_fn). */
+#define DEFINE_UKERNEL_6X2W(NAME, OFF_NAME)                                                        \
     static inline __attribute__((always_inline)) void NAME##_rows(                                 \
-        const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb, const cf_int *boff, S *c, \
-        cf_int rs_c, S alpha, S beta) {                                                            \
+        const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb,                  \
+        const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta) {                                  \
         ROWS6(DECL)                                                                                \
         for (cf_int p = 0; p < k; ++p) {                                                           \
-            const S *bp = OFF ? b + boff[p] : b, *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;   \
+            const S *bp = OFF ? b + boff[p] : b;                                                   \
+            const S *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;                \
             const VEC b0 = VLOADU(bp), b1 = VLOADU(bp + W);                                        \
             _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                        \
             ROWS6(STEP)                                                                            \
@@ -49,31 +66,11 @@
     }                                                                                              \
     void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c,  \
               const void *alpha_, const void *beta_) {                                             \
-        const S *a = (const S *)a_, *b = (const S *)b_;                                            \
-        S *c = (S *)c_;                                                                            \
-        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
-        switch (m) {                                                                               \
-        case 1: NAME##_rows(1, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
-        case 2: NAME##_rows(2, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
-        case 3: NAME##_rows(3, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
-        case 4: NAME##_rows(4, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
-        case 5: NAME##_rows(5, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;                \
-        default: NAME##_rows(6, 0, k, a, b, ldb, NULL, c, rs_c, alpha, beta); break;               \
-        }                                                                                          \
+        DISPATCH_ROWS6(NAME, 0, ldb, NULL)                                                         \
     }                                                                                              \
     void OFF_NAME(cf_int k, int m, const void *a_, const void *b_, const cf_int *boff, void *c_,   \
-                  cf_int rs_c, const void *alpha_, const void *beta_) {                          \
-        const S *a = (const S *)a_, *b = (const S *)b_;                                            \
-        S *c = (S *)c_;                                                                            \
-        const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                              \
-        switch (m) {                                                                               \
-        case 1: NAME##_rows(1, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
-        case 2: NAME##_rows(2, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
-        case 3: NAME##_rows(3, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
-        case 4: NAME##_rows(4, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
-        case 5: NAME##_rows(5, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                  \
-        default: NAME##_rows(6, 1, k, a, b, 0, boff, c, rs_c, alpha, beta); break;                 \
-        }                                                                                          \
+                  cf_int rs_c, const void *alpha_, const void *beta_) {                            \
+        DISPATCH_ROWS6(NAME, 1, 0, boff)                                                           \
     }
 
 /* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 8 (4)

@@ -5,8 +5,8 @@
 #include "kernels/gemm.h"
 
 #define DEFINE_UKERNEL(NAME, OFF_NAME, S, MR, NR)                                                  \
-    static void NAME##_rows(cf_int k, int m, const S *a, const S *b, cf_int ldb, const cf_int *boff, S *c, \
-                            cf_int rs_c, S alpha, S beta) {                                        \
+    static void NAME##_rows(cf_int k, int m, const S *a, const S *b, cf_int ldb, const cf_int *boff,  \
+                            S *c, cf_int rs_c, S alpha, S beta) {                                  \
         S acc[MR][NR] = {{0}};                                                                     \
         for (cf_int p = 0; p < k; ++p) {                                                           \
             const S *bp = boff ? b + boff[p] : b + p * ldb;                                        \
@@ -24,8 +24,8 @@
         NAME##_rows(k, m, (const S *)a, (const S *)b, ldb, NULL, (S *)c, rs_c, *(const S *)alpha,  \
                     *(const S *)beta);                                                             \
     }                                                                                              \
-    void OFF_NAME(cf_int k, int m, const void *a, const void *b, const cf_int *boff, void *c, cf_int rs_c, \
-                  const void *alpha, const void *beta) {                                           \
+    void OFF_NAME(cf_int k, int m, const void *a, const void *b, const cf_int *boff, void *c,      \
+                  cf_int rs_c, const void *alpha, const void *beta) {                              \
         NAME##_rows(k, m, (const S *)a, (const S *)b, 0, boff, (S *)c, rs_c, *(const S *)alpha,    \
                     *(const S *)beta);                                                             \
     }
