@@ -223,11 +223,14 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
  * statistics moved into place by PERMUTE (an index pattern that depends only on L): softmax
  * either recomputes its exps there (RECOMPUTE = 1: AVX-512 float, where that costs less than
  * gathering them back) or gathers them back from `c`. A last block of fewer
- * than W rows goes through the zero-padded `pad`. ---- */
+ * than W rows goes through the zero-padded `pad`. Cross-entropy's row losses are worked out in
+ * the same lanes, each row's labelled score fetched by PICK (one gather with 64-bit indices, the
+ * labels as they are plus each row's start). ---- */
 #ifndef GATHER
 #define GATHER CF_VJOIN(VT, GATHER)
 #define PERMUTE CF_VJOIN(VT, PERMUTE)
 #define LOAD_COLS CF_VJOIN(VT, LOAD_COLS)
+#define PICK CF_VJOIN(VT, PICK)
 #define RECOMPUTE CF_VJOIN(VT, RECOMPUTE)
 #endif
 
@@ -264,10 +267,22 @@ static inline V FN(log_sum)(V s) {
     return FMA(e, SET1((T)0.6931471805599453), MUL(ADD(u, u), p));
 }
 
-void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, double *lse) {
+/* 1 if some of labels[0..n) lies outside [0, L), else 0 (one unsigned max: a negative label is huge) */
+static inline int FN(labels_outside)(const int64_t *labels, cf_int n, cf_int L) {
+    uint64_t most = 0;
+    for (cf_int i = 0; i < n; i++) most = CF_MAX(most, (uint64_t)labels[i]);
+    return most >= (uint64_t)L;
+}
+
+int KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, const int64_t *labels, T *loss) {
     _Alignas(64) int32_t in_idx[W], row_idx[CF_SOFTMAX_SHORT_L][W], out_idx[CF_SOFTMAX_SHORT_L][W];
+    _Alignas(64) int64_t row_at[W], pad_labels[W];
     _Alignas(64) T c[CF_SOFTMAX_SHORT_L * W], pad[CF_SOFTMAX_SHORT_L * W];
-    for (cf_int l = 0; l < W; l++) in_idx[l] = (int32_t)(l * L);
+    if (labels && FN(labels_outside)(labels, n, L)) return 1; /* before anything is read through them */
+    for (cf_int l = 0; l < W; l++) {
+        in_idx[l] = (int32_t)(l * L);
+        row_at[l] = l * L;
+    }
     for (cf_int k = 0, row = 0, col = 0; k < L; k++) /* each element's row */
         for (cf_int l = 0; l < W; l++) {
             row_idx[k][l] = (int32_t)row;
@@ -296,12 +311,22 @@ void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, do
             if (!RECOMPUTE && !log_out) STORE(c + j * W, e);
             s = ADD(s, e);
         }
-        const V ls = log_out || lse ? FN(log_sum)(s) : s;
-        if (lse) {
-            T mxl[W], lsl[W];
-            TO_LANES(mx, mxl);
-            TO_LANES(ls, lsl);
-            for (cf_int l = 0; l < m; l++) lse[r0 + l] = (double)mxl[l] + (double)lsl[l];
+        const V ls = log_out || labels ? FN(log_sum)(s) : s;
+        if (labels) { /* before the outputs: for a last short block they overwrite pad */
+            const int64_t *lab = labels + r0;
+            if (m < W) { /* pad rows pick their first score */
+                memset(pad_labels, 0, sizeof(pad_labels));
+                memcpy(pad_labels, lab, (size_t)m * sizeof(int64_t));
+                lab = pad_labels;
+            }
+            const V row_loss = ADD(SUB(mx, PICK(xs, lab, row_at)), ls);
+            if (m == W) {
+                STORE(loss + r0, row_loss);
+            } else {
+                T lanes[W];
+                TO_LANES(row_loss, lanes);
+                memcpy(loss + r0, lanes, (size_t)m * sizeof(T));
+            }
         }
         if (log_out) {
             for (cf_int k = 0; k < L; k++)
@@ -315,6 +340,7 @@ void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, do
         }
         if (m < W) memcpy(y + r0 * L, pad, (size_t)(m * L) * sizeof(T));
     }
+    return 0;
 }
 
 void KN(store_fence)(void) { CF_VEC_FENCE(); }

@@ -33,8 +33,11 @@ static inline void cf_v16f_transpose(__m512 r[16]) {
     }
 }
 
-/* IN xs: 16 rows of L <= 32 floats; OUT c: its L columns, 16 apart. Each group of up to 16
- * columns is 16 masked row loads and one in-register transpose (cheaper than 16 gathers). */
+/* IN xs: 16 rows of L <= 32 floats; OUT c (room for 32 columns): its L columns, 16 apart, and
+ * zeros up to the next multiple of 16 columns. Each group of up to 16 columns is 16 masked row
+ * loads and one in-register transpose (cheaper than 16 gathers), stored whole: with a variable
+ * count of stores the compiler spilled the transpose and copied it out with rep movs. */
+_Static_assert(CF_SOFTMAX_SHORT_L % 16 == 0, "load_cols stores whole groups of 16 columns");
 static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
     for (cf_int h = 0; h < L; h += 16) {
         const cf_int w = CF_MIN(16, L - h);
@@ -42,8 +45,16 @@ static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
         __m512 r[16];
         for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(k, xs + i * L + h);
         cf_v16f_transpose(r);
-        for (cf_int j = 0; j < w; j++) _mm512_storeu_ps(c + (h + j) * 16, r[j]);
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(c + (h + j) * 16, r[j]);
     }
+}
+
+/* PICK(xs, lab, at): the W elements xs[at[l] + lab[l]] (lab, at: W int64, at 64-byte aligned) */
+static inline __m512 cf_v16f_pick(const float *xs, const int64_t *lab, const int64_t *at) {
+    const __m256 lo = _mm512_i64gather_ps(_mm512_add_epi64(_mm512_loadu_si512(lab), _mm512_load_si512(at)), xs, 4);
+    const __m256 hi =
+        _mm512_i64gather_ps(_mm512_add_epi64(_mm512_loadu_si512(lab + 8), _mm512_load_si512(at + 8)), xs, 4);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
 /* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
@@ -54,6 +65,8 @@ static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
 #define F64_PERMUTE(v, idx) _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(idx))), (v))
 #define F32_LOAD_COLS(xs, L, c, idx) ((void)(idx), cf_v16f_load_cols((xs), (L), (c)))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
+#define F32_PICK(xs, lab, at) cf_v16f_pick((xs), (lab), (at))
+#define F64_PICK(xs, lab, at) _mm512_i64gather_pd(_mm512_add_epi64(_mm512_loadu_si512(lab), _mm512_load_si512(at)), (xs), 8)
 #define F32_RECOMPUTE 1
 #define F64_RECOMPUTE 0
 #define F64_GATHER(p, idx) _mm512_i32gather_pd(_mm256_load_si256((const __m256i *)(idx)), (p), 8)
