@@ -232,6 +232,51 @@ def test_bad_input_is_refused(mod, call, exc, word):
         call(mod)
 
 
+# ---- labels outside [0, C): the C kernels check each label as they read it ----------------------
+# (the short-row kernels a chunk of 256 rows at a time, in blocks of W rows; the long-row and backward
+# loops row by row; threads split 8192 and 9000 rows of 10 classes), and Python then raises the
+# reference's error, which names the smallest label if it is negative, else the largest.
+
+BAD_LABELS = {"negative": -1, "C": None, "beyond_int64": 2**63 + 5, "both": None}
+
+
+def _labels_with(n, c, where, kind):
+    labels = np.random.default_rng(n + c).integers(0, c, n)
+    at = 0 if where == "first" else n - 1
+    if kind == "beyond_int64":  # uint64 labels that turn negative as int64
+        labels = labels.astype(np.uint64)
+        labels[at] = BAD_LABELS[kind]
+    elif kind == "both":
+        labels[at], labels[n // 2] = c + 2, -3
+    else:
+        labels[at] = c if kind == "C" else BAD_LABELS[kind]
+    return labels
+
+
+@pytest.mark.parametrize("kind", list(BAD_LABELS))
+@pytest.mark.parametrize("where", ["first", "last"])
+@pytest.mark.parametrize("n,c", [(1, 1), (5, 10), (16, 10), (17, 3), (257, 32), (8192, 10), (9000, 7), (40, 33),
+                                 (3, 1000)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_labels_outside_the_classes_get_the_references_error(isa, nthreads, dtype, n, c, where, kind):
+    if kind == "both" and n < 3:
+        pytest.skip("needs a third row for the second bad label")
+    logits = sample((n, c), dtype)
+    labels = _labels_with(n, c, where, kind)
+    keep = labels.copy()
+    probs = R.softmax(logits, 1)
+    for name, arg in (("cross_entropy", logits), ("cross_entropy_backward", probs)):
+        with pytest.raises(ValueError, match="labels must lie in") as want:
+            getattr(R, name)(arg, labels)
+        with pytest.raises(ValueError, match="labels must lie in") as got:
+            getattr(cf, name)(arg, labels)
+        assert str(got.value) == str(want.value)
+    np.testing.assert_array_equal(labels, keep)
+    good = np.where((labels.astype(np.int64) >= 0) & (labels < c), labels, 0).astype(np.int64)
+    loss, _ = cf.cross_entropy(logits, good)  # nothing left behind by the refused calls
+    assert_close(loss, R.cross_entropy(logits, good)[0], c + 8, np.abs(R.log_softmax(logits, 1)).max() + 1)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_streaming_rows(isa, nthreads, dtype):
     """Outputs beyond 8 MiB with long rows take the non-temporal store path (rows of 1025
