@@ -26,7 +26,7 @@ static inline __m256 cf_v8f_pick(const float *xs, const int64_t *lab, const int6
                            _mm256_i64gather_ps(xs, cf_v4q_add(lab, at), 4));
 }
 
-/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+/* LOAD_COLS, STORE_SCALED: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
  * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
  * 64-byte aligned) */
 #define F32_GATHER(p, idx) _mm256_i32gather_ps((p), _mm256_load_si256((const __m256i *)(idx)), 4)
@@ -36,8 +36,8 @@ static inline __m256 cf_v8f_pick(const float *xs, const int64_t *lab, const int6
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
 #define F32_PICK(xs, lab, at) cf_v8f_pick((xs), (lab), (at))
 #define F64_PICK(xs, lab, at) _mm256_i64gather_pd((xs), cf_v4q_add((lab), (at)), 8)
-#define F32_RECOMPUTE 0
-#define F64_RECOMPUTE 0
+#define F32_STORE_SCALED F32_gather_rows_scaled
+#define F64_STORE_SCALED F64_gather_rows_scaled
 #define F64_GATHER(p, idx) _mm256_i32gather_pd((p), _mm_load_si128((const __m128i *)(idx)), 8)
 
 #define VT F32
