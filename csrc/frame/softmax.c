@@ -65,14 +65,15 @@ CF_FIXED_ORDER_SUM(sum_f64, double)
 
 /* Short rows: IN x; OUT y; N rows of L <= CF_SOFTMAX_SHORT_L, y = softmax (log_out = 0) or
  * log_softmax (log_out = 1). Threads take ranges of rows starting at multiples of 16 (the
- * kernels' blocks of W rows). With labels != NULL (cross-entropy) the threads take whole chunks of
- * CF_SOFTMAX_LOSS_CHUNK rows instead: the kernel leaves each row's loss, in T, in a scratch on the
- * thread's stack, and chunk_loss[i] gets the sum (in double, in a fixed order) of the losses of
- * chunk i, rows [i CF_SOFTMAX_LOSS_CHUNK, (i + 1) CF_SOFTMAX_LOSS_CHUNK), whatever the thread count.
- * Returns 1 if some label lies outside [0, L) (the kernel checks a chunk's labels before it reads
- * anything through them; the thread then stops), else 0. (The kernel once stored each row's log-sum-exp in double and this loop subtracted
- * the labelled score row by row: 8192x10 float32 took 40 us on 2 threads, 75 on 1, against 29
- * and 57 for plain softmax.) */
+ * kernels' blocks of W rows). With labels != NULL (cross-entropy) the threads take whole chunks
+ * of CF_SOFTMAX_LOSS_CHUNK rows instead: the kernel leaves each row's loss, in T, in a scratch on
+ * the thread's stack, and chunk_loss[i] gets the sum (in double, in a fixed order) of the losses
+ * of chunk i, rows [i CF_SOFTMAX_LOSS_CHUNK, (i + 1) CF_SOFTMAX_LOSS_CHUNK), whatever the thread
+ * count. Returns 1 if some label lies outside [0, L) (the kernel checks a chunk's labels before
+ * it reads anything through them; the thread then stops), else 0. (The kernel once stored each
+ * row's log-sum-exp in double and this loop subtracted the labelled score row by row, after
+ * Python had checked the labels' range: 8192x10 float32 took 89 us on 1 thread, now 59, against
+ * 50 for plain softmax.) */
 static int short_rows(const cf_softmax_kernels *k, cf_dtype dt, cf_int N, cf_int L, const void *x, void *y,
                       int log_out, const int64_t *labels, double *chunk_loss, int nthreads) {
     const int nt = threads_for_units(N, L, nthreads);
