@@ -189,6 +189,22 @@ def test_cross_entropy_matches_reference(isa, nthreads, n, c, dtype, label_dtype
     np.testing.assert_array_equal(labels, keep[1])
 
 
+@pytest.mark.parametrize("n,c", [(9000, 10), (9000, 32), (30000, 3), (700, 100)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_loss_is_the_same_bits_on_1_2_and_7_threads(isa, dtype, n, c):
+    # short rows sum their losses chunk by chunk of 256 rows, long rows row by row, in an order
+    # that does not depend on how the rows are split between threads
+    logits = sample((n, c), dtype, seed=n + c)
+    labels = np.random.default_rng(c).integers(0, c, n)
+    results = []
+    for t in (1, 2, 7):
+        with cf.threads(t):
+            results.append(cf.cross_entropy(logits, labels))
+    for loss, probs in results[1:]:
+        np.testing.assert_array_equal(loss, results[0][0])
+        np.testing.assert_array_equal(probs, results[0][1])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_of_an_empty_batch_is_nan_like_torch(isa, dtype):
     loss, probs = cf.cross_entropy(np.zeros((0, 4), dtype), np.zeros(0, np.int64))
