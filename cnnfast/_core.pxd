@@ -70,6 +70,10 @@ cdef extern from "cnnfast.h" nogil:
                      const void *x, const void *w, void *dx, void *dw, int nthreads)
     int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
                    const void *b, void *out, int nthreads)
+
+    enum:
+        CF_ERR_LABEL
+
     int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
                              void *probs, double *loss_sum, int nthreads)
     int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,

@@ -109,8 +109,8 @@ def softmax(op, cnp.ndarray a, b, cnp.ndarray out, cf_int outer, cf_int length, 
 
 
 def cross_entropy_fwd(cnp.ndarray logits, cnp.ndarray labels, cnp.ndarray probs, int nthreads):
-    """probs = softmax of each row of logits (N, C); returns the sum of the rows' losses (double).
-    labels: int64 (N,) in [0, C)."""
+    """probs = softmax of each row of logits (N, C); returns the sum of the rows' losses (double),
+    or None when a label of labels (int64, (N,)) lies outside [0, C) (probs is then garbage)."""
     cdef cf_dtype dt = _dtype(logits)
     cdef cf_int n = logits.shape[0]
     cdef cf_int c = logits.shape[1]
@@ -121,12 +121,15 @@ def cross_entropy_fwd(cnp.ndarray logits, cnp.ndarray labels, cnp.ndarray probs,
     cdef int st
     with nogil:
         st = cf_cross_entropy_fwd(dt, n, c, px, pl, pp, &loss_sum, nthreads)
+    if st == CF_ERR_LABEL:
+        return None
     _check(st)
     return loss_sum
 
 
 def cross_entropy_bwd(cnp.ndarray probs, cnp.ndarray labels, cnp.ndarray dlogits, int nthreads):
-    """dlogits = (probs - onehot(labels)) / N, probs (N, C) with N >= 1."""
+    """dlogits = (probs - onehot(labels)) / N, probs (N, C) with N >= 1; returns False when a label
+    of labels (int64, (N,)) lies outside [0, C) (dlogits is then garbage), else True."""
     cdef cf_dtype dt = _dtype(probs)
     cdef cf_int n = probs.shape[0]
     cdef cf_int c = probs.shape[1]
@@ -136,4 +139,7 @@ def cross_entropy_bwd(cnp.ndarray probs, cnp.ndarray labels, cnp.ndarray dlogits
     cdef int st
     with nogil:
         st = cf_cross_entropy_bwd(dt, n, c, pp, pl, pd, nthreads)
+    if st == CF_ERR_LABEL:
+        return False
     _check(st)
+    return True

@@ -128,11 +128,11 @@ def test_nan_propagates_to_its_slice(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("length", [1, 2, 10, 31, 32, 33])
+@pytest.mark.parametrize("length", [1, 2, 10, 16, 17, 31, 32, 33])
 @pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 100])
 def test_short_rows_around_the_block_size(isa, nthreads, rows, length, dtype):
     # row counts around the kernels' blocks of W = 1, 4, 8, 16 rows (and the threads' split);
-    # lengths on both sides of the short-row limit, 32
+    # lengths on both sides of the short-row limit, 32, and of the AVX-512 transposes' 16 columns
     x = sample((rows, length), dtype, seed=rows * 100 + length)
     keep = x.copy()
     check_all(x, np.ones_like(x), 1)
@@ -189,6 +189,22 @@ def test_cross_entropy_matches_reference(isa, nthreads, n, c, dtype, label_dtype
     np.testing.assert_array_equal(labels, keep[1])
 
 
+@pytest.mark.parametrize("n,c", [(9000, 10), (9000, 32), (30000, 3), (700, 100)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_loss_is_the_same_bits_on_1_2_and_7_threads(isa, dtype, n, c):
+    # short rows sum their losses chunk by chunk of 256 rows, long rows row by row, in an order
+    # that does not depend on how the rows are split between threads
+    logits = sample((n, c), dtype, seed=n + c)
+    labels = np.random.default_rng(c).integers(0, c, n)
+    results = []
+    for t in (1, 2, 7):
+        with cf.threads(t):
+            results.append(cf.cross_entropy(logits, labels))
+    for loss, probs in results[1:]:
+        np.testing.assert_array_equal(loss, results[0][0])
+        np.testing.assert_array_equal(probs, results[0][1])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_of_an_empty_batch_is_nan_like_torch(isa, dtype):
     loss, probs = cf.cross_entropy(np.zeros((0, 4), dtype), np.zeros(0, np.int64))
@@ -230,6 +246,51 @@ BAD = [
 def test_bad_input_is_refused(mod, call, exc, word):
     with pytest.raises(exc, match=word):
         call(mod)
+
+
+# ---- labels outside [0, C): the C kernels check each label as they read it ----------------------
+# (the short-row kernels a chunk of 256 rows at a time, in blocks of W rows; the long-row and backward
+# loops row by row; threads split 8192 and 9000 rows of 10 classes), and Python then raises the
+# reference's error, which names the smallest label if it is negative, else the largest.
+
+BAD_LABELS = {"negative": -1, "C": None, "beyond_int64": 2**63 + 5, "both": None}
+
+
+def _labels_with(n, c, where, kind):
+    labels = np.random.default_rng(n + c).integers(0, c, n)
+    at = 0 if where == "first" else n - 1
+    if kind == "beyond_int64":  # uint64 labels that turn negative as int64
+        labels = labels.astype(np.uint64)
+        labels[at] = BAD_LABELS[kind]
+    elif kind == "both":
+        labels[at], labels[n // 2] = c + 2, -3
+    else:
+        labels[at] = c if kind == "C" else BAD_LABELS[kind]
+    return labels
+
+
+@pytest.mark.parametrize("kind", list(BAD_LABELS))
+@pytest.mark.parametrize("where", ["first", "last"])
+@pytest.mark.parametrize("n,c", [(1, 1), (5, 10), (16, 10), (17, 3), (257, 32), (8192, 10), (9000, 7), (40, 33),
+                                 (3, 1000)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_labels_outside_the_classes_get_the_references_error(isa, nthreads, dtype, n, c, where, kind):
+    if kind == "both" and n < 3:
+        pytest.skip("needs a third row for the second bad label")
+    logits = sample((n, c), dtype)
+    labels = _labels_with(n, c, where, kind)
+    keep = labels.copy()
+    probs = R.softmax(logits, 1)
+    for name, arg in (("cross_entropy", logits), ("cross_entropy_backward", probs)):
+        with pytest.raises(ValueError, match="labels must lie in") as want:
+            getattr(R, name)(arg, labels)
+        with pytest.raises(ValueError, match="labels must lie in") as got:
+            getattr(cf, name)(arg, labels)
+        assert str(got.value) == str(want.value)
+    np.testing.assert_array_equal(labels, keep)
+    good = np.where((labels.astype(np.int64) >= 0) & (labels < c), labels, 0).astype(np.int64)
+    loss, _ = cf.cross_entropy(logits, good)  # nothing left behind by the refused calls
+    assert_close(loss, R.cross_entropy(logits, good)[0], c + 8, np.abs(R.log_softmax(logits, 1)).max() + 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

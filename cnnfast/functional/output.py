@@ -52,20 +52,24 @@ def log_softmax_backward(dy, y, axis=-1):
 
 def cross_entropy(logits, labels):
     """(loss, probs): loss = mean over the batch of log(sum(exp(logits[i]))) - logits[i, labels[i]]
-    (a 0-d array of the logits' dtype; NaN when N = 0), probs = softmax(logits) along axis 1."""
-    labels = _checks.scores_and_labels(logits, "logits", labels)
+    (a 0-d array of the logits' dtype; NaN when N = 0), probs = softmax(logits) along axis 1.
+    Every label must lie in [0, C): the C kernel checks each as it reads it."""
+    labels64 = _checks.scores_and_labels(logits, "logits", labels, check_range=False)
     n = logits.shape[0]
     probs = _core.empty(logits.shape, logits.dtype)
     if n == 0:
         return np.array(np.nan, dtype=logits.dtype), probs
-    total = _core.cross_entropy_fwd(_c(logits), _c(labels), probs, get_num_threads())
+    total = _core.cross_entropy_fwd(_c(logits), _c(labels64), probs, get_num_threads())
+    if total is None:
+        _checks.labels_outside_classes(labels, logits.shape[1])
     return np.array(total / n, dtype=logits.dtype), probs
 
 
 def cross_entropy_backward(probs, labels):
-    """dlogits = (probs - onehot(labels)) / N."""
-    labels = _checks.scores_and_labels(probs, "probs", labels)
+    """dlogits = (probs - onehot(labels)) / N. Every label must lie in [0, C): the C kernel checks
+    each as it reads it."""
+    labels64 = _checks.scores_and_labels(probs, "probs", labels, check_range=False)
     d = _core.empty(probs.shape, probs.dtype)
-    if probs.shape[0]:
-        _core.cross_entropy_bwd(_c(probs), _c(labels), d, get_num_threads())
+    if probs.shape[0] and not _core.cross_entropy_bwd(_c(probs), _c(labels64), d, get_num_threads()):
+        _checks.labels_outside_classes(labels, probs.shape[1])
     return d

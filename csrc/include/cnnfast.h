@@ -90,11 +90,16 @@ typedef enum {
  * backward ops, NULL for the forward ones); OUT out. */
 int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,
                const void *b, void *out, int nthreads);
-/* IN logits (N, C), labels (N,) int64 in [0, C) (validated); OUT probs (N, C) = softmax of each
- * row, *loss_sum = sum over rows of logsumexp(row) - row[label] (double). C >= 1. */
+/* Status of the cross-entropy calls when a label lies outside [0, C) (their outputs are then
+ * garbage; nothing outside the arrays is read or written). */
+enum { CF_ERR_LABEL = 17 };
+
+/* IN logits (N, C), labels (N,) int64, each checked to lie in [0, C); OUT probs (N, C) = softmax
+ * of each row, *loss_sum = sum over rows of logsumexp(row) - row[label] (double). C >= 1. */
 int cf_cross_entropy_fwd(cf_dtype dt, cf_int N, cf_int C, const void *logits, const int64_t *labels,
                          void *probs, double *loss_sum, int nthreads);
-/* IN probs (N, C), labels; OUT dlogits = (probs - onehot(labels)) / N. N >= 1, C >= 1. */
+/* IN probs (N, C), labels (N,) int64, each checked to lie in [0, C); OUT dlogits = (probs -
+ * onehot(labels)) / N. N >= 1, C >= 1. */
 int cf_cross_entropy_bwd(cf_dtype dt, cf_int N, cf_int C, const void *probs, const int64_t *labels,
                          void *dlogits, int nthreads);
 

@@ -14,8 +14,10 @@
  *   bwd:      dx = y * (dy - sum(dy * y))           (a = dy, b = y)
  *   log_bwd:  dx = dy - exp(y) * sum(dy)             (a = dy, b = y)
  * Short-row kernels (fwd_short) work on n >= 0 contiguous rows of 1 <= L <= CF_SOFTMAX_SHORT_L
- * elements: y = softmax (log_out = 0) or log_softmax (log_out = 1) of each row and, if lse !=
- * NULL, lse[r] = row r's log-sum-exp in double (computed in T).
+ * elements: y = softmax (log_out = 0) or log_softmax (log_out = 1) of each row. With labels !=
+ * NULL (cross-entropy, n labels) they also store each row's loss, logsumexp(x[r]) - x[r, labels[r]]
+ * (in T), in loss[r]; they first check every label and return 1 without writing anything if
+ * one lies outside [0, L). Otherwise (and with labels == NULL) they return 0.
  * The forward row kernel returns max + log(sum(exp(x - max))) (the row's log-sum-exp) in double,
  * for cross-entropy. Written once in kernels/softmax_template.h over each ISA's vec.h. */
 #ifndef CF_KERNELS_SOFTMAX_H
@@ -47,8 +49,10 @@ typedef struct {
                              int stream);
     void (*f64_log_bwd_cols)(cf_int L, cf_int m, cf_int stride, const double *dy, const double *y,
                              double *dx, int stream);
-    void (*f32_fwd_short)(cf_int n, cf_int L, const float *x, float *y, int log_out, double *lse);
-    void (*f64_fwd_short)(cf_int n, cf_int L, const double *x, double *y, int log_out, double *lse);
+    int (*f32_fwd_short)(cf_int n, cf_int L, const float *x, float *y, int log_out, const int64_t *labels,
+                         float *loss);
+    int (*f64_fwd_short)(cf_int n, cf_int L, const double *x, double *y, int log_out, const int64_t *labels,
+                         double *loss);
     void (*f32_store_fence)(void);
     void (*f64_store_fence)(void);
 } cf_softmax_kernels;

@@ -218,22 +218,33 @@ void KN(log_softmax_bwd_cols)(cf_int L, cf_int m, cf_int stride, const T *dy, co
  * blocks of W rows. Each row's max, sum of exps and log-sum-exp are worked out transposed, one
  * lane per row: the L columns of a block are read into the (L, W) scratch block `c` by this
  * ISA's LOAD_COLS (defined by kernels/<isa>/softmax.c: gather_cols below, one GATHER per column,
- * or an in-register transpose). The outputs are then
- * computed in the rows' own layout, L contiguous vectors per block, with each lane's row
- * statistics moved into place by PERMUTE (an index pattern that depends only on L): softmax
- * either recomputes its exps there (RECOMPUTE = 1: AVX-512 float, where that costs less than
- * gathering them back) or gathers them back from `c`. A last block of fewer
- * than W rows goes through the zero-padded `pad`. ---- */
+ * or an in-register transpose). Softmax leaves its exps in `c` and the ISA's STORE_SCALED writes
+ * them back in the rows' own layout times each row's 1 / sum (gather_rows_scaled below: one
+ * GATHER per output vector, the lanes' 1 / sum moved into place by PERMUTE; or an in-register
+ * transpose). Log-softmax computes its outputs in the rows' layout, L contiguous vectors per
+ * block, with each lane's row statistics moved into place by PERMUTE (an index pattern that
+ * depends only on L). A last block of fewer than W rows goes through the zero-padded `pad`.
+ * Cross-entropy's row losses are worked out in the same lanes, each row's labelled score fetched
+ * by PICK (one gather with 64-bit indices, the labels as they are plus each row's start). ---- */
 #ifndef GATHER
 #define GATHER CF_VJOIN(VT, GATHER)
 #define PERMUTE CF_VJOIN(VT, PERMUTE)
 #define LOAD_COLS CF_VJOIN(VT, LOAD_COLS)
-#define RECOMPUTE CF_VJOIN(VT, RECOMPUTE)
+#define PICK CF_VJOIN(VT, PICK)
+#define STORE_SCALED CF_VJOIN(VT, STORE_SCALED)
 #endif
 
 /* IN xs: W rows of L; OUT c: its L columns, W apart; in_idx[l] = l * L */
 static inline void FN(gather_cols)(const T *xs, cf_int L, T *c, const int32_t *in_idx) {
     for (cf_int j = 0; j < L; j++) STORE(c + j * W, GATHER(xs + j, in_idx));
+}
+
+/* IN c: the L columns of W rows, W apart, inv: a factor per row (lane); OUT ys: the W rows of L,
+ * each times its factor. out_idx[k], row_idx[k]: the places in c and the rows of the elements of
+ * ys[k W .. (k + 1) W) */
+static inline void FN(gather_rows_scaled)(const T *c, cf_int L, V inv, T *ys, const int32_t (*out_idx)[W],
+                                          const int32_t (*row_idx)[W]) {
+    for (cf_int k = 0; k < L; k++) STORE(ys + k * W, MUL(GATHER(c, out_idx[k]), PERMUTE(inv, row_idx[k])));
 }
 
 /* log(s) for s in [1, CF_SOFTMAX_SHORT_L] (a sum of exps whose largest term is exp(0) = 1):
@@ -264,10 +275,22 @@ static inline V FN(log_sum)(V s) {
     return FMA(e, SET1((T)0.6931471805599453), MUL(ADD(u, u), p));
 }
 
-void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, double *lse) {
+/* 1 if some of labels[0..n) lies outside [0, L), else 0 (one unsigned max: a negative label is huge) */
+static inline int FN(labels_outside)(const int64_t *labels, cf_int n, cf_int L) {
+    uint64_t most = 0;
+    for (cf_int i = 0; i < n; i++) most = CF_MAX(most, (uint64_t)labels[i]);
+    return most >= (uint64_t)L;
+}
+
+int KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, const int64_t *labels, T *loss) {
     _Alignas(64) int32_t in_idx[W], row_idx[CF_SOFTMAX_SHORT_L][W], out_idx[CF_SOFTMAX_SHORT_L][W];
+    _Alignas(64) int64_t row_at[W], pad_labels[W];
     _Alignas(64) T c[CF_SOFTMAX_SHORT_L * W], pad[CF_SOFTMAX_SHORT_L * W];
-    for (cf_int l = 0; l < W; l++) in_idx[l] = (int32_t)(l * L);
+    if (labels && FN(labels_outside)(labels, n, L)) return 1; /* before anything is read through them */
+    for (cf_int l = 0; l < W; l++) {
+        in_idx[l] = (int32_t)(l * L);
+        row_at[l] = l * L;
+    }
     for (cf_int k = 0, row = 0, col = 0; k < L; k++) /* each element's row */
         for (cf_int l = 0; l < W; l++) {
             row_idx[k][l] = (int32_t)row;
@@ -293,28 +316,35 @@ void KN(softmax_fwd_short)(cf_int n, cf_int L, const T *x, T *y, int log_out, do
         for (cf_int j = 0; j < L; j++) mx = MAX(mx, LOAD(c + j * W));
         for (cf_int j = 0; j < L; j++) {
             const V e = EXP(SUB(LOAD(c + j * W), mx));
-            if (!RECOMPUTE && !log_out) STORE(c + j * W, e);
+            if (!log_out) STORE(c + j * W, e);
             s = ADD(s, e);
         }
-        const V ls = log_out || lse ? FN(log_sum)(s) : s;
-        if (lse) {
-            T mxl[W], lsl[W];
-            TO_LANES(mx, mxl);
-            TO_LANES(ls, lsl);
-            for (cf_int l = 0; l < m; l++) lse[r0 + l] = (double)mxl[l] + (double)lsl[l];
+        const V ls = log_out || labels ? FN(log_sum)(s) : s;
+        if (labels) { /* before the outputs: for a last short block they overwrite pad */
+            const int64_t *lab = labels + r0;
+            if (m < W) { /* pad rows pick their first score */
+                memset(pad_labels, 0, sizeof(pad_labels));
+                memcpy(pad_labels, lab, (size_t)m * sizeof(int64_t));
+                lab = pad_labels;
+            }
+            const V row_loss = ADD(SUB(mx, PICK(xs, lab, row_at)), ls);
+            if (m == W) {
+                STORE(loss + r0, row_loss);
+            } else {
+                T lanes[W];
+                TO_LANES(row_loss, lanes);
+                memcpy(loss + r0, lanes, (size_t)m * sizeof(T));
+            }
         }
         if (log_out) {
             for (cf_int k = 0; k < L; k++)
                 STORE(ys + k * W, SUB(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k])), PERMUTE(ls, row_idx[k])));
         } else {
-            const V inv = DIV(SET1(1), s);
-            for (cf_int k = 0; k < L; k++) {
-                const V e = RECOMPUTE ? EXP(SUB(LOAD(xs + k * W), PERMUTE(mx, row_idx[k]))) : GATHER(c, out_idx[k]);
-                STORE(ys + k * W, MUL(e, PERMUTE(inv, row_idx[k])));
-            }
+            STORE_SCALED(c, L, DIV(SET1(1), s), ys, out_idx, row_idx);
         }
         if (m < W) memcpy(y + r0 * L, pad, (size_t)(m * L) * sizeof(T));
     }
+    return 0;
 }
 
 void KN(store_fence)(void) { CF_VEC_FENCE(); }

@@ -15,7 +15,18 @@ static inline __m256d cf_v4d_permute(__m256d v, const int32_t *idx) {
     return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), pair));
 }
 
-/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+/* lab[l] + at[l] for l < 4 (lab: 4 int64, at: 4 int64, 32-byte aligned) */
+static inline __m256i cf_v4q_add(const int64_t *lab, const int64_t *at) {
+    return _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)lab), _mm256_load_si256((const __m256i *)at));
+}
+
+/* PICK(xs, lab, at): the W elements xs[at[l] + lab[l]] (lab, at: W int64, at 64-byte aligned) */
+static inline __m256 cf_v8f_pick(const float *xs, const int64_t *lab, const int64_t *at) {
+    return _mm256_set_m128(_mm256_i64gather_ps(xs, cf_v4q_add(lab + 4, at + 4), 4),
+                           _mm256_i64gather_ps(xs, cf_v4q_add(lab, at), 4));
+}
+
+/* LOAD_COLS, STORE_SCALED: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
  * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
  * 64-byte aligned) */
 #define F32_GATHER(p, idx) _mm256_i32gather_ps((p), _mm256_load_si256((const __m256i *)(idx)), 4)
@@ -23,8 +34,10 @@ static inline __m256d cf_v4d_permute(__m256d v, const int32_t *idx) {
 #define F64_PERMUTE(v, idx) cf_v4d_permute((v), (idx))
 #define F32_LOAD_COLS(xs, L, c, idx) F32_gather_cols((xs), (L), (c), (idx))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
-#define F32_RECOMPUTE 0
-#define F64_RECOMPUTE 0
+#define F32_PICK(xs, lab, at) cf_v8f_pick((xs), (lab), (at))
+#define F64_PICK(xs, lab, at) _mm256_i64gather_pd((xs), cf_v4q_add((lab), (at)), 8)
+#define F32_STORE_SCALED F32_gather_rows_scaled
+#define F64_STORE_SCALED F64_gather_rows_scaled
 #define F64_GATHER(p, idx) _mm256_i32gather_pd((p), _mm_load_si128((const __m128i *)(idx)), 8)
 
 #define VT F32

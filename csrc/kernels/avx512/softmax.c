@@ -33,8 +33,11 @@ static inline void cf_v16f_transpose(__m512 r[16]) {
     }
 }
 
-/* IN xs: 16 rows of L <= 32 floats; OUT c: its L columns, 16 apart. Each group of up to 16
- * columns is 16 masked row loads and one in-register transpose (cheaper than 16 gathers). */
+/* IN xs: 16 rows of L <= 32 floats; OUT c (room for 32 columns): its L columns, 16 apart, and
+ * zeros up to the next multiple of 16 columns. Each group of up to 16 columns is 16 masked row
+ * loads and one in-register transpose (cheaper than 16 gathers), stored whole: with a variable
+ * count of stores the compiler spilled the transpose and copied it out with rep movs. */
+_Static_assert(CF_SOFTMAX_SHORT_L % 16 == 0, "load_cols stores whole groups of 16 columns");
 static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
     for (cf_int h = 0; h < L; h += 16) {
         const cf_int w = CF_MIN(16, L - h);
@@ -42,11 +45,35 @@ static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
         __m512 r[16];
         for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(k, xs + i * L + h);
         cf_v16f_transpose(r);
-        for (cf_int j = 0; j < w; j++) _mm512_storeu_ps(c + (h + j) * 16, r[j]);
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(c + (h + j) * 16, r[j]);
     }
 }
 
-/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+/* IN c: the L <= 32 columns of 16 rows, 16 apart, and room up to the next multiple of 16
+ * columns; inv: a factor per row (lane); OUT ys: the 16 rows of L, each times its factor. Each
+ * group of up to 16 columns is 16 multiplies, one in-register transpose and 16 masked row stores
+ * (8192x10 softmax: 50 us on 1 thread, against 58 with the exps recomputed in the rows' layout
+ * and the lanes' statistics permuted into place). */
+static inline void cf_v16f_store_scaled(const float *c, cf_int L, __m512 inv, float *ys) {
+    for (cf_int h = 0; h < L; h += 16) {
+        const cf_int w = CF_MIN(16, L - h);
+        const __mmask16 k = (__mmask16)((1u << w) - 1);
+        __m512 r[16];
+        for (int j = 0; j < 16; j++) r[j] = _mm512_mul_ps(_mm512_loadu_ps(c + (h + j) * 16), inv);
+        cf_v16f_transpose(r);
+        for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(ys + i * L + h, k, r[i]);
+    }
+}
+
+/* PICK(xs, lab, at): the W elements xs[at[l] + lab[l]] (lab, at: W int64, at 64-byte aligned) */
+static inline __m512 cf_v16f_pick(const float *xs, const int64_t *lab, const int64_t *at) {
+    const __m256 lo = _mm512_i64gather_ps(_mm512_add_epi64(_mm512_loadu_si512(lab), _mm512_load_si512(at)), xs, 4);
+    const __m256 hi =
+        _mm512_i64gather_ps(_mm512_add_epi64(_mm512_loadu_si512(lab + 8), _mm512_load_si512(at + 8)), xs, 4);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+/* LOAD_COLS, STORE_SCALED: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
  * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
  * 64-byte aligned) */
 #define F32_GATHER(p, idx) _mm512_i32gather_ps(_mm512_load_si512((const void *)(idx)), (p), 4)
@@ -54,8 +81,11 @@ static inline void cf_v16f_load_cols(const float *xs, cf_int L, float *c) {
 #define F64_PERMUTE(v, idx) _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(idx))), (v))
 #define F32_LOAD_COLS(xs, L, c, idx) ((void)(idx), cf_v16f_load_cols((xs), (L), (c)))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
-#define F32_RECOMPUTE 1
-#define F64_RECOMPUTE 0
+#define F32_PICK(xs, lab, at) cf_v16f_pick((xs), (lab), (at))
+#define F64_PICK(xs, lab, at) _mm512_i64gather_pd(_mm512_add_epi64(_mm512_loadu_si512(lab), _mm512_load_si512(at)), (xs), 8)
+#define F32_STORE_SCALED(c, L, inv, ys, out_idx, row_idx)                                         \
+    ((void)(out_idx), (void)(row_idx), cf_v16f_store_scaled((c), (L), (inv), (ys)))
+#define F64_STORE_SCALED F64_gather_rows_scaled
 #define F64_GATHER(p, idx) _mm512_i32gather_pd(_mm256_load_si256((const __m256i *)(idx)), (p), 8)
 
 #define VT F32

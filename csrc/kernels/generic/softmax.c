@@ -8,16 +8,18 @@
 #include "kernels/softmax.h"
 #include "kernels/vec_names.h"
 
-/* LOAD_COLS, RECOMPUTE: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
+/* LOAD_COLS, STORE_SCALED: see kernels/softmax_template.h. GATHER: the W elements p[idx[0]], ...,
  * p[idx[W - 1]]; PERMUTE: the vector of lanes v[idx[0]], ..., v[idx[W - 1]] (idx: W int32,
- * 64-byte aligned) */
+ * 64-byte aligned); PICK(xs, lab, at): the W elements xs[at[l] + lab[l]] (lab, at: W int64) */
 #define F32_GATHER(p, idx) ((p)[(idx)[0]])
 #define F32_PERMUTE(v, idx) ((void)(idx), (v))
 #define F64_PERMUTE(v, idx) ((void)(idx), (v))
 #define F32_LOAD_COLS(xs, L, c, idx) F32_gather_cols((xs), (L), (c), (idx))
 #define F64_LOAD_COLS(xs, L, c, idx) F64_gather_cols((xs), (L), (c), (idx))
-#define F32_RECOMPUTE 0
-#define F64_RECOMPUTE 0
+#define F32_PICK(xs, lab, at) ((xs)[(at)[0] + (lab)[0]])
+#define F64_PICK(xs, lab, at) ((xs)[(at)[0] + (lab)[0]])
+#define F32_STORE_SCALED F32_gather_rows_scaled
+#define F64_STORE_SCALED F64_gather_rows_scaled
 #define F64_GATHER(p, idx) ((p)[(idx)[0]])
 
 #define VT F32
