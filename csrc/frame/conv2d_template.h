@@ -114,9 +114,12 @@ static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_co
                 cf_int lo, hi;
                 cf_conv_span(x0, sw, cnt, g->w, &lo, &hi);
                 if (lo >= hi) continue;
-                const cf_int tap = a * g->s + b;
-                runs[tap * maxrun + nrun[tap]++] =
-                    (cf_conv_run){(n * g->c * g->h + y) * g->w + x0 - d0 * sw, d0 + (int)lo, d0 + (int)hi};
+                const cf_int tap = a * g->s + b, off = (n * g->c * g->h + y) * g->w + x0 - d0 * sw;
+                cf_conv_run *last = nrun[tap] ? &runs[tap * maxrun + nrun[tap] - 1] : NULL;
+                if (last && last->off == off && last->hi == d0 + (int)lo) /* continues the row before */
+                    last->hi = d0 + (int)hi;
+                else
+                    runs[tap * maxrun + nrun[tap]++] = (cf_conv_run){off, d0 + (int)lo, d0 + (int)hi};
             }
         }
         d0 += cnt;

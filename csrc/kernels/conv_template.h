@@ -582,6 +582,15 @@ void KN(wgrad)(const cf_conv_geom *g, const T *restrict x, const T *restrict y, 
         }
 }
 
+/* One unit-stride im2col row in plain C: the runs' lanes from the plane, 0 elsewhere (the ISA
+ * folders may name a SIMD twin of it as ROW_RUNS). */
+static inline void KN(im2col_row)(T *restrict dst, const T *restrict chan, const cf_conv_run *restrict run, int nr,
+                                  int w) {
+    for (int u = 0; u < w; ++u) dst[u] = 0;
+    for (int k = 0; k < nr; ++k)
+        for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = chan[run[k].off + u];
+}
+
 /* One im2col micro-panel (contract: kernels/conv.h). A tap whose single run covers every lane at
  * unit stride (the interior of a plane at least w wide) is one fixed-size copy per row. */
 void KN(im2col)(const T *restrict base, cf_int cs, cf_int rs, cf_int p0, cf_int kc, cf_int sw,
@@ -601,15 +610,12 @@ void KN(im2col)(const T *restrict base, cf_int cs, cf_int rs, cf_int p0, cf_int 
                 memcpy(dst, src, 8 * sizeof(T));
             else
                 for (int u = 0; u < w; ++u) dst[u] = src[u];
+        } else if (sw == 1) {
+            ROW_RUNS(dst, chan, run, nr, w);
         } else {
             for (int u = 0; u < w; ++u) dst[u] = 0;
-            for (int k = 0; k < nr; ++k) {
-                const T *restrict src = chan + run[k].off;
-                if (sw == 1)
-                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u];
-                else
-                    for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = src[u * sw];
-            }
+            for (int k = 0; k < nr; ++k)
+                for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = chan[run[k].off + u * sw];
         }
         if (++t == rs) t = 0, ++cc;
     }

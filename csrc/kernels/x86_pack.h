@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 
 /* dst[j*w + i] = src[i*ld + j] for an 8 x 8 block of floats */
@@ -88,5 +89,36 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
         for (cf_int p = 0; p < kc && rows < w; ++p)                                                \
             for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                     \
     }
+
+/* One unit-stride im2col row (kernels/conv.h, conv_template.h's im2col_row) for AVX2: w a multiple
+ * of 8 floats / 4 doubles. Each vector ORs one masked load per run: masked-off lanes read nothing
+ * (off may point before the plane) and give +0, and the runs are disjoint. */
+static inline void cf_im2col_row_ps(float *dst, const float *chan, const cf_conv_run *run, int nr, int w) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int u = 0; u < w; u += 8) {
+        const __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(u));
+        __m256 v = _mm256_setzero_ps();
+        for (int k = 0; k < nr; ++k) {
+            const __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(run[k].lo), idx),
+                                                  _mm256_cmpgt_epi32(_mm256_set1_epi32(run[k].hi), idx));
+            v = _mm256_or_ps(v, _mm256_maskload_ps(chan + run[k].off + u, m));
+        }
+        _mm256_storeu_ps(dst + u, v);
+    }
+}
+
+static inline void cf_im2col_row_pd(double *dst, const double *chan, const cf_conv_run *run, int nr, int w) {
+    const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    for (int u = 0; u < w; u += 4) {
+        const __m256i idx = _mm256_add_epi64(lane, _mm256_set1_epi64x(u));
+        __m256d v = _mm256_setzero_pd();
+        for (int k = 0; k < nr; ++k) {
+            const __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(run[k].lo), idx),
+                                                  _mm256_cmpgt_epi64(_mm256_set1_epi64x(run[k].hi), idx));
+            v = _mm256_or_pd(v, _mm256_maskload_pd(chan + run[k].off + u, m));
+        }
+        _mm256_storeu_pd(dst + u, v);
+    }
+}
 
 #endif /* CF_KERNELS_X86_PACK_H */

@@ -8,6 +8,7 @@
 #define T float
 #define CB 32
 #define KN(op) cf_f32_conv_##op##__avx2
+#define ROW_RUNS cf_im2col_row_ps
 #define TBLOCK cf_transpose8x8_ps
 #define TB 8
 #include "kernels/conv_template.h"
@@ -17,12 +18,14 @@
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 #undef TBLOCK
 #undef TB
 
 #define T double
 #define CB 16
 #define KN(op) cf_f64_conv_##op##__avx2
+#define ROW_RUNS cf_im2col_row_pd
 #define TBLOCK cf_transpose4x4_pd
 #define TB 4
 #include "kernels/conv_template.h"
@@ -32,6 +35,7 @@
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 #undef TBLOCK
 #undef TB
 

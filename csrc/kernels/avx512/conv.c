@@ -32,30 +32,57 @@
     }
 DEFINE_WGRAD_DOT(cf_f32_conv_wgrad_dot_4x6__avx512, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
                  _mm512_storeu_ps, _mm512_fmadd_ps)
+/* The AVX-512 im2col row (contract of cf_im2col_row_ps in kernels/x86_pack.h; w a multiple of 16
+ * floats / 8 doubles): lane masks are bit ranges, and each vector merges one masked load per run
+ * that touches it. */
+#define DEFINE_IM2COL_ROW(NAME, T, VEC, L, MASK, ZERO, LOADU, MASKLOAD, STOREU)                    \
+    static inline void NAME(T *dst, const T *chan, const cf_conv_run *run, int nr, int w) {       \
+        for (int u = 0; u < w; u += L) {                                                           \
+            VEC v = ZERO();                                                                        \
+            for (int k = 0; k < nr; ++k) {                                                         \
+                const int lo = CF_MAX(run[k].lo - u, 0), hi = CF_MIN(run[k].hi - u, L);            \
+                if (lo == 0 && hi == L)                                                            \
+                    v = LOADU(chan + run[k].off + u);                                              \
+                else if (lo < hi)                                                                  \
+                    v = MASKLOAD(v, (MASK)((((unsigned)1 << hi) - 1) & ~(((unsigned)1 << lo) - 1)), \
+                                 chan + run[k].off + u);                                           \
+            }                                                                                      \
+            STOREU(dst + u, v);                                                                    \
+        }                                                                                          \
+    }
+DEFINE_IM2COL_ROW(im2col_row_ps512, float, __m512, 16, __mmask16, _mm512_setzero_ps, _mm512_loadu_ps,
+                  _mm512_mask_loadu_ps, _mm512_storeu_ps)
+DEFINE_IM2COL_ROW(im2col_row_pd512, double, __m512d, 8, __mmask8, _mm512_setzero_pd, _mm512_loadu_pd,
+                  _mm512_mask_loadu_pd, _mm512_storeu_pd)
+
 DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
                  _mm512_storeu_pd, _mm512_fmadd_pd)
 
 #define T float
 #define CB 64
 #define KN(op) cf_f32_conv_##op##__avx512
+#define ROW_RUNS im2col_row_ps512
 #define TBLOCK cf_transpose8x8_ps
 #define TB 8
 #include "kernels/conv_template.h"
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 #undef TBLOCK
 #undef TB
 
 #define T double
 #define CB 32
 #define KN(op) cf_f64_conv_##op##__avx512
+#define ROW_RUNS im2col_row_pd512
 #define TBLOCK cf_transpose4x4_pd
 #define TB 4
 #include "kernels/conv_template.h"
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 #undef TBLOCK
 #undef TB
 

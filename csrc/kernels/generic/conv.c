@@ -7,6 +7,7 @@
 #define T float
 #define CB 16
 #define KN(op) cf_f32_conv_##op##__generic
+#define ROW_RUNS KN(im2col_row)
 #include "kernels/conv_template.h"
 #define DL 8
 #include "kernels/conv_dot_template.h"
@@ -14,10 +15,12 @@
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 
 #define T double
 #define CB 8
 #define KN(op) cf_f64_conv_##op##__generic
+#define ROW_RUNS KN(im2col_row)
 #include "kernels/conv_template.h"
 #define DL 4
 #include "kernels/conv_dot_template.h"
@@ -25,6 +28,7 @@
 #undef T
 #undef CB
 #undef KN
+#undef ROW_RUNS
 
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
