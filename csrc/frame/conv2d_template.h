@@ -165,23 +165,33 @@ static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, c
 
 /* B = im2col^T (pixels x crs), for the weight gradient: X(j, p) = im2col[j][t0 + p]. The rows of
  * a micro-panel are gathered (contiguous along the pixels) CF_CONV_T_CHUNK pixels at a time, then
- * transposed into the panel by the GEMM's SIMD row packer. */
+ * transposed into the panel by the GEMM's SIMD row packer. The gather takes the ISA's im2col
+ * kernel on runs computed once per chunk (as pack_im2col's panels), or, with more taps x segments
+ * than the runs' stack buffer holds, the row gather. */
 static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {
     const SUF(conv_operand) *x = (const SUF(conv_operand) *)ctx;
     const cf_conv_geom *g = x->g;
-    const cf_int rs = g->r * g->s;
+    const cf_int rs = g->r * g->s, maxrun = (CF_CONV_T_CHUNK + g->q - 1) / g->q + 1;
+    const int by_runs = rs * maxrun <= SUF(RUNS_MAX);
     _Alignas(CF_ALIGN) T tmp[CF_GEMM_NR_MAX * CF_CONV_T_CHUNK];
+    cf_conv_run runs[SUF(RUNS_MAX)];
+    int nrun[SUF(RUNS_MAX)];
     T *dst = (T *)dst_;
-    for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
-        const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-        for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
-            const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
-            const SUF(pixel) t = SUF(decode)(g, x->t0 + p0 + q0);
-            for (int i = 0; i < rows; ++i) {
-                const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s, b = row - cc * rs - a * g->s;
-                SUF(gather)(g, x->base, cc, a, b, t, len, tmp + i * CF_CONV_T_CHUNK, 1);
-            }
-            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + q0 * w);
+    for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
+        const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
+        const SUF(pixel) t = SUF(decode)(g, x->t0 + p0 + q0);
+        if (by_runs) SUF(panel_runs)(g, t, (int)len, runs, nrun, (int)maxrun);
+        for (cf_int r0 = 0; r0 < mn; r0 += w) {
+            const int rows = (int)CF_MIN((cf_int)w, mn - r0);
+            if (by_runs) /* tmp row i = im2col row i0 + r0 + i, zero past len */
+                KT(im2col)(x->base, g->h * g->w, rs, i0 + r0, rows, g->stride_w, runs, nrun, (int)maxrun,
+                           CF_CONV_T_CHUNK, tmp);
+            else
+                for (int i = 0; i < rows; ++i) {
+                    const cf_int row = i0 + r0 + i, cc = row / rs, a = (row - cc * rs) / g->s;
+                    SUF(gather)(g, x->base, cc, a, row - cc * rs - a * g->s, t, len, tmp + i * CF_CONV_T_CHUNK, 1);
+                }
+            PACK_ROWS(tmp, CF_CONV_T_CHUNK, rows, len, w, dst + r0 * kc + q0 * w);
         }
     }
 }

@@ -33,27 +33,28 @@
 DEFINE_WGRAD_DOT(cf_f32_conv_wgrad_dot_4x6__avx512, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
                  _mm512_storeu_ps, _mm512_fmadd_ps)
 /* The AVX-512 im2col row (contract of cf_im2col_row_ps in kernels/x86_pack.h; w a multiple of 16
- * floats / 8 doubles): lane masks are bit ranges, and each vector merges one masked load per run
- * that touches it. */
-#define DEFINE_IM2COL_ROW(NAME, T, VEC, L, MASK, ZERO, LOADU, MASKLOAD, STOREU)                    \
+ * floats / 8 doubles): the row zeroed, then each run copied by whole vectors, its two ends under
+ * bit masks (a masked load reads nothing outside the mask, so off may point before the plane). */
+#define DEFINE_IM2COL_ROW(NAME, T, VEC, L, MASK, ZERO, LOADU, STOREU, MASKZ_LOADU, MASK_STOREU)    \
     static inline void NAME(T *dst, const T *chan, const cf_conv_run *run, int nr, int w) {       \
-        for (int u = 0; u < w; u += L) {                                                           \
-            VEC v = ZERO();                                                                        \
-            for (int k = 0; k < nr; ++k) {                                                         \
+        for (int u = 0; u < w; u += L) STOREU(dst + u, ZERO());                                    \
+        for (int k = 0; k < nr; ++k) {                                                             \
+            const T *src = chan + run[k].off;                                                      \
+            for (int u = run[k].lo / L * L; u < run[k].hi; u += L) {                               \
                 const int lo = CF_MAX(run[k].lo - u, 0), hi = CF_MIN(run[k].hi - u, L);            \
-                if (lo == 0 && hi == L)                                                            \
-                    v = LOADU(chan + run[k].off + u);                                              \
-                else if (lo < hi)                                                                  \
-                    v = MASKLOAD(v, (MASK)((((unsigned)1 << hi) - 1) & ~(((unsigned)1 << lo) - 1)), \
-                                 chan + run[k].off + u);                                           \
+                if (lo == 0 && hi == L) {                                                          \
+                    STOREU(dst + u, LOADU(src + u));                                               \
+                } else {                                                                           \
+                    const MASK m = (MASK)((((unsigned)1 << hi) - 1) & ~(((unsigned)1 << lo) - 1)); \
+                    MASK_STOREU(dst + u, m, MASKZ_LOADU(m, src + u));                              \
+                }                                                                                  \
             }                                                                                      \
-            STOREU(dst + u, v);                                                                    \
         }                                                                                          \
     }
 DEFINE_IM2COL_ROW(im2col_row_ps512, float, __m512, 16, __mmask16, _mm512_setzero_ps, _mm512_loadu_ps,
-                  _mm512_mask_loadu_ps, _mm512_storeu_ps)
+                  _mm512_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps)
 DEFINE_IM2COL_ROW(im2col_row_pd512, double, __m512d, 8, __mmask8, _mm512_setzero_pd, _mm512_loadu_pd,
-                  _mm512_mask_loadu_pd, _mm512_storeu_pd)
+                  _mm512_storeu_pd, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd)
 
 DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
                  _mm512_storeu_pd, _mm512_fmadd_pd)
