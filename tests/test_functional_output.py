@@ -128,11 +128,12 @@ def test_nan_propagates_to_its_slice(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("length", [1, 2, 10, 16, 17, 31, 32, 33])
+@pytest.mark.parametrize("length", [1, 2, 8, 9, 10, 16, 17, 31, 32, 33])
 @pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 100])
 def test_short_rows_around_the_block_size(isa, nthreads, rows, length, dtype):
     # row counts around the kernels' blocks of W = 1, 4, 8, 16 rows (and the threads' split);
     # lengths on both sides of the short-row limit, 32, and of the AVX-512 transposes' 16 columns
+    # (8 for doubles)
     x = sample((rows, length), dtype, seed=rows * 100 + length)
     keep = x.copy()
     check_all(x, np.ones_like(x), 1)
