@@ -676,14 +676,10 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, N * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     const size_t per = ((size_t)(C * cs + K * glen + accn) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
-    size_t cap = 0, ocap = 0;
-    char *ws = (char *)cf_scratch_acquire(per * (size_t)nt, &cap);
-    cf_int *boff = (cf_int *)cf_scratch_acquire(sizeof(cf_int) * (size_t)crs, &ocap);
-    if (!ws || !boff) {
-        if (ws) cf_scratch_release(ws, cap);
-        if (boff) cf_scratch_release(boff, ocap);
-        return CF_ERR_NOMEM;
-    }
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(per * (size_t)nt + sizeof(cf_int) * (size_t)crs, &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    cf_int *boff = (cf_int *)(ws + per * (size_t)nt); /* after the threads' blocks */
     for (cf_int j = 0; j < crs; ++j) {
         const cf_int cc = j / RS, a = j % RS / S, b = j % S;
         boff[j] = cc * cs + a * dh * Wp + b * dwd;
@@ -742,7 +738,6 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
             dw[e] = (T)s;
         }
     }
-    cf_scratch_release(boff, ocap);
     cf_scratch_release(ws, cap);
     return failed;
 }

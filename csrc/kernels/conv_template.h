@@ -271,6 +271,19 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
     }
 }
 
+/* The padded plane (hpad x wpad cells) that the lanes kernels below interleave: its cell count when
+ * the output, the kernel and the plane fit the caller's stack buffers (at most `cells` cells and
+ * `taps` taps), else 0. The bounds come first, so the padded sizes cannot overflow. */
+static inline cf_int KN(lanes_plane)(const cf_conv_geom *g, cf_int cells, cf_int taps, cf_int *hpad, cf_int *wpad) {
+    if (g->p * g->q == 0 || g->r * g->s > taps || g->p * g->q > cells || g->p > cells || g->q > cells ||
+        g->r > cells || g->s > cells || g->dilation_h > cells || g->dilation_w > cells || g->stride_h > cells ||
+        g->stride_w > cells)
+        return 0;
+    *hpad = (g->p - 1) * g->stride_h + (g->r - 1) * g->dilation_h + 1;
+    *wpad = (g->q - 1) * g->stride_w + (g->s - 1) * g->dilation_w + 1;
+    return *hpad * *wpad <= cells ? *hpad * *wpad : 0;
+}
+
 /* Depthwise forward of nch <= CF_CONV_LANES channels at once, on small planes, in the layout oneDNN
  * calls nChw16c built on the fly: the nch image planes are interleaved (pixel-major, one lane per
  * channel) into the zero border of the padded plane -- image rows of 8 pixels or more by block
@@ -285,14 +298,11 @@ static void KN(to_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, const
 int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict wt,
                   const T *restrict bias, int relu, T *restrict y, cf_int ys) {
     enum { L = CF_CONV_LANES, CELLS = 65536 / (CF_CONV_LANES * sizeof(T)), TAPS = 64 };
+    cf_int hpad, wpad;
+    const cf_int cells = g->h > CELLS || g->w > CELLS || g->h * g->w > CELLS
+                             ? 0 : KN(lanes_plane)(g, CELLS, TAPS, &hpad, &wpad);
+    if (cells == 0) return 0;
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
-    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
-        g->h > CELLS || g->w > CELLS || g->h * g->w > CELLS || g->dilation_h > CELLS || g->dilation_w > CELLS ||
-        sh > CELLS || sw > CELLS)
-        return 0; /* (the bounds keep the padded sizes below from overflowing) */
-    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
-    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
-    if (cells > CELLS) return 0;
     const cf_int W = g->w, HW = g->h * W;
     _Alignas(64) T xp[CELLS * L], buf[CELLS * L]; /* buf: the interleaved image, then the outputs */
     T w16[TAPS * L], b16[L];
@@ -371,13 +381,10 @@ int KN(fwd_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs
 int KN(wgrad_lanes)(const cf_conv_geom *g, int nch, const T *restrict x, cf_int xs, const T *restrict y,
                     cf_int ys, T *restrict dwt) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    cf_int hpad, wpad;
+    const cf_int cells = KN(lanes_plane)(g, CELLS, TAPS, &hpad, &wpad);
+    if (cells == 0) return 0;
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
-    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
-        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
-        return 0;
-    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
-    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
-    if (cells > CELLS) return 0;
     _Alignas(64) T planar[L * CELLS], xp[CELLS * L], yo[CELLS * L], acc[TAPS * L];
     for (int ch = 0; ch < L; ++ch) {
         if (ch < nch)
@@ -436,13 +443,10 @@ static void KN(from_padded)(const cf_conv_geom *g, cf_int hpad, cf_int wpad, con
 int KN(adj_lanes)(const cf_conv_geom *g, int nch, const T *restrict y, cf_int ys, const T *restrict wt,
                   T *restrict x, cf_int xs) {
     enum { L = CF_CONV_LANES, CELLS = 256, TAPS = 64 };
+    cf_int hpad, wpad;
+    const cf_int cells = KN(lanes_plane)(g, CELLS, TAPS, &hpad, &wpad);
+    if (cells == 0) return 0;
     const cf_int RS = g->r * g->s, PQ = g->p * g->q, sh = g->stride_h, sw = g->stride_w;
-    if (PQ == 0 || RS > TAPS || PQ > CELLS || g->p > CELLS || g->q > CELLS || g->r > CELLS || g->s > CELLS ||
-        g->dilation_h > CELLS || g->dilation_w > CELLS || sh > CELLS || sw > CELLS)
-        return 0;
-    const cf_int hpad = (g->p - 1) * sh + (g->r - 1) * g->dilation_h + 1;
-    const cf_int wpad = (g->q - 1) * sw + (g->s - 1) * g->dilation_w + 1, cells = hpad * wpad;
-    if (cells > CELLS) return 0;
     _Alignas(64) T planar[L * CELLS], xg[CELLS * L], yo[CELLS * L];
     T w16[TAPS * L];
     for (int ch = 0; ch < L; ++ch) {
