@@ -218,6 +218,37 @@ def test_same_size_stride_1_max_pool2d(isa, nthreads, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_short_output_rows_two_to_a_vector(isa, nthreads, dtype):
+    """Output rows of at most 8 values, on planes enough for every thread, go two to a vector
+    in float32 (each row's taps within 16 input columns): odd output heights (the last pair is
+    one row), ceil_mode windows past the edge, padding, dilation, planes smaller than the kernel;
+    NaN, infinities, windows of -inf, and ties of +0 and -0 (the first one's sign is kept)."""
+    params = [dict(kernel_size=3, stride=2, ceil_mode=True), dict(kernel_size=2),
+              dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=(2, 3), stride=(1, 2)),
+              dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1), ceil_mode=True),
+              dict(kernel_size=2, stride=2, padding=1, dilation=2), dict(kernel_size=(1, 4), stride=3)]
+    for shape in [(2, 5, 14, 14), (3, 4, 7, 5), (1, 9, 2, 9), (2, 8, 16, 16), (1, 8, 3, 15)]:
+        for exact in (True, False):
+            x = data(shape, dtype, integers=exact)
+            for p in params:
+                p = dict(p)
+                dilation = p.pop("dilation", 1)
+                check_max(x, p, dilation, exact)
+    x = data((2, 8, 9, 14), dtype, integers=True)
+    x[0, 0, 1, 1] = x[0, 0, 1, 3] = x[1, 7, 8, 13] = x[0, 3, 0, 0] = np.nan
+    x[0, 1, 2, 2] = x[1, 2, 0, 0] = np.inf
+    x[1, 3] = -np.inf
+    x[0, 4, :3] = 0.0
+    x[0, 4, 1, ::2] = -0.0
+    x[1, 5] = -0.0
+    x[1, 5, 3, 3:] = 0.0
+    for p in params[:3]:
+        check_max(x, p, 1, True)
+        y, _ = cf.max_pool2d(x, **p)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(ref.max_pool2d(x, **p)[0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_avg_pool2d_backward_of_tiling_windows(isa, nthreads, dtype):
     """Kernel = stride (each input position in at most one window) writes dx rows directly:
     widths around the 16/32-column blocks, padding, ceil_mode's cut last window, positions past

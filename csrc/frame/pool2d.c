@@ -6,7 +6,8 @@
  * inside the input are handed, in increasing order, to one row-kernel call that computes the
  * whole output row; the kernel leaves out the columns of the padding. Stride-1 max pooling
  * that keeps the plane's size (inception's 3x3 s1 p1) instead runs whole planes through the
- * flat kernels, whose 16-output blocks run across the short rows.
+ * flat kernels, whose 16-output blocks run across the short rows, and float32 output rows of
+ * at most 8 values (a 14x14 plane pooled to 7x7) go two to a vector through the pairs kernels.
  * Backward: the gradient of a plane (or of a band of its rows, when there are fewer planes
  * than threads) is zeroed and accumulated while it sits in cache; average pooling whose
  * windows tile the input (kernel = stride) writes each gradient row once instead. */
@@ -235,6 +236,71 @@ static void *flat_make(const cf_pool2d *g, cf_pool_flat *fp) {
 CF_POOL_FLAT(float, f32_max_flat)
 CF_POOL_FLAT(double, f64_max_flat)
 
+/* ---- short float32 output rows: two to a vector ----------------------------------------- */
+
+/* Two output rows fit one vector and each one's taps 16 input columns (kernels/pool.h,
+ * cf_pool_pairs), and there are planes enough to share among the threads. */
+static int pairs_ok(const cf_pool2d *g, int nt) {
+    return 2 * g->q <= 16 && (g->q - 1) * g->sw + (g->kw - 1) * g->dw < 16 && g->p >= 2 &&
+           g->h * g->w < ((cf_int)1 << 28) && g->n * g->c >= 4 * (cf_int)nt;
+}
+
+/* The plan of kernels/pool.h in one block of memory (NULL if out of memory; cf_free it). */
+static void *pairs_make(const cf_pool2d *g, cf_pool_pairs *pp) {
+    cf_int pairs = (g->p + 1) / 2, nrow = 2 * pairs * g->kh;
+    int32_t *row = cf_malloc((size_t)(nrow + 32 * g->kw + g->p * g->q) * sizeof(int32_t));
+    if (row == NULL) return NULL;
+    int32_t *pick = row + nrow, *col = pick + 16 * g->kw, *first = col + 16 * g->kw;
+    pp->left = -g->pw;
+    pp->fill = 0;
+    for (cf_int e = 0; e < 16; e++)
+        if (pp->left + e >= 0 && pp->left + e < g->w) pp->fill |= (uint16_t)(1u << e);
+    for (cf_int i = 0; i < 2 * pairs; i++)
+        for (cf_int a = 0; a < g->kh; a++) {
+            cf_int r = i * g->sh - g->ph + a * g->dh;
+            row[2 * ((i / 2) * g->kh + a) + i % 2] = i < g->p && r >= 0 && r < g->h ? (int32_t)r : -1;
+        }
+    for (cf_int b = 0; b < g->kw; b++)
+        for (cf_int l = 0; l < 16; l++) {
+            cf_int e = l < 2 * g->q ? (l / g->q) * 16 + (l % g->q) * g->sw + b * g->dw : 0;
+            pick[16 * b + l] = (int32_t)e;
+            col[16 * b + l] = (int32_t)(pp->left + e % 16);
+        }
+    for (cf_int o = 0; o < g->p * g->q; o++) {
+        cf_int top = (o / g->q) * g->sh - g->ph, left = (o % g->q) * g->sw - g->pw;
+        first[o] = -1;
+        for (cf_int t = 0; t < g->kh * g->kw && first[o] < 0; t++) {
+            cf_int r = top + (t / g->kw) * g->dh, c = left + (t % g->kw) * g->dw;
+            if (r >= 0 && r < g->h && c >= 0 && c < g->w) first[o] = (int32_t)(r * g->w + c);
+        }
+    }
+    pp->p = g->p;
+    pp->q = g->q;
+    pp->w = g->w;
+    pp->kh = g->kh;
+    pp->kw = g->kw;
+    pp->row = row;
+    pp->pick = pick;
+    pp->col = col;
+    pp->first = first;
+    return row;
+}
+
+/* Threads take runs of whole planes, each run at least CF_POOL_GRAIN input values. */
+static int maxpool_pairs(const cf_pool_kernels *k, const cf_pool2d *g, const float *x, float *y,
+                         int64_t *ind, int nt) {
+    cf_pool_pairs pp;
+    void *mem = pairs_make(g, &pp);
+    cf_int planes = g->n * g->c, hw = g->h * g->w, pq = g->p * g->q, run = per_chunk(hw);
+    (void)run; /* unused without OpenMP */
+    if (mem == NULL) return 1;
+    CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, run))
+    for (cf_int plane = 0; plane < planes; plane++)
+        k->f32_max_pairs(&pp, x + plane * hw, y + plane * pq, ind + plane * pq);
+    cf_free(mem);
+    return 0;
+}
+
 /* IN x (n, c, h, w); OUT y, indices (n, c, p, q). Every window reads the input (validated). */
 int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, int64_t *indices,
                      int nthreads) {
@@ -244,6 +310,8 @@ int cf_maxpool2d_fwd(cf_dtype dt, const cf_pool2d *g, const void *x, void *y, in
     if (flat_ok(g, nt))
         failed = dt == CF_F32 ? maxpool_flat_float(k, g, x, y, indices, nt)
                               : maxpool_flat_double(k, g, x, y, indices, nt);
+    else if (dt == CF_F32 && pairs_ok(g, nt))
+        failed = maxpool_pairs(k, g, x, y, indices, nt);
     else if (dt == CF_F32)
         failed = maxpool_fwd_float(k, g, x, y, indices, nt);
     else

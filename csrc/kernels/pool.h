@@ -34,6 +34,27 @@ typedef struct {
     const int32_t *first;
 } cf_pool_flat;
 
+/* Max pooling of short float32 output rows, two to a vector (2q <= 16): output rows 2g and
+ * 2g + 1 of a plane fill lanes [0, q) and [q, 2q). For each window row a, the input row of
+ * either output row is loaded once, 16 values from column `left` (columns outside [0, w) and
+ * rows outside the plane read -inf), and every tap b picks its values from the two loads:
+ *
+ *     A = row of output row 2g     B = row of output row 2g + 1      (columns left, left + 1, ...)
+ *     tap b, lane j < q:  A[j*sw + b*dw]      lane q + j:  B[j*sw + b*dw]
+ *
+ *     row[2*(g*kh + a) + r]  input row of output row 2g + r at window row a, or -1 (the row
+ *                            lies in the padding, or 2g + r = p)
+ *     pick[16*b + l]         the element of A:B (0-15 of A, 16-31 of B) that lane l takes at
+ *                            tap b (0 for lanes past 2q); col[16*b + l] its input column
+ *     first[o]               in-plane flat position of output o's first tap inside the plane
+ *     fill                   bit e set: column left + e lies inside [0, w)
+ * frame/pool2d.c builds this plan once per call (for rows with (q-1)*sw + (kw-1)*dw < 16). */
+typedef struct {
+    cf_int p, q, w, kh, kw, left;
+    const int32_t *row, *pick, *col, *first;
+    uint16_t fill;
+} cf_pool_pairs;
+
 typedef struct {
     /* y[j], idx[j] = the max over the window and its flat index row_base[a] + column. Taps are
      * visited row by row, columns increasing; a tap wins if it is greater or NaN, so ties stay
@@ -49,6 +70,10 @@ typedef struct {
      * (hw values); OUT y, idx (hw each). */
     void (*f32_max_flat)(const cf_pool_flat *fp, const float *x, float *y, int64_t *idx);
     void (*f64_max_flat)(const cf_pool_flat *fp, const double *x, double *y, int64_t *idx);
+    /* One plane of max pooling by output row pairs (cf_pool_pairs): y[o], idx[o] for o < p*q,
+     * the taps visited row by row with the rule of the row kernels. IN x, the plane (h*w
+     * values); OUT y, idx (p*q each). */
+    void (*f32_max_pairs)(const cf_pool_pairs *pp, const float *x, float *y, int64_t *idx);
     /* y[j] = (the window's sum in the data type, dilation 1) / (rdiv * cdiv[j]), divided in
      * float64 so that an exact sum gives the correctly rounded mean. */
     void (*f32_avg_rows)(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
@@ -88,6 +113,8 @@ void cf_f32_maxpool_flat__generic(const cf_pool_flat *fp, const float *x, float 
                                   int64_t *idx);
 void cf_f64_maxpool_flat__generic(const cf_pool_flat *fp, const double *x, double *y,
                                   int64_t *idx);
+void cf_f32_maxpool_pairs__generic(const cf_pool_pairs *pp, const float *x, float *y,
+                                   int64_t *idx);
 void cf_f32_avgpool_rows__generic(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
                                   cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
                                   const double *cdiv, float *y);

@@ -220,6 +220,7 @@ int cf_indices_inside__avx2(const int64_t *idx, cf_int n, cf_int limit) {
 const cf_pool_kernels pool__avx2 = {
     cf_f32_maxpool_rows__avx2, cf_f64_maxpool_rows__generic,
     cf_f32_maxpool_flat__avx2, cf_f64_maxpool_flat__generic,
+    cf_f32_maxpool_pairs__generic,
     cf_f32_avgpool_rows__avx2, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,

@@ -385,6 +385,58 @@ void cf_f64_maxpool_flat__avx512(const cf_pool_flat *fp, const double *x, double
     }
 }
 
+/* Output row pairs (kernels/pool.h, cf_pool_pairs): per window row two masked loads, per tap
+ * one two-source permute. The scan is that of the flat kernels, with the NaN probe and the
+ * exact redo (exact = 1) of a block whose probe is NaN. */
+static inline __m512i max_pairs_f32(const cf_pool_pairs *pp, const float *x, const int32_t *rows,
+                                    __m512i at, int exact, __m512 *best, int *nan) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __mmask16 lo = lanes16(pp->q);
+    __m512 bst = ninf, probe = _mm512_setzero_ps();
+    for (cf_int a = 0; a < pp->kh; a++) {
+        int32_t r0 = rows[2 * a], r1 = rows[2 * a + 1];
+        __m512 top = r0 < 0 ? ninf : _mm512_mask_loadu_ps(ninf, pp->fill, x + r0 * pp->w + pp->left);
+        __m512 bot = r1 < 0 ? ninf : _mm512_mask_loadu_ps(ninf, pp->fill, x + r1 * pp->w + pp->left);
+        __m512i base = _mm512_mask_blend_epi32(lo, _mm512_set1_epi32(r1 * (int32_t)pp->w),
+                                               _mm512_set1_epi32(r0 * (int32_t)pp->w));
+        for (cf_int b = 0; b < pp->kw; b++) {
+            __m512 v = _mm512_permutex2var_ps(top, _mm512_loadu_si512(pp->pick + 16 * b), bot);
+            __m512i col = _mm512_loadu_si512(pp->col + 16 * b);
+            if (exact) {
+                __mmask16 win = _mm512_cmp_ps_mask(v, bst, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                bst = _mm512_mask_mov_ps(bst, win, v);
+                at = _mm512_mask_add_epi32(at, win, base, col);
+            } else {
+                at = _mm512_mask_add_epi32(at, _mm512_cmp_ps_mask(v, bst, _CMP_GT_OQ), base, col);
+                bst = _mm512_max_ps(v, bst);
+                probe = _mm512_add_ps(probe, v);
+            }
+        }
+    }
+    *best = bst;
+    *nan = !exact && _mm512_cmp_ps_mask(probe, probe, _CMP_UNORD_Q) != 0;
+    return at;
+}
+
+void cf_f32_maxpool_pairs__avx512(const cf_pool_pairs *pp, const float *x, float *y,
+                                  int64_t *idx) {
+    for (cf_int i = 0; i < pp->p; i += 2) {
+        cf_int o = i * pp->q;
+        const int32_t *rows = pp->row + i * pp->kh;
+        __mmask16 live = lanes16(CF_MIN(2, pp->p - i) * pp->q);
+        __m512i first = _mm512_maskz_loadu_epi32(live, pp->first + o);
+        __m512 best;
+        int nan;
+        __m512i at = max_pairs_f32(pp, x, rows, first, 0, &best, &nan);
+        if (nan) at = max_pairs_f32(pp, x, rows, first, 1, &best, &nan);
+        _mm512_mask_storeu_ps(y + o, live, best);
+        _mm512_mask_storeu_epi64(idx + o, (__mmask8)live,
+                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+        _mm512_mask_storeu_epi64(idx + o + 8, (__mmask8)(live >> 8),
+                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+    }
+}
+
 void cf_f32_avgpool_rows__avx512(const float *const *rows, cf_int nrows, cf_int w, cf_int col0,
                                  cf_int sw, cf_int b0, cf_int b1, cf_int n, double rdiv,
                                  const double *cdiv, float *y) {
@@ -625,6 +677,7 @@ int cf_indices_inside__avx512(const int64_t *idx, cf_int n, cf_int limit) {
 const cf_pool_kernels pool__avx512 = {
     cf_f32_maxpool_rows__avx512, cf_f64_maxpool_rows__avx512,
     cf_f32_maxpool_flat__avx512, cf_f64_maxpool_flat__avx512,
+    cf_f32_maxpool_pairs__avx512,
     cf_f32_avgpool_rows__avx512, cf_f64_avgpool_rows__avx512,
     cf_f32_avgpool_spread_row__avx512, cf_f64_avgpool_spread_row__avx512,
     cf_f32_avgpool_tile_row__avx512, cf_f64_avgpool_tile_row__avx512,

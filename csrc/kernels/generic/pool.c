@@ -52,6 +52,29 @@ static inline void inside(cf_int w, cf_int c, cf_int dw, cf_int b0, cf_int b1, c
         }                                                                                       \
     }
 
+void cf_f32_maxpool_pairs__generic(const cf_pool_pairs *pp, const float *x, float *y,
+                                   int64_t *idx) {
+    for (cf_int o = 0; o < pp->p * pp->q; o++) {
+        cf_int i = o / pp->q, lane = (i % 2) * pp->q + o % pp->q;
+        const int32_t *rows = pp->row + 2 * (i / 2) * pp->kh + i % 2;
+        float best = -INFINITY;
+        int64_t at = pp->first[o];
+        for (cf_int a = 0; a < pp->kh; a++) {
+            if (rows[2 * a] < 0) continue;
+            for (cf_int b = 0; b < pp->kw; b++) {
+                if (!((pp->fill >> (pp->pick[16 * b + lane] % 16)) & 1)) continue;
+                cf_int pos = rows[2 * a] * pp->w + pp->col[16 * b + lane];
+                float v = x[pos];
+                int take = (v > best) | (v != v);
+                best = take ? v : best;
+                at = take ? pos : at;
+            }
+        }
+        y[o] = best;
+        idx[o] = at;
+    }
+}
+
 #define CF_AVG_ROWS(T, NAME)                                                                   \
     void NAME(const T *const *rows, cf_int nrows, cf_int w, cf_int col0, cf_int sw, cf_int b0,  \
               cf_int b1, cf_int n, double rdiv, const double *cdiv, T *y) {                     \
@@ -113,6 +136,7 @@ int cf_indices_inside__generic(const int64_t *idx, cf_int n, cf_int limit) {
 const cf_pool_kernels pool__generic = {
     cf_f32_maxpool_rows__generic, cf_f64_maxpool_rows__generic,
     cf_f32_maxpool_flat__generic, cf_f64_maxpool_flat__generic,
+    cf_f32_maxpool_pairs__generic,
     cf_f32_avgpool_rows__generic, cf_f64_avgpool_rows__generic,
     cf_f32_avgpool_spread_row__generic, cf_f64_avgpool_spread_row__generic,
     cf_f32_avgpool_tile_row__generic, cf_f64_avgpool_tile_row__generic,
