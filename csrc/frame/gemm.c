@@ -14,6 +14,17 @@
         const cf_gemm_pack_rows_fn PACK_ROWS = CF_SELECT(cf_gemm, cf_isa_current())->PACK_ROWS_FIELD; \
         const cf_int s_mn = x->s_mn, s_k = x->s_k;                                                 \
         S *dst = (S *)dst_;                                                                        \
+        if (s_mn == 1) { /* rows contiguous along mn: each read once along its length */          \
+            for (cf_int p = 0; p < kc; ++p) {                                                      \
+                const S *s = (const S *)x->data + i0 + (p0 + p) * s_k;                             \
+                S *d = dst + p * w;                                                                \
+                cf_int r = 0;                                                                      \
+                for (; r + w <= mn; r += w, d += (cf_int)w * kc)                                   \
+                    for (int i = 0; i < w; ++i) d[i] = s[r + i];                                   \
+                for (int i = 0; r < mn && i < w; ++i) d[i] = r + i < mn ? s[r + i] : (S)0;         \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (cf_int r = 0; r < mn; r += w, dst += (cf_int)w * kc) {                                \
             const S *src = (const S *)x->data + (i0 + r) * s_mn + p0 * s_k;                        \
             const int rows = (int)CF_MIN((cf_int)w, mn - r);                                       \
@@ -24,10 +35,7 @@
             for (cf_int p = 0; p < kc; ++p) {                                                      \
                 S *d = dst + p * w;                                                                \
                 const S *s = src + p * s_k;                                                        \
-                if (s_mn == 1)                                                                     \
-                    for (int i = 0; i < rows; ++i) d[i] = s[i];                                    \
-                else                                                                               \
-                    for (int i = 0; i < rows; ++i) d[i] = s[i * s_mn];                             \
+                for (int i = 0; i < rows; ++i) d[i] = s[i * s_mn];                                 \
                 for (int i = rows; i < w; ++i) d[i] = 0;                                           \
             }                                                                                      \
         }                                                                                          \
