@@ -13,7 +13,8 @@ count), every ISA, 1 and all threads, float32 and float64:
 - the weight gradient's transposed product (k/groups > c/groups*r*s), with pixel ranges that cross
   images and exceed the transposer's chunk;
 - the weight gradient at stride 1 on the padded pixel grid: images stacked per band, a plane in
-  bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM)."""
+  bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM);
+- strided 1x1 convs without padding, run as the pointwise conv of the subsampled image."""
 import numpy as np
 import pytest
 
@@ -82,6 +83,12 @@ CASES = [
     (2, 4, 9, 8, 6, 2, 4, 1, "same", 1, 1),
     (2, 6, 11, 9, 5, 3, 2, 1, (2, 1), (2, 3), 1),
     (2, 6, 4, 5, 9, 1, 1, 1, 1, 1, 1),
+    # 1x1 at strides above 1 without padding: the pointwise conv of the subsampled image (odd
+    # sizes, unequal strides, folded small planes and a larger one, grouped, one image)
+    (3, 6, 9, 11, 20, 1, 1, 2, 0, 1, 1),
+    (2, 8, 13, 10, 12, 1, 1, (3, 2), 0, 1, 2),
+    (1, 5, 70, 66, 7, 1, 1, 2, 0, 1, 1),
+    (2, 4, 7, 7, 5, 1, 1, 2, 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 

@@ -91,6 +91,14 @@ static int cf_conv_is_direct(const cf_conv_geom *g) {
     return g->groups > 1 && g->c / g->groups * (g->k / g->groups) <= CF_CONV_DIRECT_MAX;
 }
 
+/* A 1x1 conv at a stride above 1 without padding (ResNet's downsampling shortcuts): the pointwise
+ * conv of every stride-th pixel (correlate_subsampled). */
+static int cf_conv_is_subsampled(const cf_conv_geom *g) {
+    return g->r == 1 && g->s == 1 && (g->stride_h > 1 || g->stride_w > 1) && g->pad_top == 0 &&
+           g->pad_left == 0 && (g->p - 1) * g->stride_h < g->h && (g->q - 1) * g->stride_w < g->w &&
+           !cf_conv_is_direct(g);
+}
+
 /* A correlation so few output channels deep (per group) that the direct kernels beat the GEMM:
  * the adjoint of a 1-channel input's conv is the common case. Pointwise convs stay a GEMM (their
  * B operand is the image itself, read without gathering). */

@@ -462,7 +462,36 @@ static int SUF(correlate_grid)(const cf_conv_geom *g, const T *img, const T *wt,
 }
 
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                          int nthreads);
+
+/* A strided 1x1 conv without padding is the pointwise conv of the image's subsampled pixels:
+ * they are copied to scratch first (a pass over a quarter of the image at stride 2), so that the
+ * GEMM packs B from contiguous rows instead of gathering each panel's pixels from c planes. */
+static int SUF(correlate_subsampled)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu,
+                                     T *feat, int nthreads) {
+    const cf_int P = g->p, Q = g->q, rows = g->n * g->c * P, sh = g->stride_h, sw = g->stride_w;
+    cf_conv_geom sub = *g;
+    sub.h = P;
+    sub.w = Q;
+    sub.stride_h = sub.stride_w = 1;
+    size_t cap = 0;
+    T *xs = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(rows * Q), &cap);
+    if (!xs) return CF_ERR_NOMEM;
+    const int nt = cf_threads_for(rows * Q, (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int r = 0; r < rows; ++r) {
+        const T *src = img + (r / P * g->h + r % P * sh) * g->w;
+        T *dst = xs + r * Q;
+        for (cf_int j = 0; j < Q; ++j) dst[j] = src[j * sw];
+    }
+    const int st = SUF(correlate)(&sub, xs, wt, bias, relu, feat, nthreads);
+    cf_scratch_release(xs, cap);
+    return st;
+}
+
+static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
+    if (cf_conv_is_subsampled(g)) return SUF(correlate_subsampled)(g, img, wt, bias, relu, feat, nthreads);
     if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
