@@ -97,10 +97,13 @@ typedef struct {
 } SUF(conv_operand);
 
 /* The runs (kernels/conv.h) of one micro-panel: `rows` folded pixels from t, in segments along
- * output rows; for each tap (a, b) and segment, the lanes whose tap reads inside the image.
- * OUT runs[tap*maxrun + ...], nrun[tap]. */
+ * output rows; for each tap (a, b) and segment, the lanes whose tap reads inside the image. With
+ * `holes` (panels of at most 32 lanes, unit stride), a segment that reads the plane at the same
+ * offset as the tap's run before (the next output row of a conv that keeps the row width) joins
+ * that run, the lanes between them (the tap's padding columns) its holes: one masked copy per
+ * vector instead of one per output row of a small plane. OUT runs[tap*maxrun + ...], nrun[tap]. */
 static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_conv_run *runs, int *nrun,
-                            int maxrun) {
+                            int maxrun, int holes) {
     const cf_int rs = g->r * g->s, sw = g->stride_w;
     for (cf_int tap = 0; tap < rs; ++tap) nrun[tap] = 0;
     cf_int n = t.n, i = t.i, j = t.j;
@@ -116,10 +119,14 @@ static void SUF(panel_runs)(const cf_conv_geom *g, SUF(pixel) t, int rows, cf_co
                 if (lo >= hi) continue;
                 const cf_int tap = a * g->s + b, off = (n * g->c * g->h + y) * g->w + x0 - d0 * sw;
                 cf_conv_run *last = nrun[tap] ? &runs[tap * maxrun + nrun[tap] - 1] : NULL;
-                if (last && last->off == off && last->hi == d0 + (int)lo) /* continues the row before */
+                if (last && last->off == off && last->hi == d0 + (int)lo) { /* continues the row before */
                     last->hi = d0 + (int)hi;
-                else
-                    runs[tap * maxrun + nrun[tap]++] = (cf_conv_run){off, d0 + (int)lo, d0 + (int)hi};
+                } else if (last && last->off == off && holes && sw == 1) { /* the same offset after a gap */
+                    last->holes |= (uint32_t)(((uint64_t)1 << (d0 + lo)) - ((uint64_t)1 << last->hi));
+                    last->hi = d0 + (int)hi;
+                } else {
+                    runs[tap * maxrun + nrun[tap]++] = (cf_conv_run){off, d0 + (int)lo, d0 + (int)hi, 0};
+                }
             }
         }
         d0 += cnt;
@@ -143,7 +150,7 @@ static void SUF(pack_im2col)(const void *ctx, cf_int i0, cf_int mn, cf_int p0, c
         int nrun[SUF(RUNS_MAX)];
         for (cf_int r0 = 0; r0 < mn; r0 += w, dst += (cf_int)w * kc) {
             const int rows = (int)CF_MIN((cf_int)w, mn - r0);
-            SUF(panel_runs)(g, SUF(decode)(g, x->t0 + i0 + r0), rows, runs, nrun, (int)maxrun);
+            SUF(panel_runs)(g, SUF(decode)(g, x->t0 + i0 + r0), rows, runs, nrun, (int)maxrun, w <= 32);
             KT(im2col)(x->base, g->h * g->w, rs, p0, kc, g->stride_w, runs, nrun, (int)maxrun, w, dst);
         }
         return;
@@ -180,7 +187,7 @@ static void SUF(pack_im2col_t)(const void *ctx, cf_int i0, cf_int mn, cf_int p0,
     for (cf_int q0 = 0; q0 < kc; q0 += CF_CONV_T_CHUNK) {
         const cf_int len = CF_MIN((cf_int)CF_CONV_T_CHUNK, kc - q0);
         const SUF(pixel) t = SUF(decode)(g, x->t0 + p0 + q0);
-        if (by_runs) SUF(panel_runs)(g, t, (int)len, runs, nrun, (int)maxrun);
+        if (by_runs) SUF(panel_runs)(g, t, (int)len, runs, nrun, (int)maxrun, 0);
         for (cf_int r0 = 0; r0 < mn; r0 += w) {
             const int rows = (int)CF_MIN((cf_int)w, mn - r0);
             if (by_runs) /* tmp row i = im2col row i0 + r0 + i, zero past len */

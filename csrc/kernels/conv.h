@@ -49,6 +49,7 @@ static inline void cf_conv_span(cf_int x0, cf_int sw, cf_int cnt, cf_int W, cf_i
 typedef struct {
     cf_int off;
     int lo, hi;
+    uint32_t holes; /* bit u set: lane u (< 32) of [lo, hi) is not read and stays 0 */
 } cf_conv_run;
 
 /* wgrad_dot: an mi x nj block of dot products of length len, kept as L partial sums each (L the
@@ -62,7 +63,8 @@ typedef struct {
 /* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
  * for p < kc, channel q / rs and tap t = q % rs:
  *   OUT dst[p*w + u] = base[(q / rs)*cs + run.off + u*sw] for the lanes [run.lo, run.hi) of each
- *       run of tap t (runs[t*maxrun + 0 .. nrun[t]-1], disjoint), 0 in every other lane. */
+ *       run of tap t (runs[t*maxrun + 0 .. nrun[t]-1], disjoint) but its holes, 0 in every other
+ *       lane. Runs have holes only at unit stride; hole lanes are never read. */
 #define CF_CONV_PLANE_TYPES(dt, T)                                                                 \
     typedef void (*cf_##dt##_conv_im2col_fn)(const T *base, cf_int cs, cf_int rs, cf_int p0, cf_int kc, \
                                              cf_int sw, const cf_conv_run *runs, const int *nrun,     \

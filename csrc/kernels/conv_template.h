@@ -592,7 +592,8 @@ static inline void KN(im2col_row)(T *restrict dst, const T *restrict chan, const
                                   int w) {
     for (int u = 0; u < w; ++u) dst[u] = 0;
     for (int k = 0; k < nr; ++k)
-        for (int u = run[k].lo; u < run[k].hi; ++u) dst[u] = chan[run[k].off + u];
+        for (int u = run[k].lo; u < run[k].hi; ++u)
+            if (u >= 32 || !((run[k].holes >> u) & 1)) dst[u] = chan[run[k].off + u];
 }
 
 /* One im2col micro-panel (contract: kernels/conv.h). A tap whose single run covers every lane at
@@ -604,7 +605,7 @@ void KN(im2col)(const T *restrict base, cf_int cs, cf_int rs, cf_int p0, cf_int 
         const T *restrict chan = base + cc * cs;
         const cf_conv_run *restrict run = runs + t * maxrun;
         const int nr = nrun[t];
-        if (nr == 1 && sw == 1 && run->lo == 0 && run->hi == w) {
+        if (nr == 1 && sw == 1 && run->lo == 0 && run->hi == w && !run->holes) {
             const T *restrict src = chan + run->off;
             if (w == 32)
                 memcpy(dst, src, 32 * sizeof(T));

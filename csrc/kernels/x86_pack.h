@@ -92,19 +92,22 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
 
 /* One unit-stride im2col row (kernels/conv.h, conv_template.h's im2col_row) for AVX2: w a multiple
  * of 8 floats / 4 doubles. The row is zeroed, then each run copied by whole vectors, its two ends
- * under lane masks (a masked load reads nothing outside the mask, so off may point before the
- * plane). */
-#define CF_DEFINE_IM2COL_ROW(NAME, T, VEC, L, ZERO, LOADU, STOREU, MASKLOAD, MASKSTORE, LANES, SET1, CMPGT) \
+ * and its holes under lane masks (a masked load reads nothing outside the mask, so off may point
+ * before the plane). */
+#define CF_DEFINE_IM2COL_ROW(NAME, T, VEC, L, ZERO, LOADU, STOREU, MASKLOAD, MASKSTORE, LANES, SET1, CMPGT, SRLV) \
     static inline void NAME(T *dst, const T *chan, const cf_conv_run *run, int nr, int w) {       \
         for (int u = 0; u < w; u += L) STOREU(dst + u, ZERO());                                    \
         for (int k = 0; k < nr; ++k) {                                                             \
             const T *src = chan + run[k].off;                                                      \
             for (int u = run[k].lo / L * L; u < run[k].hi; u += L) {                               \
-                if (run[k].lo <= u && u + L <= run[k].hi) {                                        \
+                const uint32_t holes = u < 32 ? run[k].holes >> u : 0;                             \
+                if (run[k].lo <= u && u + L <= run[k].hi && !(holes & ((1u << L) - 1))) {          \
                     STOREU(dst + u, LOADU(src + u));                                               \
                 } else {                                                                           \
-                    const __m256i idx = LANES(u);                                                  \
-                    const __m256i m = _mm256_andnot_si256(CMPGT(SET1(run[k].lo), idx), CMPGT(SET1(run[k].hi), idx)); \
+                    const __m256i idx = LANES(u), one = SET1(1);                                   \
+                    const __m256i hole = _mm256_and_si256(SRLV(SET1((int)holes), LANES(0)), one);  \
+                    const __m256i in = _mm256_andnot_si256(CMPGT(SET1(run[k].lo), idx), CMPGT(SET1(run[k].hi), idx)); \
+                    const __m256i m = _mm256_andnot_si256(CMPGT(hole, SET1(0)), in);               \
                     MASKSTORE(dst + u, m, MASKLOAD(src + u, m));                                   \
                 }                                                                                  \
             }                                                                                      \
@@ -113,8 +116,10 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
 #define CF_LANES_EPI32(u) _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(u))
 #define CF_LANES_EPI64(u) _mm256_add_epi64(_mm256_setr_epi64x(0, 1, 2, 3), _mm256_set1_epi64x(u))
 CF_DEFINE_IM2COL_ROW(cf_im2col_row_ps, float, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-                     _mm256_maskload_ps, _mm256_maskstore_ps, CF_LANES_EPI32, _mm256_set1_epi32, _mm256_cmpgt_epi32)
+                     _mm256_maskload_ps, _mm256_maskstore_ps, CF_LANES_EPI32, _mm256_set1_epi32, _mm256_cmpgt_epi32,
+                     _mm256_srlv_epi32)
 CF_DEFINE_IM2COL_ROW(cf_im2col_row_pd, double, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
-                     _mm256_maskload_pd, _mm256_maskstore_pd, CF_LANES_EPI64, _mm256_set1_epi64x, _mm256_cmpgt_epi64)
+                     _mm256_maskload_pd, _mm256_maskstore_pd, CF_LANES_EPI64, _mm256_set1_epi64x, _mm256_cmpgt_epi64,
+                     _mm256_srlv_epi64)
 
 #endif /* CF_KERNELS_X86_PACK_H */

@@ -33,8 +33,9 @@
 DEFINE_WGRAD_DOT(cf_f32_conv_wgrad_dot_4x6__avx512, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
                  _mm512_storeu_ps, _mm512_fmadd_ps)
 /* The AVX-512 im2col row (contract of cf_im2col_row_ps in kernels/x86_pack.h; w a multiple of 16
- * floats / 8 doubles): the row zeroed, then each run copied by whole vectors, its two ends under
- * bit masks (a masked load reads nothing outside the mask, so off may point before the plane). */
+ * floats / 8 doubles): the row zeroed, then each run copied by whole vectors, its two ends and its
+ * holes under bit masks (a masked load reads nothing outside the mask, so off may point before
+ * the plane). */
 #define DEFINE_IM2COL_ROW(NAME, T, VEC, L, MASK, ZERO, LOADU, STOREU, MASKZ_LOADU, MASK_STOREU)    \
     static inline void NAME(T *dst, const T *chan, const cf_conv_run *run, int nr, int w) {       \
         for (int u = 0; u < w; u += L) STOREU(dst + u, ZERO());                                    \
@@ -42,10 +43,11 @@ DEFINE_WGRAD_DOT(cf_f32_conv_wgrad_dot_4x6__avx512, float, __m512, 16, _mm512_se
             const T *src = chan + run[k].off;                                                      \
             for (int u = run[k].lo / L * L; u < run[k].hi; u += L) {                               \
                 const int lo = CF_MAX(run[k].lo - u, 0), hi = CF_MIN(run[k].hi - u, L);            \
-                if (lo == 0 && hi == L) {                                                          \
+                const MASK hole = (MASK)(u < 32 ? run[k].holes >> u : 0);                          \
+                if (lo == 0 && hi == L && !hole) {                                                 \
                     STOREU(dst + u, LOADU(src + u));                                               \
                 } else {                                                                           \
-                    const MASK m = (MASK)((((unsigned)1 << hi) - 1) & ~(((unsigned)1 << lo) - 1)); \
+                    const MASK m = (MASK)((((unsigned)1 << hi) - 1) & ~(((unsigned)1 << lo) - 1) & ~hole); \
                     MASK_STOREU(dst + u, m, MASKZ_LOADU(m, src + u));                              \
                 }                                                                                  \
             }                                                                                      \
