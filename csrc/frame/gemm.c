@@ -8,12 +8,32 @@
 #include "kernels/gemm.h"
 
 /* ---- packing of strided matrices (layout: frame/gemm.h) -------------------------------------- */
+/* Three cases: rows contiguous along k (the ISA's transposing kernel, panel by panel); rows of X
+ * that are columns of a row-major matrix (s_mn == 1: each p is a contiguous run across all the
+ * panels, copied PACK_DEPTH rows of p at a time across every panel, so that memory is read as a
+ * few long streams, not as kc rows of w elements per panel); anything else element by element. */
+#define PACK_DEPTH 8
 #define DEFINE_PACK_STRIDED(NAME, S, PACK_ROWS_FIELD)                                              \
     void NAME(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {    \
         const cf_gemm_matrix *x = (const cf_gemm_matrix *)ctx;                                     \
         const cf_gemm_pack_rows_fn PACK_ROWS = CF_SELECT(cf_gemm, cf_isa_current())->PACK_ROWS_FIELD; \
         const cf_int s_mn = x->s_mn, s_k = x->s_k;                                                 \
         S *dst = (S *)dst_;                                                                        \
+        if (s_mn == 1 && s_k != 1) {                                                               \
+            const S *src = (const S *)x->data + i0 + p0 * s_k;                                     \
+            for (cf_int q = 0; q < kc; q += PACK_DEPTH) {                                          \
+                const cf_int qe = CF_MIN(kc, q + PACK_DEPTH);                                      \
+                for (cf_int r = 0; r < mn; r += w) {                                               \
+                    const int rows = (int)CF_MIN((cf_int)w, mn - r);                               \
+                    S *d = dst + r * kc;                                                           \
+                    for (cf_int p = q; p < qe; ++p) {                                              \
+                        for (int i = 0; i < rows; ++i) d[p * w + i] = src[p * s_k + r + i];        \
+                        for (int i = rows; i < w; ++i) d[p * w + i] = 0;                           \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (cf_int r = 0; r < mn; r += w, dst += (cf_int)w * kc) {                                \
             const S *src = (const S *)x->data + (i0 + r) * s_mn + p0 * s_k;                        \
             const int rows = (int)CF_MIN((cf_int)w, mn - r);                                       \
@@ -24,10 +44,7 @@
             for (cf_int p = 0; p < kc; ++p) {                                                      \
                 S *d = dst + p * w;                                                                \
                 const S *s = src + p * s_k;                                                        \
-                if (s_mn == 1)                                                                     \
-                    for (int i = 0; i < rows; ++i) d[i] = s[i];                                    \
-                else                                                                               \
-                    for (int i = 0; i < rows; ++i) d[i] = s[i * s_mn];                             \
+                for (int i = 0; i < rows; ++i) d[i] = s[i * s_mn];                                 \
                 for (int i = rows; i < w; ++i) d[i] = 0;                                           \
             }                                                                                      \
         }                                                                                          \
@@ -115,6 +132,9 @@ static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_
     /* a shallow product (k <= KC/2) takes B blocks narrow enough for L2, so that C is swept by rows */
     const cf_int nc_l2 = (cf_int)(SHALLOW_B_BYTES / ((size_t)kc0 * es)) / NR * NR;
     const cf_int NC = 2 * kc0 > KC ? uk->nc : CF_MAX(NR, CF_MIN(uk->nc, nc_l2));
+    /* rows of this block in one MC block: each packed B panel serves one pass of loop 1 only, so
+     * a deep B block of an operand that allows it is packed panel by panel just before its pass */
+    const int one_pass = pb->b.by_panel && i_hi - i_lo <= MC;
     /* loop 5: NC columns of C at a time; the B block of this slice lives in L3 */
     for (cf_int jc = j_lo; jc < j_hi; jc += NC) {
         const cf_int nc = CF_MIN(NC, j_hi - jc);
@@ -122,18 +142,25 @@ static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_
         for (cf_int pc = 0; pc < pb->k; pc += KC) {
             const cf_int kc = CF_MIN(KC, pb->k - pc);
             const int first = pc == 0, last = pc + kc == pb->k;
-            pb->b.pack(pb->b.ctx, jc, nc, pc, kc, (int)NR, bbuf);
+            const int deep = (size_t)(kc * nc) * es > SHALLOW_B_BYTES, by_panel = deep && one_pass;
+            if (!by_panel) pb->b.pack(pb->b.ctx, jc, nc, pc, kc, (int)NR, bbuf);
             /* loop 3: MC rows of C at a time; pack A[ic:ic+mc, pc:pc+kc] into MR-row panels (L2) */
             for (cf_int ic = i_lo; ic < i_hi; ic += MC) {
                 const cf_int mc = CF_MIN(MC, i_hi - ic);
                 pb->a.pack(pb->a.ctx, ic, mc, pc, kc, (int)MR, abuf);
-                if ((size_t)(kc * nc) * es > SHALLOW_B_BYTES) {
+                if (deep) {
                     /* loop 2: one NR-wide micro-panel of B, held in L1 while the A panels pass by */
-                    for (cf_int jr = 0; jr < nc; jr += NR)
+                    for (cf_int jr = 0; jr < nc; jr += NR) {
+                        const char *bp = bbuf + (size_t)(jr * kc) * es;
+                        if (by_panel) {
+                            bp = bbuf;
+                            pb->b.pack(pb->b.ctx, jc + jr, CF_MIN(NR, nc - jr), pc, kc, (int)NR, bbuf);
+                        }
                         /* loop 1: one MR-row micro-panel of A times it: an MR x NR tile of C */
                         for (cf_int ir = 0; ir < mc; ir += MR)
-                            tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
-                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                            tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bp, NR, ic + ir, jc + jr,
+                                 CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                    }
                 } else {
                     /* loops 2-1 swapped for a shallow B block (all of it in L2): C is then written
                      * in MR long rows, not in columns of tiles that touch a new page per row */
@@ -362,15 +389,17 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     const int f32 = dtype == CF_F32;
     const cf_gemm_pack_fn pack = f32 ? cf_f32_gemm_pack_strided : cf_f64_gemm_pack_strided;
     const cf_gemm_matrix sa = {a, rs_a, cs_a}, sb = {b, cs_b, rs_b};
+    /* rows contiguous along k: each panel reads w runs of kc elements */
+    const cf_gemm_operand oa = {pack, &sa, cs_a == 1 && rs_a != 1}, ob = {pack, &sb, rs_b == 1 && cs_b != 1};
     cf_gemm_problem pb = {dtype, m, n, k, f32 ? (const void *)&alpha_f32 : (const void *)&alpha,
-                          f32 ? (const void *)&beta_f32 : (const void *)&beta, {pack, &sa}, {pack, &sb},
+                          f32 ? (const void *)&beta_f32 : (const void *)&beta, oa, ob,
                           c, rs_c, cs_c, bias_m, bias_n, relu};
     /* The same product transposed: C^T = B^T A^T, m and n swapped. */
     cf_gemm_problem pt = pb;
     pt.m = n;
     pt.n = m;
-    pt.a.ctx = &sb;
-    pt.b.ctx = &sa;
+    pt.a = ob;
+    pt.b = oa;
     pt.rs_c = cs_c;
     pt.cs_c = rs_c;
     pt.bias_m = bias_n;
