@@ -34,11 +34,6 @@ typedef void (*cf_gemm_pack_fn)(const void *ctx, cf_int i0, cf_int mn, cf_int p0
 typedef struct {
     cf_gemm_pack_fn pack;
     const void *ctx;
-    /* nonzero: one w-row micro-panel packs as fast per element as a whole block (the operand's
-     * rows are long runs along k, as in a row-major A or a dense layer's weight as B); a B block
-     * that only one pass of loop 1 uses is then packed panel by panel just before its pass, into
-     * L1, not as a whole into L3. Zero (the default) always packs whole blocks. */
-    int by_panel;
 } cf_gemm_operand;
 
 /* A strided matrix as an operand: X(i, p) = data[i*s_mn + p*s_k] (strides in elements, any sign).

@@ -65,18 +65,12 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
 }
 
 /* Rows i0.. of the panel in groups of B, each group in B x B blocks through TRANSPOSE (the k tail
- * element by element); advances i0 past the groups. Each line read is also prefetched (into L2)
- * w rows further on: the same line of the next panel, which the frame packs next. */
+ * element by element); advances i0 past the groups. */
 #define CF_PACK_ROW_GROUPS(S, B, TRANSPOSE)                                                        \
     for (; i0 + B <= rows; i0 += B) {                                                              \
         const S *s = src + i0 * ld;                                                                \
         cf_int p = 0;                                                                              \
-        for (; p + B <= kc; p += B) {                                                              \
-            if (p % (64 / sizeof(S)) == 0)                                                         \
-                for (int i = 0; i < B; ++i)                                                        \
-                    _mm_prefetch((const char *)(s + (w + i) * ld + p), _MM_HINT_T1);               \
-            TRANSPOSE(s + p, ld, dst + p * w + i0, w);                                             \
-        }                                                                                          \
+        for (; p + B <= kc; p += B) TRANSPOSE(s + p, ld, dst + p * w + i0, w);                     \
         for (; p < kc; ++p)                                                                        \
             for (int i = 0; i < B; ++i) dst[p * w + i0 + i] = s[i * ld + p];                       \
     }
