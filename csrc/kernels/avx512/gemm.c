@@ -15,14 +15,6 @@
 #define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
 #define DECL(i) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
-/* The tile's rows of C, first and last byte (two or three lines), fetched into L2 while the k loop
- * runs: C's rows are often a power-of-two stride apart (same sets, a new page each), and their
- * misses would otherwise stall the final loads and stores of every tile. */
-#define PREFETCH_C(i)                                                                              \
-    if (i < M) {                                                                                   \
-        _mm_prefetch((const char *)(c + i * rs_c), _MM_HINT_T1);                                   \
-        _mm_prefetch((const char *)(c + i * rs_c + 2 * W - 1), _MM_HINT_T1);                       \
-    }
 #define STEP(i)                                                                                    \
     if (i < M) {                                                                                   \
         const VEC ai = VSET1(a[i]);                                                                \
@@ -67,7 +59,6 @@
         const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb,                  \
         const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta, cf_gemm_prefetch *pf) {            \
         ROWS14(DECL)                                                                               \
-        ROWS14(PREFETCH_C)                                                                         \
         const char *pf_run = pf ? pf->run : NULL;                                                  \
         cf_int pf_off = pf ? pf->off : 0, pf_runs = pf ? pf->runs : 0;                             \
         const cf_int pf_bytes = pf ? pf->bytes : 0, pf_ld = pf ? pf->ld : 0, pf_mask = pf ? pf->step_mask : 0; \
