@@ -385,8 +385,14 @@ static int gemm_b_in_place(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk,
  * next panel (the same columns one slice deeper, or the next columns' first slice), one line every
  * few steps, so packing finds it in cache. The k order within each element is the five loops'.
  * Column blocks are split over threads in contiguous ranges, each thread with its own panel.
- * Only for a strided B (cf_gemm_matrix, to know where the next panel's lines are). Returns
- * CF_ERR_NOMEM, or CF_OK. */
+ * cf_gemm_strided takes this path for m <= MC, a B with unit stride along k or n (a
+ * cf_gemm_matrix: where the next panel's lines are is known), at least 8 column blocks per thread
+ * (balance) and a packed A within STREAM_A_BYTES (it is read once per column block, from L3). */
+#define STREAM_A_BYTES ((size_t)8 << 20)
+
+/* Point pf at the source lines of the panel packed after (column block j0, slice pc) -- nothing
+ * after the last -- as runs along B's unit-stride direction, one line per 2^s of `steps` k steps
+ * (the tiles' total), as sparse as still fetches it all. */
 static void next_panel_stream(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, size_t es, cf_int j0,
                               cf_int pc, cf_int steps, cf_gemm_prefetch *pf) {
     const cf_gemm_matrix *x = (const cf_gemm_matrix *)pb->b.ctx;
@@ -406,7 +412,7 @@ static void next_panel_stream(const cf_gemm_problem *pb, const cf_gemm_ukernel *
     const cf_int ld = (along_k ? x->s_mn : x->s_k) * (cf_int)es;
     const char *first = (const char *)x->data + (j0 * x->s_mn + pc * x->s_k) * (cf_int)es;
     const cf_int skew = (cf_int)((uintptr_t)first & 63);
-    pf->run = first - skew;
+    pf->run = (const char *)((uintptr_t)first - (uintptr_t)skew);
     pf->off = 0;
     pf->bytes = len + skew;
     pf->ld = ld;
@@ -416,6 +422,7 @@ static void next_panel_stream(const cf_gemm_problem *pb, const cf_gemm_ukernel *
     while (2 * (pf->step_mask + 1) * lines <= steps) pf->step_mask = 2 * pf->step_mask + 1;
 }
 
+/* Returns CF_ERR_NOMEM (nothing written), or CF_OK. */
 static int gemm_b_streamed(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, int nthreads) {
     const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
     const cf_int MR = uk->mr, NR = uk->nr, KC = uk->kc;
@@ -498,8 +505,10 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     if (best->m > 0 && best->m <= B_IN_PLACE_PANELS * uk->mr && best->n > 0 && best->k > 0 &&
         best->k <= ((cf_int)1 << 16) && bm->s_mn == 1)
         return gemm_b_in_place(best, uk, nthreads);
+    const size_t es = f32 ? sizeof(float) : sizeof(double);
     if (best->m > 0 && best->m <= uk->mc && best->k > 0 && (bm->s_k == 1 || bm->s_mn == 1) &&
-        (best->n + uk->nr - 1) / uk->nr >= 8 * (cf_int)nthreads)
+        (best->n + uk->nr - 1) / uk->nr >= 8 * (cf_int)nthreads &&
+        best->k <= (cf_int)(STREAM_A_BYTES / es) / ((best->m + uk->mr - 1) / uk->mr * uk->mr))
         return gemm_b_streamed(best, uk, nthreads);
     return cf_gemm(best, nthreads);
 }
