@@ -98,17 +98,10 @@ static void finish(const cf_gemm_problem *pb, const void *t, cf_int tr, cf_int i
         finish_f64(pb, t, tr, i0, j0, mr, nr, first, last);
 }
 
-/* The rows of a tile of C that the microkernel writes in place, first and last byte (two or three
- * lines each), are prefetched into L2 just before it runs when its k loop is long enough to hide
- * them: C's rows are often a power-of-two stride apart (same cache sets, a new page each), and
- * their misses would otherwise stall the tile's final loads and stores. A shallow tile (a batch-1
- * weight gradient) is all stores and gains nothing. */
-#define PREFETCH_C_MIN_K 128
-
 /* One mr x nr tile of C (mr <= MR, nr <= NR) from a packed panel a (MR x kc) and kc rows of B at
- * b[p*ldb + j] (a packed panel: ldb = NR); pf: the microkernel's prefetch stream, or NULL. Tiles of full width in a C with unit column stride go
- * straight to the microkernel (which computes only mr rows); narrower tiles and strided C go
- * through the scratch tile t. */
+ * b[p*ldb + j] (a packed panel: ldb = NR); pf: the microkernel's prefetch stream, or NULL. Tiles
+ * of full width in a C with unit column stride go straight to the microkernel (which computes only
+ * mr rows); narrower tiles and strided C go through the scratch tile t. */
 static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc, const void *a,
                  const void *b, cf_int ldb, cf_int i0, cf_int j0, cf_int mr, cf_int nr, int first,
                  int last, cf_gemm_prefetch *pf) {
@@ -119,12 +112,6 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
     const void *beta = first ? pb->beta : f32 ? (const void *)&one_f32 : (const void *)&one_f64;
     CF_ASSERT(mr >= 1 && mr <= uk->mr && nr >= 1 && nr <= uk->nr);
     if (nr == uk->nr && pb->cs_c == 1) {
-        if (kc >= PREFETCH_C_MIN_K) /* C's lines into L2 while the k loop runs (see above) */
-            for (cf_int i = 0; i < mr; ++i) {
-                const char *row = (const char *)pb->c + (size_t)((i0 + i) * pb->rs_c + j0) * es;
-                __builtin_prefetch(row, 1, 2);
-                __builtin_prefetch(row + (size_t)nr * es - 1, 1, 2);
-            }
         uk->ukernel(kc, (int)mr, a, b, ldb, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c,
                     pb->alpha, beta, pf);
         if (last && (pb->bias_m || pb->bias_n || pb->relu)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
