@@ -144,6 +144,24 @@ def test_strided_and_transposed_operands_exact(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_small_m_exact(isa, nthreads, dtype):
+    """m <= MC with B contiguous along k (a dense weight) or along n, wide enough for 8 column blocks
+    per thread: A packed whole, B panel by panel over k slices (two full, one short), an edge
+    column block; beta, both biases and the ReLU applied once, after the last slice."""
+    mr, nr, mc, kc, nc = info(dtype)
+    rng = np.random.default_rng(9)
+    m, n, k = 2 * mr + 3, 16 * nr + 5, 2 * kc + 7
+    a, b0 = ints(rng, (m, k), dtype), ints(rng, (k, n), dtype)
+    bm, bn = ints(rng, m, dtype), ints(rng, n, dtype)
+    for b in (b0, np.asfortranarray(b0)):
+        run(a, b, np.full((m, n), np.nan, dtype), nthreads)
+        c = ints(rng, (m, n), dtype)
+        want = np.maximum(reference(a, b, c, 1.0, 2.0, bm, bn), 0).astype(dtype)
+        _core.gemm(a, b, c, 1.0, 2.0, bm, bn, nthreads, True)
+        np.testing.assert_array_equal(c, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_strided_c_writes_only_its_elements(isa, dtype):
     """C as a transposed, column-strided or negatively strided view of a bigger buffer: the product
     lands in the view, every other element of the buffer stays as it was (no writes outside)."""

@@ -8,20 +8,29 @@
 #include "kernels/gemm.h"
 
 /* ---- packing of strided matrices (layout: frame/gemm.h) -------------------------------------- */
+/* Three cases: rows contiguous along k (the ISA's transposing kernel, panel by panel); rows of X
+ * that are columns of a row-major matrix (s_mn == 1: each p is a contiguous run across all the
+ * panels, copied PACK_DEPTH rows of p at a time across every panel, so that memory is read as a
+ * few long streams, not as kc rows of w elements per panel); anything else element by element. */
+#define PACK_DEPTH 8
 #define DEFINE_PACK_STRIDED(NAME, S, PACK_ROWS_FIELD)                                              \
     void NAME(const void *ctx, cf_int i0, cf_int mn, cf_int p0, cf_int kc, int w, void *dst_) {    \
         const cf_gemm_matrix *x = (const cf_gemm_matrix *)ctx;                                     \
         const cf_gemm_pack_rows_fn PACK_ROWS = CF_SELECT(cf_gemm, cf_isa_current())->PACK_ROWS_FIELD; \
         const cf_int s_mn = x->s_mn, s_k = x->s_k;                                                 \
         S *dst = (S *)dst_;                                                                        \
-        if (s_mn == 1) { /* rows contiguous along mn: each read once along its length */          \
-            for (cf_int p = 0; p < kc; ++p) {                                                      \
-                const S *s = (const S *)x->data + i0 + (p0 + p) * s_k;                             \
-                S *d = dst + p * w;                                                                \
-                cf_int r = 0;                                                                      \
-                for (; r + w <= mn; r += w, d += (cf_int)w * kc)                                   \
-                    for (int i = 0; i < w; ++i) d[i] = s[r + i];                                   \
-                for (int i = 0; r < mn && i < w; ++i) d[i] = r + i < mn ? s[r + i] : (S)0;         \
+        if (s_mn == 1 && s_k != 1) {                                                               \
+            const S *src = (const S *)x->data + i0 + p0 * s_k;                                     \
+            for (cf_int q = 0; q < kc; q += PACK_DEPTH) {                                          \
+                const cf_int qe = CF_MIN(kc, q + PACK_DEPTH);                                      \
+                for (cf_int r = 0; r < mn; r += w) {                                               \
+                    const int rows = (int)CF_MIN((cf_int)w, mn - r);                               \
+                    S *d = dst + r * kc;                                                           \
+                    for (cf_int p = q; p < qe; ++p) {                                              \
+                        for (int i = 0; i < rows; ++i) d[p * w + i] = src[p * s_k + r + i];        \
+                        for (int i = rows; i < w; ++i) d[p * w + i] = 0;                           \
+                    }                                                                              \
+                }                                                                                  \
             }                                                                                      \
             return;                                                                                \
         }                                                                                          \
@@ -90,12 +99,12 @@ static void finish(const cf_gemm_problem *pb, const void *t, cf_int tr, cf_int i
 }
 
 /* One mr x nr tile of C (mr <= MR, nr <= NR) from a packed panel a (MR x kc) and kc rows of B at
- * b[p*ldb + j] (a packed panel: ldb = NR). Tiles of full width in a C with unit column stride go
- * straight to the microkernel (which computes only mr rows); narrower tiles and strided C go
- * through the scratch tile t. */
+ * b[p*ldb + j] (a packed panel: ldb = NR); pf: the microkernel's prefetch stream, or NULL. Tiles
+ * of full width in a C with unit column stride go straight to the microkernel (which computes only
+ * mr rows); narrower tiles and strided C go through the scratch tile t. */
 static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc, const void *a,
                  const void *b, cf_int ldb, cf_int i0, cf_int j0, cf_int mr, cf_int nr, int first,
-                 int last) {
+                 int last, cf_gemm_prefetch *pf) {
     static const float one_f32 = 1, zero_f32 = 0;
     static const double one_f64 = 1, zero_f64 = 0;
     const int f32 = pb->dtype == CF_F32;
@@ -104,13 +113,13 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
     CF_ASSERT(mr >= 1 && mr <= uk->mr && nr >= 1 && nr <= uk->nr);
     if (nr == uk->nr && pb->cs_c == 1) {
         uk->ukernel(kc, (int)mr, a, b, ldb, (char *)pb->c + (size_t)(i0 * pb->rs_c + j0) * es, pb->rs_c,
-                    pb->alpha, beta);
+                    pb->alpha, beta, pf);
         if (last && (pb->bias_m || pb->bias_n || pb->relu)) finish(pb, NULL, 0, i0, j0, mr, nr, 0, 1);
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
     uk->ukernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha,
-                f32 ? (const void *)&zero_f32 : (const void *)&zero_f64);
+                f32 ? (const void *)&zero_f32 : (const void *)&zero_f64, pf);
     finish(pb, t, uk->nr, i0, j0, mr, nr, first, last);
 }
 
@@ -141,14 +150,14 @@ static void gemm_block(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_
                         /* loop 1: one MR-row micro-panel of A times it: an MR x NR tile of C */
                         for (cf_int ir = 0; ir < mc; ir += MR)
                             tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
-                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last, NULL);
                 } else {
                     /* loops 2-1 swapped for a shallow B block (all of it in L2): C is then written
                      * in MR long rows, not in columns of tiles that touch a new page per row */
                     for (cf_int ir = 0; ir < mc; ir += MR)
                         for (cf_int jr = 0; jr < nc; jr += NR)
                             tile(pb, uk, kc, abuf + (size_t)(ir * kc) * es, bbuf + (size_t)(jr * kc) * es,
-                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last);
+                                 NR, ic + ir, jc + jr, CF_MIN(MR, mc - ir), CF_MIN(NR, nc - jr), first, last, NULL);
                 }
             }
         }
@@ -347,9 +356,94 @@ static int gemm_b_in_place(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk,
         const cf_int ldb = jb < full ? b->s_k : NR;
         for (cf_int ir = 0; ir < pb->m; ir += MR)
             tile(pb, uk, pb->k, ws + (size_t)(ir * pb->k) * es, bp, ldb, ir, jb * NR, CF_MIN(MR, pb->m - ir),
-                 jb < full ? NR : edge, 1, 1);
+                 jb < full ? NR : edge, 1, 1, NULL);
     }
     (void)nt;
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
+
+/* ---- one row block: B streamed panel by panel ------------------------------------------------ */
+/* For m <= MC (a dense layer's batch) the five loops sweep all of C (in L3) once per KC slice, and
+ * pack B (the weight, read once from memory) in blocks whose misses stall every thread. Instead A
+ * is packed once, whole (m x k), and each NR-wide column block of C is finished before the next:
+ * its B panel packed one KC slice at a time, the row panels of A passing it, the column block of C
+ * (m x NR) staying in L1/L2. While those tiles run, the microkernel prefetches the source of the
+ * next panel (the same columns one slice deeper, or the next columns' first slice), one line every
+ * few steps, so packing finds it in cache. The k order within each element is the five loops'.
+ * Column blocks are split over threads in contiguous ranges, each thread with its own panel.
+ * cf_gemm_strided takes this path for m <= MC, a B with unit stride along k or n (a
+ * cf_gemm_matrix: where the next panel's lines are is known), at least 8 column blocks per thread
+ * (balance) and a packed A within STREAM_A_BYTES (it is read once per column block, from L3). */
+#define STREAM_A_BYTES ((size_t)8 << 20)
+
+/* Point pf at the source lines of the panel packed after (column block j0, slice pc) -- nothing
+ * after the last -- as runs along B's unit-stride direction, one line per 2^s of `steps` k steps
+ * (the tiles' total), as sparse as still fetches it all. */
+static void next_panel_stream(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, size_t es, cf_int j0,
+                              cf_int pc, cf_int steps, cf_gemm_prefetch *pf) {
+    const cf_gemm_matrix *x = (const cf_gemm_matrix *)pb->b.ctx;
+    const cf_int KC = uk->kc, NR = uk->nr;
+    if (pc + KC >= pb->k) { /* the next column block, from depth 0 */
+        j0 += NR;
+        pc = 0;
+    } else {
+        pc += KC;
+    }
+    pf->runs = 0;
+    if (j0 >= pb->n) return;
+    const cf_int nr = CF_MIN(NR, pb->n - j0), kc = CF_MIN(KC, pb->k - pc);
+    /* runs along the contiguous direction of X(j, p) = data[j*s_mn + p*s_k] */
+    const int along_k = x->s_k == 1;
+    const cf_int runs = along_k ? nr : kc, len = (along_k ? kc : nr) * (cf_int)es;
+    const cf_int ld = (along_k ? x->s_mn : x->s_k) * (cf_int)es;
+    const char *first = (const char *)x->data + (j0 * x->s_mn + pc * x->s_k) * (cf_int)es;
+    const cf_int skew = (cf_int)((uintptr_t)first & 63);
+    pf->run = (const char *)((uintptr_t)first - (uintptr_t)skew);
+    pf->off = 0;
+    pf->bytes = len + skew;
+    pf->ld = ld;
+    pf->runs = runs;
+    const cf_int lines = runs * ((len + skew + 63) / 64);
+    pf->step_mask = 0;
+    while (2 * (pf->step_mask + 1) * lines <= steps) pf->step_mask = 2 * pf->step_mask + 1;
+}
+
+/* Returns CF_ERR_NOMEM (nothing written), or CF_OK. */
+static int gemm_b_streamed(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, int nthreads) {
+    const size_t es = pb->dtype == CF_F32 ? sizeof(float) : sizeof(double);
+    const cf_int MR = uk->mr, NR = uk->nr, KC = uk->kc;
+    const cf_int blocks = (pb->n + NR - 1) / NR, panels = (pb->m + MR - 1) / MR;
+    const size_t abytes = ((size_t)(panels * MR * pb->k) * es + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t bbytes = ((size_t)(NR * CF_MIN(KC, pb->k)) * es + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    cf_int macs = pb->m * pb->n;
+    macs = macs > ((cf_int)1 << 62) / pb->k ? ((cf_int)1 << 62) : macs * pb->k;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(macs, (cf_int)1 << 17, nthreads), blocks);
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(abytes + bbytes * (size_t)nt, &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    pb->a.pack(pb->a.ctx, 0, pb->m, 0, pb->k, (int)MR, ws);
+#ifdef CF_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    for (int t = CF_THREAD_ID(); t < nt; t += CF_NUM_THREADS_IN_TEAM()) {
+        char *bbuf = ws + abytes + bbytes * (size_t)t;
+        cf_int lo, hi;
+        cf_partition(blocks, nt, t, 1, &lo, &hi);
+        for (cf_int jb = lo; jb < hi; ++jb) {
+            const cf_int j0 = jb * NR, nr = CF_MIN(NR, pb->n - j0);
+            for (cf_int pc = 0; pc < pb->k; pc += KC) {
+                const cf_int kc = CF_MIN(KC, pb->k - pc);
+                cf_gemm_prefetch pf;
+                pb->b.pack(pb->b.ctx, j0, nr, pc, kc, (int)NR, bbuf);
+                next_panel_stream(pb, uk, es, j0, pc, panels * kc, &pf);
+                if (jb + 1 == hi && pc + kc == pb->k) pf.runs = 0; /* the next block is another thread's */
+                for (cf_int ir = 0; ir < pb->m; ir += MR)
+                    tile(pb, uk, kc, ws + (size_t)(ir * pb->k + pc * MR) * es, bbuf, NR, ir, j0,
+                         CF_MIN(MR, pb->m - ir), nr, pc == 0, pc + kc == pb->k, &pf);
+            }
+        }
+    }
     cf_scratch_release(ws, cap);
     return CF_OK;
 }
@@ -398,6 +492,11 @@ int cf_gemm_strided(cf_dtype dtype, cf_int m, cf_int n, cf_int k, double alpha, 
     if (best->m > 0 && best->m <= B_IN_PLACE_PANELS * uk->mr && best->n > 0 && best->k > 0 &&
         best->k <= ((cf_int)1 << 16) && bm->s_mn == 1)
         return gemm_b_in_place(best, uk, nthreads);
+    const size_t es = f32 ? sizeof(float) : sizeof(double);
+    if (best->m > 0 && best->m <= uk->mc && best->k > 0 && (bm->s_k == 1 || bm->s_mn == 1) &&
+        (best->n + uk->nr - 1) / uk->nr >= 8 * (cf_int)nthreads &&
+        best->k <= (cf_int)(STREAM_A_BYTES / es) / ((best->m + uk->mr - 1) / uk->mr * uk->mr))
+        return gemm_b_streamed(best, uk, nthreads);
     return cf_gemm(best, nthreads);
 }
 

@@ -1,6 +1,6 @@
 /* kernels/gemm.h -- the GEMM microkernel family: one register tile per ISA and dtype.
  *
- * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, m, a, b, ldb, c, rs_c, alpha, beta):
+ * Contract of every microkernel cf_<dt>_gemm_ukernel_<MR>x<NR>__<isa>(k, m, a, b, ldb, c, rs_c, alpha, beta, pf):
  *   IN  a      packed A micro-panel, k columns of MR values:  a[p*MR + i]
  *   IN  b      k rows of NR values, b[p*ldb + j]: a packed B micro-panel (ldb = NR), or the rows of
  *              a row-major B read in place (ldb = its row stride) when packing would not pay
@@ -10,6 +10,7 @@
  *                  c = alpha * (a * b) + beta * c,   and when *beta == 0, c is never read
  *                  (so it may hold NaN or garbage). Rows m..MR-1 are neither computed nor touched,
  *              so a short edge panel costs its rows, not a full tile.
+ *   IN/OUT pf  NULL, or a stream of cache lines to prefetch while the k loop runs (below)
  *   k >= 0 (k == 0 gives c = beta * c, or 0). Edge columns and strided C are the frame's business
  *   (frame/gemm.c computes them into an aligned MR x NR scratch tile and copies the part it needs).
  *
@@ -26,8 +27,21 @@
 
 #include "common.h"
 
+/* A prefetch stream: `runs` runs of `bytes` bytes each, `ld` bytes apart, the current one at `run`
+ * (64-byte aligned), `off` bytes of it already fetched. A SIMD microkernel fetches one line (into
+ * L1) on each step p of its k loop with (p & step_mask) == 0, and leaves the stream advanced past
+ * what it fetched, so the next tile goes on where this one stopped (plain-C kernels leave it be:
+ * it is only a hint). The frame points it at the source of the next B panel it will pack: those
+ * misses then overlap the FMAs instead of stalling the packing (frame/gemm.c, gemm_b_streamed). */
+typedef struct {
+    const char *run;
+    cf_int off, bytes, ld;
+    cf_int runs;
+    cf_int step_mask;
+} cf_gemm_prefetch;
+
 typedef void (*cf_gemm_ukernel_fn)(cf_int k, int m, const void *a, const void *b, cf_int ldb, void *c,
-                                   cf_int rs_c, const void *alpha, const void *beta);
+                                   cf_int rs_c, const void *alpha, const void *beta, cf_gemm_prefetch *pf);
 
 /* The same microkernel with the rows of B anywhere: row p at b + boff[p] (elements), for the
  * convolution's forward on a padded pixel grid, whose im2col rows are the image shifted by each

@@ -1,8 +1,9 @@
 /* avx2/gemm.c -- GEMM microkernels for AVX2 + FMA (16 ymm registers).
  *
  * f32 6x16: 6 rows x 2 ymm = 12 accumulators, 2 ymm for the B row and 1 for the broadcast A value
- * (15 of 16 registers); the B row sixteen steps ahead is prefetched. f64 6x8 is the same tile in
- * doubles. Contract: kernels/gemm.h. */
+ * (15 of 16 registers); the B row sixteen steps ahead is prefetched, and a line of the frame's
+ * prefetch stream every few steps when it passes one. f64 6x8 is the same tile in doubles.
+ * Contract: kernels/gemm.h. */
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -26,17 +27,17 @@
 
 /* The kernel entry for every row count m <= 6: `_rows` specialised per M (and per OFF: B in place
  * at ldb, or at the offsets boff). */
-#define DISPATCH_ROWS6(NAME, OFF, LDB, BOFF)                                                       \
+#define DISPATCH_ROWS6(NAME, OFF, LDB, BOFF, PF)                                                   \
     const S *a = (const S *)a_, *b = (const S *)b_;                                                \
     S *c = (S *)c_;                                                                                \
     const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                                  \
     switch (m) {                                                                                   \
-    case 1: NAME##_rows(1, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
-    case 2: NAME##_rows(2, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
-    case 3: NAME##_rows(3, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
-    case 4: NAME##_rows(4, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
-    case 5: NAME##_rows(5, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                  \
-    default: NAME##_rows(6, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta); break;                 \
+    case 1: NAME##_rows(1, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 2: NAME##_rows(2, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 3: NAME##_rows(3, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 4: NAME##_rows(4, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 5: NAME##_rows(5, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    default: NAME##_rows(6, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;             \
     }
 
 /* The 6 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
@@ -45,8 +46,12 @@
 #define DEFINE_UKERNEL_6X2W(NAME, OFF_NAME)                                                        \
     static inline __attribute__((always_inline)) void NAME##_rows(                                 \
         const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb,                  \
-        const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta) {                                  \
+        const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta, cf_gemm_prefetch *pf) {            \
         ROWS6(DECL)                                                                                \
+        const char *pf_run = pf ? pf->run : NULL;                                                  \
+        cf_int pf_off = pf ? pf->off : 0, pf_runs = pf ? pf->runs : 0;                             \
+        const cf_int pf_bytes = pf ? pf->bytes : 0, pf_ld = pf ? pf->ld : 0;                       \
+        const cf_int pf_mask = pf ? pf->step_mask : 0;                                             \
         for (cf_int p = 0; p < k; ++p) {                                                           \
             const S *bp = OFF ? b + boff[p] : b;                                                   \
             const S *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;                \
@@ -55,6 +60,20 @@
             ROWS6(STEP)                                                                            \
             a += 6;                                                                                \
             if (!OFF) b += ldb;                                                                    \
+            if (pf_runs > 0 && (p & pf_mask) == 0) {                                               \
+                _mm_prefetch(pf_run + pf_off, _MM_HINT_T0);                                        \
+                pf_off += 64;                                                                      \
+                if (pf_off >= pf_bytes) {                                                          \
+                    pf_off = 0;                                                                    \
+                    pf_run += pf_ld;                                                               \
+                    --pf_runs;                                                                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        if (pf) {                                                                                  \
+            pf->run = pf_run;                                                                      \
+            pf->off = pf_off;                                                                      \
+            pf->runs = pf_runs;                                                                    \
         }                                                                                          \
         const VEC va = VSET1(alpha);                                                               \
         if (beta == (S)0) {                                                                        \
@@ -65,12 +84,12 @@
         }                                                                                          \
     }                                                                                              \
     void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c,  \
-              const void *alpha_, const void *beta_) {                                             \
-        DISPATCH_ROWS6(NAME, 0, ldb, NULL)                                                         \
+              const void *alpha_, const void *beta_, cf_gemm_prefetch *pf) {                       \
+        DISPATCH_ROWS6(NAME, 0, ldb, NULL, pf)                                                     \
     }                                                                                              \
     void OFF_NAME(cf_int k, int m, const void *a_, const void *b_, const cf_int *boff, void *c_,   \
                   cf_int rs_c, const void *alpha_, const void *beta_) {                            \
-        DISPATCH_ROWS6(NAME, 1, 0, boff)                                                           \
+        DISPATCH_ROWS6(NAME, 1, 0, boff, NULL)                                                     \
     }
 
 /* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 8 (4)

@@ -20,7 +20,8 @@
                                                : alpha * acc[i][j] + beta * c[i * rs_c + j];       \
     }                                                                                              \
     void NAME(cf_int k, int m, const void *a, const void *b, cf_int ldb, void *c, cf_int rs_c,     \
-              const void *alpha, const void *beta) {                                               \
+              const void *alpha, const void *beta, cf_gemm_prefetch *pf) {                         \
+        (void)pf; /* a hint the plain-C kernel does not take */                                    \
         NAME##_rows(k, m, (const S *)a, (const S *)b, ldb, NULL, (S *)c, rs_c, *(const S *)alpha,  \
                     *(const S *)beta);                                                             \
     }                                                                                              \
