@@ -118,8 +118,10 @@ static void tile(const cf_gemm_problem *pb, const cf_gemm_ukernel *uk, cf_int kc
         return;
     }
     _Alignas(CF_ALIGN) double t[CF_GEMM_MR_MAX * CF_GEMM_NR_MAX];
-    uk->ukernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha,
-                f32 ? (const void *)&zero_f32 : (const void *)&zero_f64, pf);
+    /* an edge panel at most half a tile wide costs half a tile */
+    const cf_gemm_ukernel_fn kernel = 2 * nr <= uk->nr && uk->ukernel_half ? uk->ukernel_half : uk->ukernel;
+    kernel(kc, (int)mr, a, b, ldb, t, uk->nr, pb->alpha, f32 ? (const void *)&zero_f32 : (const void *)&zero_f64,
+           pf);
     finish(pb, t, uk->nr, i0, j0, mr, nr, first, last);
 }
 

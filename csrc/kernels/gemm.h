@@ -58,6 +58,9 @@ typedef struct {
     cf_gemm_ukernel_fn ukernel;
     const char *name;  /* the kernel's function name, for tests and show_config */
     cf_gemm_ukernel_off_fn ukernel_off;
+    /* NULL, or the same kernel computing only the tile's first nr/2 columns (writing no others),
+     * for edge panels at most that wide: cf_<dt>_gemm_ukernel_<MR>x<NR/2>__<isa> */
+    cf_gemm_ukernel_fn ukernel_half;
 } cf_gemm_ukernel;
 
 /* Dot-product kernel for skinny products that skip packing (a batch-1 dense layer reads its weight

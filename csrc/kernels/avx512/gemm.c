@@ -5,7 +5,8 @@
  * per k step 2 loads + 14 broadcasts feed 28 independent FMAs, enough chains to cover the FMA
  * latency on both pipes. The B row sixteen steps ahead is prefetched (they come from
  * memory when B is read in place), and a line of the frame's prefetch stream every few steps when
- * it passes one. f64 14x16 is the same tile in doubles. Measured on the Zen 4 development machine:
+ * it passes one. f64 14x16 is the same tile in doubles. The left half of each tile (14x16, f64
+ * 14x8) is a kernel of its own for edge panels at most that wide. Measured on the Zen 4 development machine:
  * the 14x32 kernel runs at the speed of a register-only FMA loop when its panels are in L1 (the
  * f64 kernel at 98% of the float64 peak with C in cache). Contract: kernels/gemm.h. */
 #include <immintrin.h>
@@ -20,44 +21,44 @@
     if (i < M) {                                                                                   \
         const VEC ai = VSET1(a[i]);                                                                \
         c##i##0 = VFMA(ai, b0, c##i##0);                                                           \
-        c##i##1 = VFMA(ai, b1, c##i##1);                                                           \
+        if (!H) c##i##1 = VFMA(ai, b1, c##i##1);                                                   \
     }
 #define STORE0(i)                                                                                  \
     if (i < M) VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                           \
-    if (i < M) VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
+    if (i < M && !H) VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
 #define STOREB(i)                                                                                  \
     if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));           \
-    if (i < M) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
+    if (i < M && !H) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
 
 /* The kernel entry for every row count m <= 14: `_rows` specialised per M (and per OFF: B in place
- * at ldb, or at the offsets boff). */
-#define DISPATCH_ROWS14(NAME, OFF, LDB, BOFF, PF)                                                  \
+ * at ldb, or at the offsets boff; per H: the whole tile, or its left half W wide). */
+#define DISPATCH_ROWS14(NAME, OFF, H, LDB, BOFF, PF)                                               \
     const S *a = (const S *)a_, *b = (const S *)b_;                                                \
     S *c = (S *)c_;                                                                                \
     const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                                  \
     switch (m) {                                                                                   \
-    case 1: NAME##_rows(1, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 2: NAME##_rows(2, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 3: NAME##_rows(3, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 4: NAME##_rows(4, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 5: NAME##_rows(5, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 6: NAME##_rows(6, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 7: NAME##_rows(7, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 8: NAME##_rows(8, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 9: NAME##_rows(9, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 10: NAME##_rows(10, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 11: NAME##_rows(11, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 12: NAME##_rows(12, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 13: NAME##_rows(13, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    default: NAME##_rows(14, OFF, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+    case 1: NAME##_rows(1, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 2: NAME##_rows(2, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 3: NAME##_rows(3, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 4: NAME##_rows(4, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 5: NAME##_rows(5, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 6: NAME##_rows(6, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 7: NAME##_rows(7, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 8: NAME##_rows(8, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 9: NAME##_rows(9, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
+    case 10: NAME##_rows(10, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+    case 11: NAME##_rows(11, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+    case 12: NAME##_rows(12, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+    case 13: NAME##_rows(13, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+    default: NAME##_rows(14, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
     }
 
 /* The 14 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
  * specialised for each row count M by the switch (rows past M compile away); OFF_NAME is the same
  * kernel reading B's rows at b + boff[p] (kernels/gemm.h, cf_gemm_ukernel_off_fn). */
-#define DEFINE_UKERNEL_14X2W(NAME, OFF_NAME)                                                       \
+#define DEFINE_UKERNEL_14X2W(NAME, OFF_NAME, HALF_NAME)                                            \
     static inline __attribute__((always_inline)) void NAME##_rows(                                 \
-        const int M, const int OFF, cf_int k, const S *a, const S *b, cf_int ldb,                  \
+        const int M, const int OFF, const int H, cf_int k, const S *a, const S *b, cf_int ldb,     \
         const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta, cf_gemm_prefetch *pf) {            \
         ROWS14(DECL)                                                                               \
         const char *pf_run = pf ? pf->run : NULL;                                                  \
@@ -67,9 +68,9 @@
         for (cf_int p = 0; p < k; ++p) {                                                           \
             const S *bp = OFF ? b + boff[p] : b;                                                   \
             const S *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;                \
-            const VEC b0 = VLOADU(bp), b1 = VLOADU(bp + W);                                        \
+            const VEC b0 = VLOADU(bp), b1 = H ? VZERO() : VLOADU(bp + W);                          \
             _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                        \
-            _mm_prefetch((const char *)(ahead + W), _MM_HINT_T0);                                  \
+            if (!H) _mm_prefetch((const char *)(ahead + W), _MM_HINT_T0);                          \
             ROWS14(STEP)                                                                           \
             a += 14;                                                                               \
             if (!OFF) b += ldb;                                                                    \
@@ -98,11 +99,15 @@
     }                                                                                              \
     void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c,  \
               const void *alpha_, const void *beta_, cf_gemm_prefetch *pf) {                       \
-        DISPATCH_ROWS14(NAME, 0, ldb, NULL, pf)                                                    \
+        DISPATCH_ROWS14(NAME, 0, 0, ldb, NULL, pf)                                                 \
     }                                                                                              \
     void OFF_NAME(cf_int k, int m, const void *a_, const void *b_, const cf_int *boff, void *c_,   \
                   cf_int rs_c, const void *alpha_, const void *beta_) {                            \
-        DISPATCH_ROWS14(NAME, 1, 0, boff, NULL)                                                    \
+        DISPATCH_ROWS14(NAME, 1, 0, 0, boff, NULL)                                                 \
+    }                                                                                              \
+    void HALF_NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c, \
+                   const void *alpha_, const void *beta_, cf_gemm_prefetch *pf) {                  \
+        DISPATCH_ROWS14(NAME, 0, 1, ldb, NULL, pf)                                                 \
     }
 
 /* Dot-product kernels (contract: kernels/gemm.h): an m x 4 block of dot products along k, 16 (8)
@@ -157,7 +162,8 @@
 #define MASK __mmask16
 #define VMASKLOAD _mm512_maskz_loadu_ps
 #define VREDUCE _mm512_reduce_add_ps
-DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512, cf_f32_gemm_ukernel_off_14x32__avx512)
+DEFINE_UKERNEL_14X2W(cf_f32_gemm_ukernel_14x32__avx512, cf_f32_gemm_ukernel_off_14x32__avx512,
+                     cf_f32_gemm_ukernel_14x16__avx512)
 DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #undef S
 #undef VEC
@@ -184,7 +190,8 @@ DEFINE_DOT(cf_f32_gemm_dot_4x4__avx512)
 #define MASK __mmask8
 #define VMASKLOAD _mm512_maskz_loadu_pd
 #define VREDUCE _mm512_reduce_add_pd
-DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512, cf_f64_gemm_ukernel_off_14x16__avx512)
+DEFINE_UKERNEL_14X2W(cf_f64_gemm_ukernel_14x16__avx512, cf_f64_gemm_ukernel_off_14x16__avx512,
+                     cf_f64_gemm_ukernel_14x8__avx512)
 DEFINE_DOT(cf_f64_gemm_dot_4x4__avx512)
 
 CF_DEFINE_PACK_ROWS(cf_f32_gemm_pack_rows_8x8__avx512, float, 8, cf_transpose8x8_ps, cf_transpose4x4_ps)
@@ -192,9 +199,9 @@ CF_DEFINE_PACK_ROWS(cf_f64_gemm_pack_rows_4x4__avx512, double, 4, cf_transpose4x
 
 const cf_gemm_kernels cf_gemm__avx512 = {
     .f32 = {14, 32, 14 * 24, 384, 4096, cf_f32_gemm_ukernel_14x32__avx512, "cf_f32_gemm_ukernel_14x32__avx512",
-            cf_f32_gemm_ukernel_off_14x32__avx512},
+            cf_f32_gemm_ukernel_off_14x32__avx512, cf_f32_gemm_ukernel_14x16__avx512},
     .f64 = {14, 16, 14 * 24, 384, 2048, cf_f64_gemm_ukernel_14x16__avx512, "cf_f64_gemm_ukernel_14x16__avx512",
-            cf_f64_gemm_ukernel_off_14x16__avx512},
+            cf_f64_gemm_ukernel_off_14x16__avx512, cf_f64_gemm_ukernel_14x8__avx512},
     .dot_f32 = cf_f32_gemm_dot_4x4__avx512,
     .dot_f64 = cf_f64_gemm_dot_4x4__avx512,
     .pack_rows_f32 = cf_f32_gemm_pack_rows_8x8__avx512,
