@@ -90,6 +90,28 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
             for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                     \
     }
 
+/* The prefetch stream of kernels/gemm.h as the x86 microkernels walk it: a local copy (runs 0
+ * without one), one line on each due step p of the k loop, and the caller's stream left advanced
+ * past what was fetched. */
+static inline cf_gemm_prefetch cf_pf_open(const cf_gemm_prefetch *pf) {
+    const cf_gemm_prefetch none = {NULL, 0, 0, 0, 0, 0};
+    return pf ? *pf : none;
+}
+static inline void cf_pf_step(cf_gemm_prefetch *s, cf_int p) {
+    if (s->runs > 0 && (p & s->step_mask) == 0) {
+        _mm_prefetch(s->run + s->off, _MM_HINT_T0);
+        s->off += 64;
+        if (s->off >= s->bytes) {
+            s->off = 0;
+            s->run += s->ld;
+            --s->runs;
+        }
+    }
+}
+static inline void cf_pf_close(cf_gemm_prefetch *pf, const cf_gemm_prefetch *s) {
+    if (pf) *pf = *s;
+}
+
 /* One unit-stride im2col row (kernels/conv.h, conv_template.h's im2col_row) for AVX2: w a multiple
  * of 8 floats / 4 doubles. The row is zeroed, then each run copied by whole vectors, its two ends
  * and its holes under lane masks (a masked load reads nothing outside the mask, so off may point

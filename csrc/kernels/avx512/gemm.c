@@ -61,10 +61,7 @@
         const int M, const int OFF, const int H, cf_int k, const S *a, const S *b, cf_int ldb,     \
         const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta, cf_gemm_prefetch *pf) {            \
         ROWS14(DECL)                                                                               \
-        const char *pf_run = pf ? pf->run : NULL;                                                  \
-        cf_int pf_off = pf ? pf->off : 0, pf_runs = pf ? pf->runs : 0;                             \
-        const cf_int pf_bytes = pf ? pf->bytes : 0, pf_ld = pf ? pf->ld : 0;                       \
-        const cf_int pf_mask = pf ? pf->step_mask : 0;                                             \
+        cf_gemm_prefetch stream = cf_pf_open(pf);                                                  \
         for (cf_int p = 0; p < k; ++p) {                                                           \
             const S *bp = OFF ? b + boff[p] : b;                                                   \
             const S *ahead = OFF ? b + boff[p + CF_GEMM_BOFF_AHEAD] : b + 16 * ldb;                \
@@ -74,21 +71,9 @@
             ROWS14(STEP)                                                                           \
             a += 14;                                                                               \
             if (!OFF) b += ldb;                                                                    \
-            if (pf_runs > 0 && (p & pf_mask) == 0) {                                               \
-                _mm_prefetch(pf_run + pf_off, _MM_HINT_T0);                                        \
-                pf_off += 64;                                                                      \
-                if (pf_off >= pf_bytes) {                                                          \
-                    pf_off = 0;                                                                    \
-                    pf_run += pf_ld;                                                               \
-                    --pf_runs;                                                                     \
-                }                                                                                  \
-            }                                                                                      \
+            cf_pf_step(&stream, p);                                                                \
         }                                                                                          \
-        if (pf) {                                                                                  \
-            pf->run = pf_run;                                                                      \
-            pf->off = pf_off;                                                                      \
-            pf->runs = pf_runs;                                                                    \
-        }                                                                                          \
+        cf_pf_close(pf, &stream);                                                                  \
         const VEC va = VSET1(alpha);                                                               \
         if (beta == (S)0) {                                                                        \
             ROWS14(STORE0)                                                                         \
