@@ -14,7 +14,9 @@ count), every ISA, 1 and all threads, float32 and float64:
   images and exceed the transposer's chunk;
 - the weight gradient at stride 1 on the padded pixel grid: images stacked per band, a plane in
   bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM);
-- strided 1x1 convs without padding, run as the pointwise conv of the subsampled image."""
+- strided 1x1 convs without padding, run as the pointwise conv of the subsampled image;
+- float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
+  (kernels/conv.h, rows), and images with an inf or NaN there."""
 import numpy as np
 import pytest
 
@@ -89,6 +91,20 @@ CASES = [
     (2, 8, 13, 10, 12, 1, 1, (3, 2), 0, 1, 2),
     (1, 5, 70, 66, 7, 1, 1, 2, 0, 1, 1),
     (2, 4, 7, 7, 5, 1, 1, 2, 1, 1, 1),
+    # float32 forwards at stride 1 as pixel x channel tiles (the taps on padding rows skipped), and
+    # through them the data gradients at stride 1: 14-wide rows with 32 output channels (one panel;
+    # its data gradient: 16 channels, not this path) and 16 in (the data gradient's 32); 7-wide
+    # rows with 40 channels (a panel and 8, the tile's left half); 16-wide rows (14 + 2) and 70
+    # channels; padding past the image, which leaves some output rows no tap at all; dilated 5x5
+    # with unequal padding; one image in bands of rows; 20-wide rows with 64 channels in and out
+    (2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1),
+    (2, 32, 14, 14, 16, 3, 3, 1, 1, 1, 1),
+    (6, 8, 7, 7, 40, 3, 3, 1, 1, 1, 1),
+    (2, 6, 9, 16, 70, 3, 3, 1, 1, 1, 1),
+    (4, 5, 4, 9, 36, 3, 3, 1, (3, 1), 1, 1),
+    (3, 4, 12, 13, 40, 5, 5, 1, (4, 2), 2, 1),
+    (1, 12, 16, 16, 32, 3, 3, 1, 1, 1, 1),
+    (3, 64, 5, 20, 64, 3, 3, 1, 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 
@@ -179,3 +195,18 @@ def test_grid_weight_gradient_leaves_non_finite_images_to_the_gemm(isa, nthreads
         want = ref.conv2d_backward(dy, x, weight, padding=1)
     for g, e in zip(got, want):
         np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_rows_path_non_finite_image(isa, nthreads, special):
+    """An inf or NaN in the image, in the last column of an edge row, on the rows path: NaN and
+    inf exactly where the reference has them (exact mode)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-4, 5, (2, 8, 14, 14)).astype(np.float32)
+    weight = rng.integers(-4, 5, (24, 8, 3, 3)).astype(np.float32)
+    weight[:, :, 1, 1] = 0  # so that 0 * inf makes NaNs next to infs
+    bias = rng.integers(-4, 5, 24).astype(np.float32)
+    x[1, 2, 0, 13] = special
+    with np.errstate(invalid="ignore"):
+        want = ref.conv2d(x, weight, bias, padding=1)
+    same(cnnfast.conv2d(x, weight, bias, padding=1), want)

@@ -471,6 +471,86 @@ static int SUF(correlate_grid)(const cf_conv_geom *g, const T *img, const T *wt,
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads);
 
+#if ROWS
+/* The forward at stride 1 on small planes as tiles of one output row's pixels x rows_nr output
+ * channels (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its
+ * depth ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall
+ * on padding rows are a prefix or a suffix of the depth, and are skipped. A task is one image (or
+ * a band of its rows when there are fewer images than threads): the image's rows are copied into
+ * the thread's scratch Wp = q + dw*(s-1) wide, shifted by pad_left, zero outside, so that every
+ * tap of an output row reads inside its row. */
+static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                               int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
+    const cf_int dh = g->dilation_h, dw = g->dilation_w, pt = g->pad_top, pl = g->pad_left, CS = C * S;
+    const cf_int crs = C * R * S, panels = (K + NR - 1) / NR, Wp = Q + dw * (S - 1), cs = H * Wp;
+    const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
+    const cf_int rows = (P + per_img - 1) / per_img, bands = (P + rows - 1) / rows, tasks = g->n * bands;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
+                               tasks);
+    const size_t wbytes = ((size_t)(panels * NR * crs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t obytes = (sizeof(cf_int) * (size_t)crs + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t per = ((size_t)(C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(wbytes + obytes + per * (size_t)nt, &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    T *wpack = (T *)ws;
+    cf_int *xoff = (cf_int *)(ws + wbytes);
+    const int ntp = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(ntp)
+    for (cf_int pn = 0; pn < panels; ++pn) {
+        T *dst = wpack + pn * crs * NR;
+        if (K - pn * NR < NR) memset(dst, 0, sizeof(T) * (size_t)(NR * crs)); /* channels past k */
+        for (cf_int kk = pn * NR; kk < CF_MIN(K, pn * NR + NR); ++kk)
+            for (cf_int cc = 0; cc < C; ++cc)
+                for (cf_int a = 0; a < R; ++a)
+                    for (cf_int b = 0; b < S; ++b)
+                        dst[((a * C + cc) * S + b) * NR + kk - pn * NR] = wt[((kk * C + cc) * R + a) * S + b];
+    }
+    for (cf_int a = 0; a < R; ++a)
+        for (cf_int cc = 0; cc < C; ++cc)
+            for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * dh * Wp + b * dw;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = (T *)(ws + wbytes + obytes + per * (size_t)th);
+        cf_int lo, hi, filled = -1;
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
+            if (n != filled) {
+                for (cf_int r = 0; r < C * H; ++r) {
+                    T *dst = xp + r * Wp;
+                    const T *src = img + (n * C * H + r) * W;
+                    for (cf_int u = 0; u < lo_col; ++u) dst[u] = 0;
+                    if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
+                    for (cf_int u = hi_col; u < Wp; ++u) dst[u] = 0;
+                }
+                filled = n;
+            }
+            for (cf_int pn = 0; pn < panels; ++pn) {
+                const int nk = (int)CF_MIN(NR, K - pn * NR);
+                for (cf_int i = i0; i < i1; ++i) {
+                    /* tap rows a with 0 <= i - pt + a*dh < H */
+                    const cf_int top = pt - i, bottom = H - 1 - i + pt;
+                    const cf_int a_lo = top > 0 ? (top + dh - 1) / dh : 0;
+                    const cf_int a_hi = CF_MAX(a_lo, bottom < 0 ? 0 : CF_MIN(R, bottom / dh + 1));
+                    for (cf_int j0 = 0; j0 < Q; j0 += MR)
+                        kt->rows_f32((a_hi - a_lo) * CS, (int)CF_MIN(MR, Q - j0), nk, xp, (i - pt) * Wp + j0,
+                                     xoff + a_lo * CS, wpack + (pn * crs + a_lo * CS) * NR,
+                                     feat + ((n * K + pn * NR) * P + i) * Q + j0, P * Q, bias ? bias + pn * NR : NULL,
+                                     relu);
+                }
+            }
+        }
+    }
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
+#endif
+
 /* A strided 1x1 conv without padding is the pointwise conv of the image's subsampled pixels:
  * they are copied to scratch first (a pass over a quarter of the image at stride 2), so that the
  * GEMM packs B from contiguous rows instead of gathering each panel's pixels from c planes. */
@@ -503,6 +583,9 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
+#if ROWS
+    if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, bias, relu, feat, nthreads);
+#endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
     const cf_int G = g->groups, PQ = g->p * g->q;
     /* small planes: several images per GEMM, threads inside */

@@ -11,13 +11,15 @@
  * and fwd_lanes / adj_lanes / wgrad_lanes, a depthwise forward / data gradient / weight gradient
  * of up to CF_CONV_LANES channels at once (conv_template.h),
  * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below),
- * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below).
+ * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below),
+ * and rows, the float32 forward at stride 1 on small planes, pixels x channels (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
  * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. The one
  * exception is wgrad_dot, whose 24 accumulators the compiler would not keep in registers: avx512/
  * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
- * the plain-C 2 x 4 block of kernels/conv_dot_template.h. */
+ * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So is rows (cf_f32_conv_rows_14x32__avx512,
+ * plain-C twin cf_f32_conv_rows_14x32__generic; none for avx2 and float64, whose tables hold NULL). */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -60,6 +62,18 @@ typedef struct {
  *   INOUT acc[(i*ldacc + j)*L + l] += sum over u < len with u % L == l of a[i*lda + u] * b[boff[j] + u]
  * Each lane sums its terms in order of u. */
 
+/* rows: one tile of a stride-1 correlation with the pixels of one output row down its rows and
+ * the output channels across (the GEMM's orientation turned over, so that a 7- or 14-wide row
+ * fills a tile instead of half a 32-wide vector), for rows_mr x rows_nr tiles:
+ *   IN  x[x0 + xoff[p] + i]: the input pixel under output pixel i for depth step p (i < m <= rows_mr;
+ *       x0 + xoff[p] >= 0 -- the frame points xoff at the taps that fall inside the image)
+ *   IN  w[p*rows_nr + j]: the packed weight panel (64-byte aligned)
+ *   IN  bias: NULL or nk values; relu: nonzero for max(., 0) last (NaN stays NaN)
+ *   OUT y[j*ys + i] = relu?(sum over p < k of x[x0 + xoff[p] + i] * w[p*rows_nr + j] (+ bias[j]))
+ *       for i < m, j < nk <= rows_nr (k >= 0; nothing else is written) */
+typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
+                                    const float *w, float *y, cf_int ys, const float *bias, int relu);
+
 /* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
  * for p < kc, channel q / rs and tap t = q % rs:
  *   OUT dst[p*w + u] = base[(q / rs)*cs + run.off + u*sw] for the lanes [run.lo, run.hi) of each
@@ -92,6 +106,7 @@ typedef struct {
     cf_f32_conv_wgrad_lanes_fn wgrad_lanes_f32;
     cf_f32_conv_im2col_fn im2col_f32;
     cf_f32_conv_wgrad_dot_fn wgrad_dot_f32;
+    cf_f32_conv_rows_fn rows_f32; /* NULL: no such kernel for this ISA */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;
@@ -101,6 +116,7 @@ typedef struct {
     cf_f64_conv_im2col_fn im2col_f64;
     cf_f64_conv_wgrad_dot_fn wgrad_dot_f64;
     int dot_mi, dot_nj, dot_lanes_f32, dot_lanes_f64; /* wgrad_dot's block and lanes */
+    int rows_mr, rows_nr;                             /* rows' tile */
 } cf_conv_kernels;
 
 extern const cf_conv_kernels cf_conv__generic, cf_conv__avx2, cf_conv__avx512;

@@ -61,6 +61,95 @@ DEFINE_IM2COL_ROW(im2col_row_pd512, double, __m512d, 8, __mmask8, _mm512_setzero
 DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
                  _mm512_storeu_pd, _mm512_fmadd_pd)
 
+/* rows (contract: kernels/conv.h) as a 14 x 32 tile: 14 pixels x 2 zmm of channels = 28
+ * accumulators; per depth step 2 weight loads + 14 broadcasts feed 28 FMAs (the GEMM microkernel's
+ * tile with the pixels, read in place, as its broadcast side). The tile leaves through two 16 x 16
+ * in-register transposes, so that each channel's m pixels go out as one masked store. Weight
+ * panels of at most 16 channels (nk <= 16) take the left half of the tile only. */
+#define RW_ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+#define RW_DECL(i) __m512 r##i##0 = _mm512_setzero_ps(), r##i##1 = _mm512_setzero_ps();
+#define RW_STEP(i)                                                                                 \
+    if (i < M) {                                                                                   \
+        const __m512 xi = _mm512_set1_ps(xp[i]);                                                   \
+        r##i##0 = _mm512_fmadd_ps(xi, w0, r##i##0);                                                \
+        if (!H) r##i##1 = _mm512_fmadd_ps(xi, w1, r##i##1);                                        \
+    }
+#define RW_LEFT(i) v[i] = r##i##0;
+#define RW_RIGHT(i) v[i] = r##i##1;
+
+/* v[i] (i < 16) holds channels 0..15 of pixel i: channel j (< nk) of pixels 0..m-1 goes to y + j*ys. */
+static inline void rows_transpose_store(const __m512 *v, int m, int nk, float *y, cf_int ys, const float *bias,
+                                        int relu) {
+    __m512 t[16], u[16], col[16];
+    for (int i = 0; i < 16; i += 2) { /* per 128-bit lane L: pixels i, i+1 of channels 4L .. 4L+3 */
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) { /* u[g + c], lane L: pixels g .. g+3 of channel 4L + c */
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) { /* the four lanes of each channel gathered in pixel order */
+        const __m512 a = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), b = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        const __m512 d = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88),
+                     e = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        col[c] = _mm512_shuffle_f32x4(a, d, 0x88);
+        col[c + 8] = _mm512_shuffle_f32x4(a, d, 0xDD);
+        col[c + 4] = _mm512_shuffle_f32x4(b, e, 0x88);
+        col[c + 12] = _mm512_shuffle_f32x4(b, e, 0xDD);
+    }
+    const __mmask16 mask = (__mmask16)((1u << m) - 1);
+    for (int j = 0; j < nk; ++j) {
+        __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
+        if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* the second operand when either is NaN */
+        _mm512_mask_storeu_ps(y + j * ys, mask, o);
+    }
+}
+
+static inline __attribute__((always_inline)) void rows_body(const int M, const int H, cf_int k, int nk,
+                                                            const float *x, cf_int x0, const cf_int *xoff,
+                                                            const float *w, float *y, cf_int ys,
+                                                            const float *bias, int relu) {
+    RW_ROWS14(RW_DECL)
+    for (cf_int p = 0; p < k; ++p) {
+        const float *xp = x + (x0 + xoff[p]);
+        const __m512 w0 = _mm512_load_ps(w + p * 32), w1 = H ? _mm512_setzero_ps() : _mm512_load_ps(w + p * 32 + 16);
+        RW_ROWS14(RW_STEP)
+    }
+    __m512 v[16];
+    v[14] = v[15] = _mm512_setzero_ps();
+    RW_ROWS14(RW_LEFT)
+    rows_transpose_store(v, M, nk < 16 ? nk : 16, y, ys, bias, relu);
+    if (!H && nk > 16) {
+        RW_ROWS14(RW_RIGHT)
+        rows_transpose_store(v, M, nk - 16, y + 16 * ys, ys, bias ? bias + 16 : NULL, relu);
+    }
+}
+
+#define RW_CASE(mm)                                                                                \
+    case mm:                                                                                       \
+        if (nk <= 16)                                                                              \
+            rows_body(mm, 1, k, nk, x, x0, xoff, w, y, ys, bias, relu);                            \
+        else                                                                                       \
+            rows_body(mm, 0, k, nk, x, x0, xoff, w, y, ys, bias, relu);                            \
+        break;
+
+void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
+                                    const float *w, float *y, cf_int ys, const float *bias, int relu) {
+    switch (m) {
+        RW_CASE(1) RW_CASE(2) RW_CASE(3) RW_CASE(4) RW_CASE(5) RW_CASE(6) RW_CASE(7)
+        RW_CASE(8) RW_CASE(9) RW_CASE(10) RW_CASE(11) RW_CASE(12) RW_CASE(13)
+    default:
+        if (nk <= 16)
+            rows_body(14, 1, k, nk, x, x0, xoff, w, y, ys, bias, relu);
+        else
+            rows_body(14, 0, k, nk, x, x0, xoff, w, y, ys, bias, relu);
+        break;
+    }
+}
+
 #define T float
 #define CB 64
 #define KN(op) cf_f32_conv_##op##__avx512
@@ -98,6 +187,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__avx512,
     .im2col_f32 = cf_f32_conv_im2col__avx512,
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_4x6__avx512,
+    .rows_f32 = cf_f32_conv_rows_14x32__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,
     .adj_f64 = cf_f64_conv_adj__avx512,
@@ -110,4 +200,6 @@ const cf_conv_kernels cf_conv__avx512 = {
     .dot_nj = 6,
     .dot_lanes_f32 = 16,
     .dot_lanes_f64 = 8,
+    .rows_mr = 14,
+    .rows_nr = 32,
 };

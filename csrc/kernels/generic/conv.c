@@ -30,6 +30,23 @@
 #undef KN
 #undef ROW_RUNS
 
+/* rows (contract: kernels/conv.h) in plain C: the 14 x 32 tile of the AVX-512 kernel, summed in
+ * the same order (p ascending, from zero, bias added last). */
+void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
+                                     const float *w, float *y, cf_int ys, const float *bias, int relu) {
+    float acc[14][32] = {{0}};
+    for (cf_int p = 0; p < k; ++p) {
+        const float *xp = x + (x0 + xoff[p]), *wp = w + p * 32;
+        for (int i = 0; i < m; ++i)
+            for (int j = 0; j < 32; ++j) acc[i][j] += xp[i] * wp[j];
+    }
+    for (int j = 0; j < nk; ++j)
+        for (int i = 0; i < m; ++i) {
+            const float v = bias ? acc[i][j] + bias[j] : acc[i][j];
+            y[j * ys + i] = relu && v < 0.0f ? 0.0f : v;
+        }
+}
+
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
@@ -39,6 +56,7 @@ const cf_conv_kernels cf_conv__generic = {
     .wgrad_lanes_f32 = cf_f32_conv_wgrad_lanes__generic,
     .im2col_f32 = cf_f32_conv_im2col__generic,
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_2x4__generic,
+    .rows_f32 = cf_f32_conv_rows_14x32__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
@@ -51,4 +69,6 @@ const cf_conv_kernels cf_conv__generic = {
     .dot_nj = 4,
     .dot_lanes_f32 = 8,
     .dot_lanes_f64 = 4,
+    .rows_mr = 14,
+    .rows_nr = 32,
 };
