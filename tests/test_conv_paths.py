@@ -16,7 +16,8 @@ count), every ISA, 1 and all threads, float32 and float64:
   bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM);
 - strided 1x1 convs without padding, run as the pointwise conv of the subsampled image;
 - float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
-  (kernels/conv.h, rows), and images with an inf or NaN there."""
+  (kernels/conv.h, rows), and images with an inf or NaN there;
+- float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps)."""
 import numpy as np
 import pytest
 
@@ -105,6 +106,11 @@ CASES = [
     (3, 4, 12, 13, 40, 5, 5, 1, (4, 2), 2, 1),
     (1, 12, 16, 16, 32, 3, 3, 1, 1, 1, 1),
     (3, 64, 5, 20, 64, 3, 3, 1, 1, 1, 1),
+    # float32 weight gradients of 3x3 kernels as taps x 32-channel tiles over each image's pixels
+    # (the cases above with 32+ output channels; and) stride 2; stride (1, 2) dilated with
+    # padding (2, 1)
+    (4, 6, 19, 17, 33, 3, 3, 2, 1, 1, 1),
+    (3, 5, 14, 15, 32, 3, 3, (1, 2), (2, 1), 2, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 

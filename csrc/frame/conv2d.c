@@ -68,6 +68,10 @@
 #define CF_CONV_ROWS_MAX_DEPTH 2304
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)1 << 20)
+/* The taps path of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial dW,
+ * and of all its scratch. */
+#define CF_CONV_TAPS_ACC_BYTES ((cf_int)1 << 20)
+#define CF_CONV_TAPS_BYTES ((cf_int)4 << 20)
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -234,6 +238,27 @@ static int cf_conv_rows_fwd(const cf_conv_geom *g) {
            CF_CONV_ROWS_BYTES;
 }
 
+/* float32 weight gradients for the taps path (weight_grad_taps): a 3x3 kernel, one group, at least
+ * a full tile of output channels, enough pixels, a partial dW per thread that stays in L2
+ * (CF_CONV_TAPS_ACC_BYTES: each image passes over all of it), and scratch per thread (the padded
+ * image, the channels-last gradient and the partial dW) within CF_CONV_TAPS_BYTES. Measured on the
+ * Zen 4 machine, 2 threads, dW alone, against the grid and the GEMM: 14-32 px with 16-128 channels
+ * 1.3-2.4x as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112 px within 5%; C256 K256 at 14
+ * px (a 2.4 MB partial) 8% slower. */
+static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    if (!kt->wgrad_taps_f32 || g->r != 3 || g->s != 3 || g->groups != 1 || g->k < kt->taps_nr || g->c == 0 ||
+        g->n == 0 || g->p == 0 || g->q == 0 || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS)
+        return 0;
+    const cf_int kp = (g->k + kt->taps_nr - 1) / kt->taps_nr * kt->taps_nr;
+    if (cf_conv_sat_mul(cf_conv_sat_mul(kp, g->c * 9), (cf_int)sizeof(float)) > CF_CONV_TAPS_ACC_BYTES) return 0;
+    const cf_int hp = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(2, g->dilation_h) + 1;
+    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(2, g->dilation_w) + 1;
+    const cf_int cells = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q) +
+                         cf_conv_sat_mul(kp, g->c * 9);
+    return cf_conv_sat_mul(cells, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
+}
+
 /* memset(p, 0, bytes) on up to nthreads threads. */
 static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
     const int nt = cf_threads_for((cf_int)(bytes >> 16), 4, nthreads);
@@ -256,21 +281,21 @@ static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
 #define SUF(name) name##_f32
 #define DT CF_F32
 #define PACK_STRIDED cf_f32_gemm_pack_strided
-#define ROWS 1 /* the rows path (correlate_rows): float32 only */
+#define F32_TILES 1 /* the float32-only paths: correlate_rows, weight_grad_taps */
 #include "frame/conv2d_template.h"
 #undef T
 #undef SUF
 #undef DT
 #undef PACK_STRIDED
-#undef ROWS
+#undef F32_TILES
 
 #define T double
 #define SUF(name) name##_f64
 #define DT CF_F64
 #define PACK_STRIDED cf_f64_gemm_pack_strided
-#define ROWS 0
+#define F32_TILES 0
 #include "frame/conv2d_template.h"
-#undef ROWS
+#undef F32_TILES
 #undef T
 #undef SUF
 #undef DT

@@ -471,7 +471,7 @@ static int SUF(correlate_grid)(const cf_conv_geom *g, const T *img, const T *wt,
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads);
 
-#if ROWS
+#if F32_TILES
 /* The forward at stride 1 on small planes as tiles of one output row's pixels x rows_nr output
  * channels (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its
  * depth ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall
@@ -583,7 +583,7 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
-#if ROWS
+#if F32_TILES
     if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
@@ -861,11 +861,86 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
     return failed;
 }
 
+#if F32_TILES
+/* ---- weight gradient of a 3x3 kernel: taps x channels tiles over pixels (kernels/conv.h) -------- */
+/* Each task is an image (or a band of its output rows when there are fewer images than threads):
+ * its rows are copied into the thread's scratch with their padding, (p-1)*sh + (r-1)*dh + 1 rows
+ * of (q-1)*sw + (s-1)*dw + 1, and its output gradient turned channels-last in panels of taps_nr
+ * channels (the GEMM's transposing packer); then for each panel and input channel wgrad_taps adds
+ * the band's pixels into the thread's partial dW, kept in panel x channel x tap x lane order. The
+ * partials are added in thread order after the region. Every pixel of the band is an output pixel:
+ * nothing is computed for a grid's extra columns. */
+static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int NR = kt->taps_nr, C = g->c, K = g->k, H = g->h, W = g->w, P = g->p, Q = g->q, PQ = P * Q;
+    const cf_int sh = g->stride_h, sw = g->stride_w, pt = g->pad_top, pl = g->pad_left;
+    const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
+    const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, accn = panels * C * 9 * NR;
+    const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
+    const cf_int rows = (P + per_img - 1) / per_img, bands = (P + rows - 1) / rows, tasks = g->n * bands;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * C * 9, g->n * PQ), (cf_int)1 << 17, nthreads),
+                               tasks);
+    const size_t per = ((size_t)(accn + panels * NR * PQ + C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(per * (size_t)nt, &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    cf_int toff[9];
+    for (cf_int t = 0; t < 9; ++t) toff[t] = t / 3 * g->dilation_h * Wp + t % 3 * g->dilation_w;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *acc = (T *)(ws + per * (size_t)th), *dyt = acc + accn, *xp = dyt + panels * NR * PQ;
+        memset(acc, 0, sizeof(T) * (size_t)accn);
+        cf_int lo, hi, filled = -1;
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
+            if (n != filled) {
+                for (cf_int r = 0; r < C * Hp; ++r) {
+                    const cf_int cc = r / Hp, u = r % Hp - pt;
+                    T *dst = xp + r * Wp;
+                    if (u < 0 || u >= H) {
+                        memset(dst, 0, sizeof(T) * (size_t)Wp);
+                        continue;
+                    }
+                    const T *src = img + ((n * C + cc) * H + u) * W;
+                    for (cf_int v = 0; v < lo_col; ++v) dst[v] = 0;
+                    if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
+                    for (cf_int v = hi_col; v < Wp; ++v) dst[v] = 0;
+                }
+                for (cf_int pn = 0; pn < panels; ++pn)
+                    PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR,
+                              dyt + pn * NR * PQ);
+                filled = n;
+            }
+            for (cf_int pn = 0; pn < panels; ++pn)
+                for (cf_int cc = 0; cc < C; ++cc)
+                    kt->wgrad_taps_f32((int)(i1 - i0), (int)Q, xp + cc * cs + i0 * sh * Wp, Wp, sh, sw, toff,
+                                       dyt + (pn * PQ + i0 * Q) * NR, NR, acc + (pn * C + cc) * 9 * NR);
+        }
+    }
+    const int ntr = cf_threads_for(accn * nt, (cf_int)1 << 16, nthreads);
+    CF_OMP_FOR(ntr)
+    for (cf_int e = 0; e < K * C * 9; ++e) { /* dw[(k*C + cc)*9 + t] */
+        const cf_int k = e / (C * 9), cc = e / 9 % C, t = e % 9;
+        const cf_int at = ((k / NR * C + cc) * 9 + t) * NR + k % NR;
+        T s = 0;
+        for (int th = 0; th < nt; ++th) s += ((const T *)(ws + per * (size_t)th))[at];
+        dw[e] = s;
+    }
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
+#endif
+
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     if (cf_conv_is_direct(g)) {
         SUF(direct_wgrad)(g, img, fg, dw, nthreads);
         return CF_OK;
     }
+#if F32_TILES
+    if (cf_conv_taps_wgrad(g)) return SUF(weight_grad_taps)(g, img, fg, dw, nthreads);
+#endif
     if (cf_conv_grid_wgrad(g, CF_SELECT(cf_conv, cf_isa_current())->SUF(dot_lanes) * (cf_int)sizeof(T))) {
         const int st = SUF(weight_grad_grid)(g, img, fg, dw, nthreads);
         if (st != 1) return st;

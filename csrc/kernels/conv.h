@@ -12,14 +12,16 @@
  * of up to CF_CONV_LANES channels at once (conv_template.h),
  * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below),
  * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below),
- * and rows, the float32 forward at stride 1 on small planes, pixels x channels (below).
+ * and rows, the float32 forward at stride 1 on small planes, pixels x channels (below),
+ * and wgrad_taps, the float32 weight gradient of a 3x3 kernel, taps x channels over pixels (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
  * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. The one
  * exception is wgrad_dot, whose 24 accumulators the compiler would not keep in registers: avx512/
  * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
- * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So is rows (cf_f32_conv_rows_14x32__avx512,
- * plain-C twin cf_f32_conv_rows_14x32__generic; none for avx2 and float64, whose tables hold NULL). */
+ * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So are rows and wgrad_taps
+ * (cf_f32_conv_rows_14x32__avx512, cf_f32_conv_wgrad_taps_9x32__avx512, and their plain-C twins
+ * ..__generic; none for avx2, whose table holds NULL). */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -74,6 +76,16 @@ typedef struct {
 typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
                                     const float *w, float *y, cf_int ys, const float *bias, int relu);
 
+/* wgrad_taps: the weight gradient of one input channel's 9 taps (a 3x3 kernel, any dilation) for
+ * taps_nr = 32 output channels, summed over a block of output pixels, the output gradient
+ * channels-last:
+ *   IN    x[i*sh*ldx + u*sw + toff[t]]: the (padded) input under output pixel (i, u) for tap t < 9
+ *   IN    dy[(i*q + u)*ldd + j]: the output gradient of channel j < 32 at pixel (i, u); 64-byte
+ *         aligned, ldd a multiple of 16
+ *   INOUT acc[t*32 + j] += sum over i < rows, u < q (in that order) of x[...] * dy[...] */
+typedef void (*cf_f32_conv_wgrad_taps_fn)(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
+                                          const cf_int *toff, const float *dy, cf_int ldd, float *acc);
+
 /* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
  * for p < kc, channel q / rs and tap t = q % rs:
  *   OUT dst[p*w + u] = base[(q / rs)*cs + run.off + u*sw] for the lanes [run.lo, run.hi) of each
@@ -107,6 +119,7 @@ typedef struct {
     cf_f32_conv_im2col_fn im2col_f32;
     cf_f32_conv_wgrad_dot_fn wgrad_dot_f32;
     cf_f32_conv_rows_fn rows_f32; /* NULL: no such kernel for this ISA */
+    cf_f32_conv_wgrad_taps_fn wgrad_taps_f32; /* NULL: none */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;
@@ -117,6 +130,7 @@ typedef struct {
     cf_f64_conv_wgrad_dot_fn wgrad_dot_f64;
     int dot_mi, dot_nj, dot_lanes_f32, dot_lanes_f64; /* wgrad_dot's block and lanes */
     int rows_mr, rows_nr;                             /* rows' tile */
+    int taps_nr;                                      /* wgrad_taps' channels */
 } cf_conv_kernels;
 
 extern const cf_conv_kernels cf_conv__generic, cf_conv__avx2, cf_conv__avx512;

@@ -150,6 +150,37 @@ void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_
     }
 }
 
+/* wgrad_taps (contract: kernels/conv.h) as a 9 x 32 tile: 9 taps x 2 zmm of output channels = 18
+ * accumulators; per output pixel 2 loads of the gradient + 9 broadcasts of the input feed 18 FMAs.
+ * No padded grid: every pixel is an output pixel. */
+#define TP_TAPS9(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8)
+#define TP_DECL(t)                                                                                 \
+    const cf_int o##t = toff[t];                                                                   \
+    __m512 s##t##0 = _mm512_loadu_ps(acc + t * 32), s##t##1 = _mm512_loadu_ps(acc + t * 32 + 16);
+#define TP_STEP(t)                                                                                 \
+    {                                                                                              \
+        const __m512 b = _mm512_set1_ps(xp[o##t]);                                                 \
+        s##t##0 = _mm512_fmadd_ps(b, d0, s##t##0);                                                 \
+        s##t##1 = _mm512_fmadd_ps(b, d1, s##t##1);                                                 \
+    }
+#define TP_STORE(t)                                                                                \
+    _mm512_storeu_ps(acc + t * 32, s##t##0);                                                       \
+    _mm512_storeu_ps(acc + t * 32 + 16, s##t##1);
+
+void cf_f32_conv_wgrad_taps_9x32__avx512(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
+                                         const cf_int *toff, const float *dy, cf_int ldd, float *acc) {
+    TP_TAPS9(TP_DECL)
+    for (int i = 0; i < rows; ++i) {
+        const float *xr = x + i * sh * ldx, *dr = dy + (cf_int)i * q * ldd;
+        for (int u = 0; u < q; ++u) {
+            const float *xp = xr + u * sw;
+            const __m512 d0 = _mm512_load_ps(dr + u * ldd), d1 = _mm512_load_ps(dr + u * ldd + 16);
+            TP_TAPS9(TP_STEP)
+        }
+    }
+    TP_TAPS9(TP_STORE)
+}
+
 #define T float
 #define CB 64
 #define KN(op) cf_f32_conv_##op##__avx512
@@ -188,6 +219,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .im2col_f32 = cf_f32_conv_im2col__avx512,
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_4x6__avx512,
     .rows_f32 = cf_f32_conv_rows_14x32__avx512,
+    .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,
     .adj_f64 = cf_f64_conv_adj__avx512,
@@ -202,4 +234,5 @@ const cf_conv_kernels cf_conv__avx512 = {
     .dot_lanes_f64 = 8,
     .rows_mr = 14,
     .rows_nr = 32,
+    .taps_nr = 32,
 };

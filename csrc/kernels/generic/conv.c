@@ -47,6 +47,17 @@ void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf
         }
 }
 
+/* wgrad_taps (contract: kernels/conv.h) in plain C. */
+void cf_f32_conv_wgrad_taps_9x32__generic(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
+                                          const cf_int *toff, const float *dy, cf_int ldd, float *acc) {
+    for (int i = 0; i < rows; ++i)
+        for (int u = 0; u < q; ++u) {
+            const float *xp = x + i * sh * ldx + u * sw, *d = dy + ((cf_int)i * q + u) * ldd;
+            for (int t = 0; t < 9; ++t)
+                for (int j = 0; j < 32; ++j) acc[t * 32 + j] += xp[toff[t]] * d[j];
+        }
+}
+
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
@@ -57,6 +68,7 @@ const cf_conv_kernels cf_conv__generic = {
     .im2col_f32 = cf_f32_conv_im2col__generic,
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_2x4__generic,
     .rows_f32 = cf_f32_conv_rows_14x32__generic,
+    .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
@@ -71,4 +83,5 @@ const cf_conv_kernels cf_conv__generic = {
     .dot_lanes_f64 = 4,
     .rows_mr = 14,
     .rows_nr = 32,
+    .taps_nr = 32,
 };
