@@ -106,9 +106,12 @@ CASES = [
     (3, 4, 12, 13, 40, 5, 5, 1, (4, 2), 2, 1),
     (1, 12, 16, 16, 32, 3, 3, 1, 1, 1, 1),
     (3, 64, 5, 20, 64, 3, 3, 1, 1, 1, 1),
+    # ... and at strides 2 and 3, the image's columns split into phases (3x3, 5x5)
+    (5, 4, 20, 22, 32, 3, 3, 3, 1, 1, 1),
+    (2, 3, 23, 21, 40, 5, 5, 2, 2, 1, 1),
     # float32 weight gradients of 3x3 kernels as taps x 32-channel tiles over each image's pixels
     # (the cases above with 32+ output channels; and) stride 2; stride (1, 2) dilated with
-    # padding (2, 1)
+    # padding (2, 1) (both also forwards on the rows path at those strides)
     (4, 6, 19, 17, 33, 3, 3, 2, 1, 1, 1),
     (3, 5, 14, 15, 32, 3, 3, (1, 2), (2, 1), 2, 1),
 ]

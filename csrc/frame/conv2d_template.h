@@ -472,20 +472,22 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
                           int nthreads);
 
 #if F32_TILES
-/* The forward at stride 1 on small planes as tiles of one output row's pixels x rows_nr output
- * channels (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its
- * depth ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall
- * on padding rows are a prefix or a suffix of the depth, and are skipped. A task is one image (or
- * a band of its rows when there are fewer images than threads): the image's rows are copied into
- * the thread's scratch Wp = q + dw*(s-1) wide, shifted by pad_left, zero outside, so that every
- * tap of an output row reads inside its row. */
+/* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
+ * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its depth
+ * ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall on
+ * padding rows are a prefix or a suffix of the depth, and are skipped. A task is one image (or a
+ * band of its rows when there are fewer images than threads): the image's rows are copied into the
+ * thread's scratch with their left and right padding, Wp = (q-1)*sw + (s-1)*dw + 1 columns, split
+ * into sw phases of Wq columns (padded column t at (t % sw)*Wq + t / sw), so that the pixels of an
+ * output row under one tap are consecutive at any stride. */
 static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
     const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
-    const cf_int dh = g->dilation_h, dw = g->dilation_w, pt = g->pad_top, pl = g->pad_left, CS = C * S;
-    const cf_int crs = C * R * S, panels = (K + NR - 1) / NR, Wp = Q + dw * (S - 1), cs = H * Wp;
+    const cf_int sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, panels = (K + NR - 1) / NR;
+    const cf_int Wp = (Q - 1) * sw + (S - 1) * dw + 1, Wq = (Wp + sw - 1) / sw, L = sw * Wq, cs = H * L;
     const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
     const cf_int rows = (P + per_img - 1) / per_img, bands = (P + rows - 1) / rows, tasks = g->n * bands;
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
@@ -511,7 +513,8 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     }
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
-            for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * dh * Wp + b * dw;
+            for (cf_int b = 0; b < S; ++b)
+                xoff[(a * C + cc) * S + b] = cc * cs + a * dh * L + b * dw % sw * Wq + b * dw / sw;
     const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
@@ -522,23 +525,30 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
             if (n != filled) {
                 for (cf_int r = 0; r < C * H; ++r) {
-                    T *dst = xp + r * Wp;
-                    const T *src = img + (n * C * H + r) * W;
-                    for (cf_int u = 0; u < lo_col; ++u) dst[u] = 0;
-                    if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
-                    for (cf_int u = hi_col; u < Wp; ++u) dst[u] = 0;
+                    T *dst = xp + r * L;
+                    const T *src = img + (n * C * H + r) * W; /* padded column t: src[t - pl] */
+                    if (sw == 1) {
+                        for (cf_int t = 0; t < lo_col; ++t) dst[t] = 0;
+                        if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
+                        for (cf_int t = hi_col; t < Wp; ++t) dst[t] = 0;
+                    } else {
+                        for (cf_int ph = 0; ph < sw; ++ph) { /* padded columns ph, ph + sw, ... */
+                            T *d = dst + ph * Wq;
+                            for (cf_int t = ph; t < Wp; t += sw, ++d) *d = t >= lo_col && t < hi_col ? src[t - pl] : 0;
+                        }
+                    }
                 }
                 filled = n;
             }
             for (cf_int pn = 0; pn < panels; ++pn) {
                 const int nk = (int)CF_MIN(NR, K - pn * NR);
                 for (cf_int i = i0; i < i1; ++i) {
-                    /* tap rows a with 0 <= i - pt + a*dh < H */
-                    const cf_int top = pt - i, bottom = H - 1 - i + pt;
+                    /* tap rows a with 0 <= i*sh - pt + a*dh < H */
+                    const cf_int top = pt - i * sh, bottom = H - 1 - i * sh + pt;
                     const cf_int a_lo = top > 0 ? (top + dh - 1) / dh : 0;
                     const cf_int a_hi = CF_MAX(a_lo, bottom < 0 ? 0 : CF_MIN(R, bottom / dh + 1));
                     for (cf_int j0 = 0; j0 < Q; j0 += MR)
-                        kt->rows_f32((a_hi - a_lo) * CS, (int)CF_MIN(MR, Q - j0), nk, xp, (i - pt) * Wp + j0,
+                        kt->rows_f32((a_hi - a_lo) * CS, (int)CF_MIN(MR, Q - j0), nk, xp, (i * sh - pt) * L + j0,
                                      xoff + a_lo * CS, wpack + (pn * crs + a_lo * CS) * NR,
                                      feat + ((n * K + pn * NR) * P + i) * Q + j0, P * Q, bias ? bias + pn * NR : NULL,
                                      relu);

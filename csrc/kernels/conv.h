@@ -12,7 +12,7 @@
  * of up to CF_CONV_LANES channels at once (conv_template.h),
  * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below),
  * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below),
- * and rows, the float32 forward at stride 1 on small planes, pixels x channels (below),
+ * and rows, the float32 forward on small planes, pixels x channels (below),
  * and wgrad_taps, the float32 weight gradient of a 3x3 kernel, taps x channels over pixels (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
@@ -64,7 +64,7 @@ typedef struct {
  *   INOUT acc[(i*ldacc + j)*L + l] += sum over u < len with u % L == l of a[i*lda + u] * b[boff[j] + u]
  * Each lane sums its terms in order of u. */
 
-/* rows: one tile of a stride-1 correlation with the pixels of one output row down its rows and
+/* rows: one tile of a correlation with the pixels of one output row down its rows and
  * the output channels across (the GEMM's orientation turned over, so that a 7- or 14-wide row
  * fills a tile instead of half a 32-wide vector), for rows_mr x rows_nr tiles:
  *   IN  x[x0 + xoff[p] + i]: the input pixel under output pixel i for depth step p (i < m <= rows_mr;
