@@ -106,9 +106,13 @@ CASES = [
     (3, 4, 12, 13, 40, 5, 5, 1, (4, 2), 2, 1),
     (1, 12, 16, 16, 32, 3, 3, 1, 1, 1, 1),
     (3, 64, 5, 20, 64, 3, 3, 1, 1, 1, 1),
-    # ... and at strides 2 and 3, the image's columns split into phases (3x3, 5x5)
+    # ... and at strides 2 and 3, the image's columns split into phases (3x3, 5x5); rows of at
+    # most 7 pixels two to a tile where they share their taps (stride 1 and 2; one image of 40
+    # rows in two bands)
     (5, 4, 20, 22, 32, 3, 3, 3, 1, 1, 1),
     (2, 3, 23, 21, 40, 5, 5, 2, 2, 1, 1),
+    (6, 8, 13, 13, 32, 3, 3, 2, 1, 1, 1),
+    (1, 8, 40, 7, 32, 3, 3, 1, 1, 1, 1),
     # float32 weight gradients of 3x3 kernels as taps x 32-channel tiles over each image's pixels
     # (the cases above with 32+ output channels; and) stride 2; stride (1, 2) dilated with
     # padding (2, 1) (both also forwards on the rows path at those strides)

@@ -65,7 +65,7 @@
  * least and most depth c*r*s, the fewest pixels, the most bytes of one image's padded copy. */
 #define CF_CONV_ROWS_NARROW 16
 #define CF_CONV_ROWS_MIN_DEPTH 32
-#define CF_CONV_ROWS_MAX_DEPTH 2304
+#define CF_CONV_ROWS_MAX_DEPTH 4608
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)8 << 20)
 /* The taps path of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial dW,
@@ -259,6 +259,13 @@ static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
     const cf_int cells = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q) +
                          cf_conv_sat_mul(kp, g->c * 9);
     return cf_conv_sat_mul(cells, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
+}
+
+/* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */
+static void cf_conv_tap_rows(const cf_conv_geom *g, cf_int i, cf_int *lo, cf_int *hi) {
+    const cf_int top = g->pad_top - i * g->stride_h, bottom = g->h - 1 - i * g->stride_h + g->pad_top;
+    *lo = top > 0 ? (top + g->dilation_h - 1) / g->dilation_h : 0;
+    *hi = CF_MAX(*lo, bottom < 0 ? 0 : CF_MIN(g->r, bottom / g->dilation_h + 1));
 }
 
 /* memset(p, 0, bytes) on up to nthreads threads. */

@@ -542,16 +542,19 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
             }
             for (cf_int pn = 0; pn < panels; ++pn) {
                 const int nk = (int)CF_MIN(NR, K - pn * NR);
-                for (cf_int i = i0; i < i1; ++i) {
-                    /* tap rows a with 0 <= i*sh - pt + a*dh < H */
-                    const cf_int top = pt - i * sh, bottom = H - 1 - i * sh + pt;
-                    const cf_int a_lo = top > 0 ? (top + dh - 1) / dh : 0;
-                    const cf_int a_hi = CF_MAX(a_lo, bottom < 0 ? 0 : CF_MIN(R, bottom / dh + 1));
+                for (cf_int i = i0; i < i1;) {
+                    /* tap rows a with 0 <= i*sh - pt + a*dh < H; rows of at most MR/2 pixels go two to
+                     * a tile where the next row of the band has the same taps */
+                    cf_int a_lo, a_hi, b_lo, b_hi;
+                    cf_conv_tap_rows(g, i, &a_lo, &a_hi);
+                    if (i + 1 < i1) cf_conv_tap_rows(g, i + 1, &b_lo, &b_hi);
+                    const int pair = 2 * Q <= MR && i + 1 < i1 && a_lo == b_lo && a_hi == b_hi;
                     for (cf_int j0 = 0; j0 < Q; j0 += MR)
-                        kt->rows_f32((a_hi - a_lo) * CS, (int)CF_MIN(MR, Q - j0), nk, xp, (i * sh - pt) * L + j0,
-                                     xoff + a_lo * CS, wpack + (pn * crs + a_lo * CS) * NR,
-                                     feat + ((n * K + pn * NR) * P + i) * Q + j0, P * Q, bias ? bias + pn * NR : NULL,
-                                     relu);
+                        kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * Q : CF_MIN(MR, Q - j0)), nk, xp,
+                                     (i * sh - pt) * L + j0, pair ? sh * L : 0, xoff + a_lo * CS,
+                                     wpack + (pn * crs + a_lo * CS) * NR, feat + ((n * K + pn * NR) * P + i) * Q + j0,
+                                     P * Q, bias ? bias + pn * NR : NULL, relu);
+                    i += 1 + pair;
                 }
             }
         }

@@ -68,13 +68,16 @@ typedef struct {
  * the output channels across (the GEMM's orientation turned over, so that a 7- or 14-wide row
  * fills a tile instead of half a 32-wide vector), for rows_mr x rows_nr tiles:
  *   IN  x[x0 + xoff[p] + i]: the input pixel under output pixel i for depth step p (i < m <= rows_mr;
- *       x0 + xoff[p] >= 0 -- the frame points xoff at the taps that fall inside the image)
+ *       x0 + xoff[p] >= 0 -- the frame points xoff at the taps that fall inside the image); when
+ *       x2 != 0 the tile is two output rows of m/2 pixels (m even), the second row's pixel i - m/2
+ *       at x[x0 + xoff[p] + x2 + i - m/2]
  *   IN  w[p*rows_nr + j]: the packed weight panel (64-byte aligned)
  *   IN  bias: NULL or nk values; relu: nonzero for max(., 0) last (NaN stays NaN)
  *   OUT y[j*ys + i] = relu?(sum over p < k of x[x0 + xoff[p] + i] * w[p*rows_nr + j] (+ bias[j]))
  *       for i < m, j < nk <= rows_nr (k >= 0; nothing else is written) */
-typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
-                                    const float *w, float *y, cf_int ys, const float *bias, int relu);
+typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
+                                    const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
+                                    int relu);
 
 /* wgrad_taps: the weight gradient of one input channel's 9 taps (a 3x3 kernel, any dilation) for
  * taps_nr = 32 output channels, summed over a block of output pixels, the output gradient

@@ -61,8 +61,8 @@ DEFINE_IM2COL_ROW(im2col_row_pd512, double, __m512d, 8, __mmask8, _mm512_setzero
 DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
                  _mm512_storeu_pd, _mm512_fmadd_pd)
 
-/* rows (contract: kernels/conv.h) as a 14 x 32 tile: 14 pixels x 2 zmm of channels = 28
- * accumulators; per depth step 2 weight loads + 14 broadcasts feed 28 FMAs (the GEMM microkernel's
+/* rows (contract: kernels/conv.h) as a 14 x 32 tile: 14 pixels (of one output row, or of two) x 2
+ * zmm of channels = 28 accumulators; per depth step 2 weight loads + 14 broadcasts feed 28 FMAs (the GEMM microkernel's
  * tile with the pixels, read in place, as its broadcast side). The tile leaves through two 16 x 16
  * in-register transposes, so that each channel's m pixels go out as one masked store. Weight
  * panels of at most 16 channels (nk <= 16) take the left half of the tile only. */
@@ -70,7 +70,7 @@ DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_s
 #define RW_DECL(i) __m512 r##i##0 = _mm512_setzero_ps(), r##i##1 = _mm512_setzero_ps();
 #define RW_STEP(i)                                                                                 \
     if (i < M) {                                                                                   \
-        const __m512 xi = _mm512_set1_ps(xp[i]);                                                   \
+        const __m512 xi = _mm512_set1_ps(i < M1 ? xp[i] : xb[i]);                                 \
         r##i##0 = _mm512_fmadd_ps(xi, w0, r##i##0);                                                \
         if (!H) r##i##1 = _mm512_fmadd_ps(xi, w1, r##i##1);                                        \
     }
@@ -108,13 +108,13 @@ static inline void rows_transpose_store(const __m512 *v, int m, int nk, float *y
     }
 }
 
-static inline __attribute__((always_inline)) void rows_body(const int M, const int H, cf_int k, int nk,
-                                                            const float *x, cf_int x0, const cf_int *xoff,
-                                                            const float *w, float *y, cf_int ys,
+static inline __attribute__((always_inline)) void rows_body(const int M, const int M1, const int H, cf_int k,
+                                                            int nk, const float *x, cf_int x0, cf_int x2,
+                                                            const cf_int *xoff, const float *w, float *y, cf_int ys,
                                                             const float *bias, int relu) {
     RW_ROWS14(RW_DECL)
     for (cf_int p = 0; p < k; ++p) {
-        const float *xp = x + (x0 + xoff[p]);
+        const float *xp = x + (x0 + xoff[p]), *xb = xp + x2 - M1; /* pixels M1.. of the second row */
         const __m512 w0 = _mm512_load_ps(w + p * 32), w1 = H ? _mm512_setzero_ps() : _mm512_load_ps(w + p * 32 + 16);
         RW_ROWS14(RW_STEP)
     }
@@ -128,24 +128,37 @@ static inline __attribute__((always_inline)) void rows_body(const int M, const i
     }
 }
 
+#define RW_CALL(mm, m1)                                                                            \
+    if (nk <= 16)                                                                                  \
+        rows_body(mm, m1, 1, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);                        \
+    else                                                                                           \
+        rows_body(mm, m1, 0, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);
 #define RW_CASE(mm)                                                                                \
     case mm:                                                                                       \
-        if (nk <= 16)                                                                              \
-            rows_body(mm, 1, k, nk, x, x0, xoff, w, y, ys, bias, relu);                            \
-        else                                                                                       \
-            rows_body(mm, 0, k, nk, x, x0, xoff, w, y, ys, bias, relu);                            \
+        RW_CALL(mm, mm)                                                                            \
+        break;
+#define RW_PAIR(mm)                                                                                \
+    case mm:                                                                                       \
+        RW_CALL(mm, mm / 2)                                                                        \
         break;
 
-void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
-                                    const float *w, float *y, cf_int ys, const float *bias, int relu) {
+void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
+                                    const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
+                                    int relu) {
+    if (x2) {
+        switch (m) {
+            RW_PAIR(2) RW_PAIR(4) RW_PAIR(6) RW_PAIR(8) RW_PAIR(10) RW_PAIR(12)
+        default:
+            RW_CALL(14, 7)
+            break;
+        }
+        return;
+    }
     switch (m) {
         RW_CASE(1) RW_CASE(2) RW_CASE(3) RW_CASE(4) RW_CASE(5) RW_CASE(6) RW_CASE(7)
         RW_CASE(8) RW_CASE(9) RW_CASE(10) RW_CASE(11) RW_CASE(12) RW_CASE(13)
     default:
-        if (nk <= 16)
-            rows_body(14, 1, k, nk, x, x0, xoff, w, y, ys, bias, relu);
-        else
-            rows_body(14, 0, k, nk, x, x0, xoff, w, y, ys, bias, relu);
+        RW_CALL(14, 14)
         break;
     }
 }

@@ -32,13 +32,17 @@
 
 /* rows (contract: kernels/conv.h) in plain C: the 14 x 32 tile of the AVX-512 kernel, summed in
  * the same order (p ascending, from zero, bias added last). */
-void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf_int x0, const cf_int *xoff,
-                                     const float *w, float *y, cf_int ys, const float *bias, int relu) {
+void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
+                                     const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
+                                     int relu) {
     float acc[14][32] = {{0}};
+    const int m1 = x2 ? m / 2 : m;
     for (cf_int p = 0; p < k; ++p) {
         const float *xp = x + (x0 + xoff[p]), *wp = w + p * 32;
-        for (int i = 0; i < m; ++i)
-            for (int j = 0; j < 32; ++j) acc[i][j] += xp[i] * wp[j];
+        for (int i = 0; i < m; ++i) {
+            const float v = i < m1 ? xp[i] : xp[x2 + i - m1];
+            for (int j = 0; j < 32; ++j) acc[i][j] += v * wp[j];
+        }
     }
     for (int j = 0; j < nk; ++j)
         for (int i = 0; i < m; ++i) {
