@@ -223,3 +223,17 @@ def test_rows_path_non_finite_image(isa, nthreads, special):
     with np.errstate(invalid="ignore"):
         want = ref.conv2d(x, weight, bias, padding=1)
     same(cnnfast.conv2d(x, weight, bias, padding=1), want)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_weight_gradient_in_tiles(isa, nthreads, stride):
+    """float32 3x3 weight gradients whose per-thread partial would pass 1 MB (k*c*9 floats) on
+    planes of 576+ output pixels: whole tiles of 9 taps x 32 channels per thread over every image
+    (a partial last tile of 24 channels; stride 2 on a 47x47 image; exact mode)."""
+    rng = np.random.default_rng(11)
+    h = 24 if stride == 1 else 47
+    x = rng.integers(-4, 5, (2, 120, h, h)).astype(np.float32)
+    weight = rng.integers(-4, 5, (248, 120, 3, 3)).astype(np.float32)
+    dy = rng.integers(-4, 5, (2, 248, 24, 24)).astype(np.float32)
+    got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
+    same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])

@@ -68,10 +68,12 @@
 #define CF_CONV_ROWS_MAX_DEPTH 4608
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)8 << 20)
-/* The taps path of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial dW,
- * and of all its scratch. */
+/* The taps paths of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial
+ * dW, and of all its scratch; most bytes of the whole batch padded and channels-last (tiles). */
 #define CF_CONV_TAPS_ACC_BYTES ((cf_int)1 << 20)
 #define CF_CONV_TAPS_BYTES ((cf_int)4 << 20)
+#define CF_CONV_TAPS_BATCH_BYTES ((cf_int)64 << 20)
+#define CF_CONV_TAPS_TILE_PIXELS 576
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -240,25 +242,32 @@ static int cf_conv_rows_fwd(const cf_conv_geom *g) {
            CF_CONV_ROWS_BYTES;
 }
 
-/* float32 weight gradients for the taps path (weight_grad_taps): a 3x3 kernel, one group, at least
- * a full tile of output channels, enough pixels, a partial dW per thread that stays in L2
- * (CF_CONV_TAPS_ACC_BYTES: each image passes over all of it), and scratch per thread (the padded
- * image, the channels-last gradient and the partial dW) within CF_CONV_TAPS_BYTES. Measured on the
- * Zen 4 machine, 2 threads, dW alone, against the grid and the GEMM: 14-32 px with 16-128 channels
- * 1.3-2.4x as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112 px within 5%; C256 K256 at 14
- * px (a 2.4 MB partial) 8% slower. */
+/* float32 weight gradients for the taps paths: a 3x3 kernel, one group, at least a full tile of
+ * output channels, enough pixels. Returns 1 for weight_grad_taps, each thread summing its images
+ * into a partial dW of its own, when that partial stays in L2 (CF_CONV_TAPS_ACC_BYTES: each image
+ * passes over all of it) and the thread's scratch (padded image, channels-last gradient, partial)
+ * fits CF_CONV_TAPS_BYTES; 2 for weight_grad_taps_tiles, each thread summing whole tiles of dW over
+ * all images, for planes of CF_CONV_TAPS_TILE_PIXELS output pixels or more whose padded batch and
+ * channels-last gradient fit CF_CONV_TAPS_BATCH_BYTES; else 0. Measured on the Zen 4 machine, 2
+ * threads, dW alone, against the grid and the GEMM: partials, 14-32 px with 16-128 channels 1.3-2.4x
+ * as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112 px within 5%; tiles, C256-512 on 28-56
+ * px 8-10% faster, but 5-15% slower on 7-14 px outputs (one short product per tile and image). */
 static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     if (!kt->wgrad_taps_f32 || g->r != 3 || g->s != 3 || g->groups != 1 || g->k < kt->taps_nr || g->c == 0 ||
         g->n == 0 || g->p == 0 || g->q == 0 || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS)
         return 0;
     const cf_int kp = (g->k + kt->taps_nr - 1) / kt->taps_nr * kt->taps_nr;
-    if (cf_conv_sat_mul(cf_conv_sat_mul(kp, g->c * 9), (cf_int)sizeof(float)) > CF_CONV_TAPS_ACC_BYTES) return 0;
     const cf_int hp = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(2, g->dilation_h) + 1;
     const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(2, g->dilation_w) + 1;
-    const cf_int cells = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q) +
-                         cf_conv_sat_mul(kp, g->c * 9);
-    return cf_conv_sat_mul(cells, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
+    const cf_int img = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q);
+    const cf_int acc = cf_conv_sat_mul(kp, g->c * 9);
+    if (cf_conv_sat_mul(acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_ACC_BYTES)
+        return cf_conv_sat_mul(img + acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
+    return g->p * g->q >= CF_CONV_TAPS_TILE_PIXELS &&
+                   cf_conv_sat_mul(cf_conv_sat_mul(img, g->n), (cf_int)sizeof(float)) <= CF_CONV_TAPS_BATCH_BYTES
+               ? 2
+               : 0;
 }
 
 /* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */

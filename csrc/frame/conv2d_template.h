@@ -944,6 +944,59 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
     cf_scratch_release(ws, cap);
     return CF_OK;
 }
+
+/* The same with dW cut into tiles of one input channel's 9 taps x taps_nr output channels, whole
+ * tiles per thread, each summed over every image in image order (no partials): for weights whose
+ * per-thread partial would not stay in L2. The batch is first padded and turned channels-last
+ * whole, image by image over the threads. */
+static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int NR = kt->taps_nr, N = g->n, C = g->c, K = g->k, H = g->h, W = g->w, P = g->p, Q = g->q;
+    const cf_int PQ = P * Q, sh = g->stride_h, sw = g->stride_w, pt = g->pad_top, pl = g->pad_left;
+    const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
+    const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, tiles = panels * C;
+    const size_t dbytes = ((size_t)(N * panels * NR * PQ) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    size_t cap = 0;
+    char *ws = (char *)cf_scratch_acquire(dbytes + (size_t)(N * C * cs) * sizeof(T), &cap);
+    if (!ws) return CF_ERR_NOMEM;
+    T *dyt = (T *)ws, *xall = (T *)(ws + dbytes); /* dyt: image n, panel pn at (n*panels + pn)*NR*PQ */
+    cf_int toff[9];
+    for (cf_int t = 0; t < 9; ++t) toff[t] = t / 3 * g->dilation_h * Wp + t % 3 * g->dilation_w;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    const int ntn = (int)CF_MIN((cf_int)nthreads, N);
+    CF_OMP_FOR(ntn)
+    for (cf_int n = 0; n < N; ++n) {
+        for (cf_int r = 0; r < C * Hp; ++r) {
+            const cf_int cc = r / Hp, u = r % Hp - pt;
+            T *dst = xall + n * C * cs + r * Wp;
+            if (u < 0 || u >= H) {
+                memset(dst, 0, sizeof(T) * (size_t)Wp);
+                continue;
+            }
+            const T *src = img + ((n * C + cc) * H + u) * W;
+            for (cf_int v = 0; v < lo_col; ++v) dst[v] = 0;
+            if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
+            for (cf_int v = hi_col; v < Wp; ++v) dst[v] = 0;
+        }
+        for (cf_int pn = 0; pn < panels; ++pn)
+            PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR,
+                      dyt + (n * panels + pn) * NR * PQ);
+    }
+    const int nt = cf_threads_for(cf_conv_sat_mul(K * C * 9, N * PQ), (cf_int)1 << 17, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int t = 0; t < tiles; ++t) {
+        const cf_int pn = t / C, cc = t % C;
+        T acc[9 * 32];
+        memset(acc, 0, sizeof acc);
+        for (cf_int n = 0; n < N; ++n)
+            kt->wgrad_taps_f32((int)P, (int)Q, xall + (n * C + cc) * cs, Wp, sh, sw, toff,
+                               dyt + (n * panels + pn) * NR * PQ, NR, acc);
+        for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
+            for (cf_int tap = 0; tap < 9; ++tap) dw[(k * C + cc) * 9 + tap] = acc[tap * NR + k - pn * NR];
+    }
+    cf_scratch_release(ws, cap);
+    return CF_OK;
+}
 #endif
 
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
@@ -952,7 +1005,10 @@ static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T 
         return CF_OK;
     }
 #if F32_TILES
-    if (cf_conv_taps_wgrad(g)) return SUF(weight_grad_taps)(g, img, fg, dw, nthreads);
+    switch (cf_conv_taps_wgrad(g)) {
+    case 1: return SUF(weight_grad_taps)(g, img, fg, dw, nthreads);
+    case 2: return SUF(weight_grad_taps_tiles)(g, img, fg, dw, nthreads);
+    }
 #endif
     if (cf_conv_grid_wgrad(g, CF_SELECT(cf_conv, cf_isa_current())->SUF(dot_lanes) * (cf_int)sizeof(T))) {
         const int st = SUF(weight_grad_grid)(g, img, fg, dw, nthreads);
