@@ -472,6 +472,14 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
                           int nthreads);
 
 #if F32_TILES
+/* One image row with its left and right padding: dst[t] = src[t - pl] for t in [lo, hi) (the
+ * columns that fall inside the row), 0 for the other t < wp. */
+static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, cf_int wp) {
+    for (cf_int t = 0; t < lo; ++t) dst[t] = 0;
+    if (hi > lo) memcpy(dst + lo, src + lo - pl, sizeof(T) * (size_t)(hi - lo));
+    for (cf_int t = hi; t < wp; ++t) dst[t] = 0;
+}
+
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
  * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its depth
  * ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall on
@@ -528,9 +536,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
                     T *dst = xp + r * L;
                     const T *src = img + (n * C * H + r) * W; /* padded column t: src[t - pl] */
                     if (sw == 1) {
-                        for (cf_int t = 0; t < lo_col; ++t) dst[t] = 0;
-                        if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
-                        for (cf_int t = hi_col; t < Wp; ++t) dst[t] = 0;
+                        SUF(pad_row)(dst, src, pl, lo_col, hi_col, Wp);
                     } else {
                         for (cf_int ph = 0; ph < sw; ++ph) { /* padded columns ph, ph + sw, ... */
                             T *d = dst + ph * Wq;
@@ -876,6 +882,24 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
 
 #if F32_TILES
 /* ---- weight gradient of a 3x3 kernel: taps x channels tiles over pixels (kernels/conv.h) -------- */
+/* Image n for wgrad_taps: its c planes padded into xp (Hp rows of Wp, pad_top rows and pad_left
+ * columns of zeros first, zero past the image), and its output gradient channels-last into dyt,
+ * panel pn at pn*NR*PQ (NR channels per pixel, zero past k). */
+static void SUF(taps_prepare)(const cf_conv_geom *g, const T *img, const T *fg, cf_int n, cf_int Hp, cf_int Wp,
+                              cf_int NR, T *xp, T *dyt) {
+    const cf_int C = g->c, K = g->k, H = g->h, W = g->w, PQ = g->p * g->q, pl = g->pad_left;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    for (cf_int r = 0; r < C * Hp; ++r) {
+        const cf_int cc = r / Hp, u = r % Hp - g->pad_top;
+        if (u < 0 || u >= H)
+            memset(xp + r * Wp, 0, sizeof(T) * (size_t)Wp);
+        else
+            SUF(pad_row)(xp + r * Wp, img + ((n * C + cc) * H + u) * W, pl, lo_col, hi_col, Wp);
+    }
+    for (cf_int pn = 0; pn < (K + NR - 1) / NR; ++pn)
+        PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR, dyt + pn * NR * PQ);
+}
+
 /* Each task is an image (or a band of its output rows when there are fewer images than threads):
  * its rows are copied into the thread's scratch with their padding, (p-1)*sh + (r-1)*dh + 1 rows
  * of (q-1)*sw + (s-1)*dw + 1, and its output gradient turned channels-last in panels of taps_nr
@@ -885,8 +909,8 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
  * nothing is computed for a grid's extra columns. */
 static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    const cf_int NR = kt->taps_nr, C = g->c, K = g->k, H = g->h, W = g->w, P = g->p, Q = g->q, PQ = P * Q;
-    const cf_int sh = g->stride_h, sw = g->stride_w, pt = g->pad_top, pl = g->pad_left;
+    const cf_int NR = kt->taps_nr, C = g->c, K = g->k, P = g->p, Q = g->q, PQ = P * Q;
+    const cf_int sh = g->stride_h, sw = g->stride_w;
     const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
     const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, accn = panels * C * 9 * NR;
     const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
@@ -899,7 +923,6 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
     if (!ws) return CF_ERR_NOMEM;
     cf_int toff[9];
     for (cf_int t = 0; t < 9; ++t) toff[t] = t / 3 * g->dilation_h * Wp + t % 3 * g->dilation_w;
-    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
         T *acc = (T *)(ws + per * (size_t)th), *dyt = acc + accn, *xp = dyt + panels * NR * PQ;
@@ -909,21 +932,7 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
             if (n != filled) {
-                for (cf_int r = 0; r < C * Hp; ++r) {
-                    const cf_int cc = r / Hp, u = r % Hp - pt;
-                    T *dst = xp + r * Wp;
-                    if (u < 0 || u >= H) {
-                        memset(dst, 0, sizeof(T) * (size_t)Wp);
-                        continue;
-                    }
-                    const T *src = img + ((n * C + cc) * H + u) * W;
-                    for (cf_int v = 0; v < lo_col; ++v) dst[v] = 0;
-                    if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
-                    for (cf_int v = hi_col; v < Wp; ++v) dst[v] = 0;
-                }
-                for (cf_int pn = 0; pn < panels; ++pn)
-                    PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR,
-                              dyt + pn * NR * PQ);
+                SUF(taps_prepare)(g, img, fg, n, Hp, Wp, NR, xp, dyt);
                 filled = n;
             }
             for (cf_int pn = 0; pn < panels; ++pn)
@@ -951,8 +960,8 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
  * whole, image by image over the threads. */
 static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    const cf_int NR = kt->taps_nr, N = g->n, C = g->c, K = g->k, H = g->h, W = g->w, P = g->p, Q = g->q;
-    const cf_int PQ = P * Q, sh = g->stride_h, sw = g->stride_w, pt = g->pad_top, pl = g->pad_left;
+    const cf_int NR = kt->taps_nr, N = g->n, C = g->c, K = g->k, P = g->p, Q = g->q;
+    const cf_int PQ = P * Q, sh = g->stride_h, sw = g->stride_w;
     const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
     const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, tiles = panels * C;
     const size_t dbytes = ((size_t)(N * panels * NR * PQ) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
@@ -962,26 +971,10 @@ static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, cons
     T *dyt = (T *)ws, *xall = (T *)(ws + dbytes); /* dyt: image n, panel pn at (n*panels + pn)*NR*PQ */
     cf_int toff[9];
     for (cf_int t = 0; t < 9; ++t) toff[t] = t / 3 * g->dilation_h * Wp + t % 3 * g->dilation_w;
-    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
     const int ntn = (int)CF_MIN((cf_int)nthreads, N);
     CF_OMP_FOR(ntn)
-    for (cf_int n = 0; n < N; ++n) {
-        for (cf_int r = 0; r < C * Hp; ++r) {
-            const cf_int cc = r / Hp, u = r % Hp - pt;
-            T *dst = xall + n * C * cs + r * Wp;
-            if (u < 0 || u >= H) {
-                memset(dst, 0, sizeof(T) * (size_t)Wp);
-                continue;
-            }
-            const T *src = img + ((n * C + cc) * H + u) * W;
-            for (cf_int v = 0; v < lo_col; ++v) dst[v] = 0;
-            if (hi_col > lo_col) memcpy(dst + lo_col, src + lo_col - pl, sizeof(T) * (size_t)(hi_col - lo_col));
-            for (cf_int v = hi_col; v < Wp; ++v) dst[v] = 0;
-        }
-        for (cf_int pn = 0; pn < panels; ++pn)
-            PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR,
-                      dyt + (n * panels + pn) * NR * PQ);
-    }
+    for (cf_int n = 0; n < N; ++n)
+        SUF(taps_prepare)(g, img, fg, n, Hp, Wp, NR, xall + n * C * cs, dyt + n * panels * NR * PQ);
     const int nt = cf_threads_for(cf_conv_sat_mul(K * C * 9, N * PQ), (cf_int)1 << 17, nthreads);
     CF_OMP_FOR(nt)
     for (cf_int t = 0; t < tiles; ++t) {
