@@ -270,6 +270,16 @@ static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
                : 0;
 }
 
+/* The tasks of the tile paths (correlate_rows, weight_grad_taps): whole images when there are at
+ * least as many as threads, else each image's output rows in bands enough for every thread. OUT
+ * *rows (output rows of a band), *bands (of an image); returns images x bands. */
+static cf_int cf_conv_bands(const cf_conv_geom *g, int nthreads, cf_int *rows, cf_int *bands) {
+    const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(g->p, (nthreads + g->n - 1) / g->n);
+    *rows = (g->p + per_img - 1) / per_img;
+    *bands = (g->p + *rows - 1) / *rows;
+    return g->n * *bands;
+}
+
 /* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */
 static void cf_conv_tap_rows(const cf_conv_geom *g, cf_int i, cf_int *lo, cf_int *hi) {
     const cf_int top = g->pad_top - i * g->stride_h, bottom = g->h - 1 - i * g->stride_h + g->pad_top;

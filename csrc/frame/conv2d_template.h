@@ -496,8 +496,8 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     const cf_int sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
     const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, panels = (K + NR - 1) / NR;
     const cf_int Wp = (Q - 1) * sw + (S - 1) * dw + 1, Wq = (Wp + sw - 1) / sw, L = sw * Wq, cs = H * L;
-    const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
-    const cf_int rows = (P + per_img - 1) / per_img, bands = (P + rows - 1) / rows, tasks = g->n * bands;
+    cf_int rows, bands;
+    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     const size_t wbytes = ((size_t)(panels * NR * crs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
@@ -913,8 +913,8 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
     const cf_int sh = g->stride_h, sw = g->stride_w;
     const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
     const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, accn = panels * C * 9 * NR;
-    const cf_int per_img = g->n >= nthreads ? 1 : CF_MIN(P, (nthreads + g->n - 1) / g->n);
-    const cf_int rows = (P + per_img - 1) / per_img, bands = (P + rows - 1) / rows, tasks = g->n * bands;
+    cf_int rows, bands;
+    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * C * 9, g->n * PQ), (cf_int)1 << 17, nthreads),
                                tasks);
     const size_t per = ((size_t)(accn + panels * NR * PQ + C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;

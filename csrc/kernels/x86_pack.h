@@ -90,6 +90,13 @@ static inline void cf_transpose2x2_pd(const double *src, cf_int ld, double *dst,
             for (int i = rows; i < w; ++i) dst[p * w + i] = 0;                                     \
     }
 
+/* X(i, ...) for each row i = 0..13 of the AVX-512 kernels' 14-row tiles (avx512/gemm.c, conv.c),
+ * the further arguments passed on to every X. */
+#define CF_ROWS14(X, ...)                                                                          \
+    X(0, __VA_ARGS__) X(1, __VA_ARGS__) X(2, __VA_ARGS__) X(3, __VA_ARGS__) X(4, __VA_ARGS__)      \
+    X(5, __VA_ARGS__) X(6, __VA_ARGS__) X(7, __VA_ARGS__) X(8, __VA_ARGS__) X(9, __VA_ARGS__)      \
+    X(10, __VA_ARGS__) X(11, __VA_ARGS__) X(12, __VA_ARGS__) X(13, __VA_ARGS__)
+
 /* The prefetch stream of kernels/gemm.h as the x86 microkernels walk it: a local copy (runs 0
  * without one), one line on each due step p of the k loop, and the caller's stream left advanced
  * past what was fetched. */

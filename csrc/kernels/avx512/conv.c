@@ -62,20 +62,20 @@ DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_s
                  _mm512_storeu_pd, _mm512_fmadd_pd)
 
 /* rows (contract: kernels/conv.h) as a 14 x 32 tile: 14 pixels (of one output row, or of two) x 2
- * zmm of channels = 28 accumulators; per depth step 2 weight loads + 14 broadcasts feed 28 FMAs (the GEMM microkernel's
- * tile with the pixels, read in place, as its broadcast side). The tile leaves through two 16 x 16
- * in-register transposes, so that each channel's m pixels go out as one masked store. Weight
- * panels of at most 16 channels (nk <= 16) take the left half of the tile only. */
-#define RW_ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
-#define RW_DECL(i) __m512 r##i##0 = _mm512_setzero_ps(), r##i##1 = _mm512_setzero_ps();
-#define RW_STEP(i)                                                                                 \
+ * zmm of channels = 28 accumulators; per depth step 2 weight loads + 14 broadcasts feed 28 FMAs
+ * (the GEMM microkernel's tile with the pixels, read in place, as its broadcast side). The tile
+ * leaves through two 16 x 16 in-register transposes, so that each channel's m pixels go out as
+ * one masked store. Weight panels of at most 16 channels (nk <= 16) take the left half of the
+ * tile only. */
+#define RW_DECL(i, ...) __m512 r##i##0 = _mm512_setzero_ps(), r##i##1 = _mm512_setzero_ps();
+#define RW_STEP(i, ...)                                                                            \
     if (i < M) {                                                                                   \
         const __m512 xi = _mm512_set1_ps(i < M1 ? xp[i] : xb[i]);                                 \
         r##i##0 = _mm512_fmadd_ps(xi, w0, r##i##0);                                                \
         if (!H) r##i##1 = _mm512_fmadd_ps(xi, w1, r##i##1);                                        \
     }
-#define RW_LEFT(i) v[i] = r##i##0;
-#define RW_RIGHT(i) v[i] = r##i##1;
+#define RW_LEFT(i, ...) v[i] = r##i##0;
+#define RW_RIGHT(i, ...) v[i] = r##i##1;
 
 /* v[i] (i < 16) holds channels 0..15 of pixel i: channel j (< nk) of pixels 0..m-1 goes to y + j*ys. */
 static inline void rows_transpose_store(const __m512 *v, int m, int nk, float *y, cf_int ys, const float *bias,
@@ -112,18 +112,18 @@ static inline __attribute__((always_inline)) void rows_body(const int M, const i
                                                             int nk, const float *x, cf_int x0, cf_int x2,
                                                             const cf_int *xoff, const float *w, float *y, cf_int ys,
                                                             const float *bias, int relu) {
-    RW_ROWS14(RW_DECL)
+    CF_ROWS14(RW_DECL)
     for (cf_int p = 0; p < k; ++p) {
         const float *xp = x + (x0 + xoff[p]), *xb = xp + x2 - M1; /* pixels M1.. of the second row */
         const __m512 w0 = _mm512_load_ps(w + p * 32), w1 = H ? _mm512_setzero_ps() : _mm512_load_ps(w + p * 32 + 16);
-        RW_ROWS14(RW_STEP)
+        CF_ROWS14(RW_STEP)
     }
     __m512 v[16];
     v[14] = v[15] = _mm512_setzero_ps();
-    RW_ROWS14(RW_LEFT)
+    CF_ROWS14(RW_LEFT)
     rows_transpose_store(v, M, nk < 16 ? nk : 16, y, ys, bias, relu);
     if (!H && nk > 16) {
-        RW_ROWS14(RW_RIGHT)
+        CF_ROWS14(RW_RIGHT)
         rows_transpose_store(v, M, nk - 16, y + 16 * ys, ys, bias ? bias + 16 : NULL, relu);
     }
 }
@@ -133,9 +133,9 @@ static inline __attribute__((always_inline)) void rows_body(const int M, const i
         rows_body(mm, m1, 1, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);                        \
     else                                                                                           \
         rows_body(mm, m1, 0, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);
-#define RW_CASE(mm)                                                                                \
-    case mm:                                                                                       \
-        RW_CALL(mm, mm)                                                                            \
+#define RW_CASE(i, ...)                                                                            \
+    case i + 1:                                                                                    \
+        RW_CALL(i + 1, i + 1)                                                                      \
         break;
 #define RW_PAIR(mm)                                                                                \
     case mm:                                                                                       \
@@ -155,11 +155,7 @@ void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_
         return;
     }
     switch (m) {
-        RW_CASE(1) RW_CASE(2) RW_CASE(3) RW_CASE(4) RW_CASE(5) RW_CASE(6) RW_CASE(7)
-        RW_CASE(8) RW_CASE(9) RW_CASE(10) RW_CASE(11) RW_CASE(12) RW_CASE(13)
-    default:
-        RW_CALL(14, 14)
-        break;
+        CF_ROWS14(RW_CASE)
     }
 }
 

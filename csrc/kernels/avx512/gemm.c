@@ -14,43 +14,32 @@
 #include "kernels/gemm.h"
 #include "kernels/x86_pack.h"
 
-#define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
-
-#define DECL(i) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
-#define STEP(i)                                                                                    \
+#define DECL(i, ...) VEC c##i##0 = VZERO(), c##i##1 = VZERO();
+#define STEP(i, ...)                                                                               \
     if (i < M) {                                                                                   \
         const VEC ai = VSET1(a[i]);                                                                \
         c##i##0 = VFMA(ai, b0, c##i##0);                                                           \
         if (!H) c##i##1 = VFMA(ai, b1, c##i##1);                                                   \
     }
-#define STORE0(i)                                                                                  \
+#define STORE0(i, ...)                                                                             \
     if (i < M) VSTOREU(c + i * rs_c, VMUL(va, c##i##0));                                           \
     if (i < M && !H) VSTOREU(c + i * rs_c + W, VMUL(va, c##i##1));
-#define STOREB(i)                                                                                  \
+#define STOREB(i, ...)                                                                             \
     if (i < M) VSTOREU(c + i * rs_c, VFMA(vb, VLOADU(c + i * rs_c), VMUL(va, c##i##0)));           \
     if (i < M && !H) VSTOREU(c + i * rs_c + W, VFMA(vb, VLOADU(c + i * rs_c + W), VMUL(va, c##i##1)));
 
-/* The kernel entry for every row count m <= 14: `_rows` specialised per M (and per OFF: B in place
- * at ldb, or at the offsets boff; per H: the whole tile, or its left half W wide). */
+/* The kernel entry for every row count 1 <= m <= 14: `_rows` specialised per M (and per OFF: B in
+ * place at ldb, or at the offsets boff; per H: the whole tile, or its left half W wide). */
+#define ROWS_CASE(i, NAME, OFF, H, LDB, BOFF, PF)                                                  \
+    case i + 1:                                                                                    \
+        NAME##_rows(i + 1, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF);                  \
+        break;
 #define DISPATCH_ROWS14(NAME, OFF, H, LDB, BOFF, PF)                                               \
     const S *a = (const S *)a_, *b = (const S *)b_;                                                \
     S *c = (S *)c_;                                                                                \
     const S alpha = *(const S *)alpha_, beta = *(const S *)beta_;                                  \
     switch (m) {                                                                                   \
-    case 1: NAME##_rows(1, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 2: NAME##_rows(2, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 3: NAME##_rows(3, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 4: NAME##_rows(4, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 5: NAME##_rows(5, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 6: NAME##_rows(6, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 7: NAME##_rows(7, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 8: NAME##_rows(8, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 9: NAME##_rows(9, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;              \
-    case 10: NAME##_rows(10, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 11: NAME##_rows(11, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 12: NAME##_rows(12, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    case 13: NAME##_rows(13, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
-    default: NAME##_rows(14, OFF, H, k, a, b, LDB, BOFF, c, rs_c, alpha, beta, PF); break;            \
+        CF_ROWS14(ROWS_CASE, NAME, OFF, H, LDB, BOFF, PF)                                          \
     }
 
 /* The 14 x 2W kernel body, written once for both dtypes (VEC, S, W and the V* ops set below) and
@@ -60,7 +49,7 @@
     static inline __attribute__((always_inline)) void NAME##_rows(                                 \
         const int M, const int OFF, const int H, cf_int k, const S *a, const S *b, cf_int ldb,     \
         const cf_int *boff, S *c, cf_int rs_c, S alpha, S beta, cf_gemm_prefetch *pf) {            \
-        ROWS14(DECL)                                                                               \
+        CF_ROWS14(DECL)                                                                               \
         cf_gemm_prefetch stream = cf_pf_open(pf);                                                  \
         for (cf_int p = 0; p < k; ++p) {                                                           \
             const S *bp = OFF ? b + boff[p] : b;                                                   \
@@ -68,7 +57,7 @@
             const VEC b0 = VLOADU(bp), b1 = H ? VZERO() : VLOADU(bp + W);                          \
             _mm_prefetch((const char *)ahead, _MM_HINT_T0);                                        \
             if (!H) _mm_prefetch((const char *)(ahead + W), _MM_HINT_T0);                          \
-            ROWS14(STEP)                                                                           \
+            CF_ROWS14(STEP)                                                                           \
             a += 14;                                                                               \
             if (!OFF) b += ldb;                                                                    \
             cf_pf_step(&stream, p);                                                                \
@@ -76,10 +65,10 @@
         cf_pf_close(pf, &stream);                                                                  \
         const VEC va = VSET1(alpha);                                                               \
         if (beta == (S)0) {                                                                        \
-            ROWS14(STORE0)                                                                         \
+            CF_ROWS14(STORE0)                                                                         \
         } else {                                                                                   \
             const VEC vb = VSET1(beta);                                                            \
-            ROWS14(STOREB)                                                                         \
+            CF_ROWS14(STOREB)                                                                         \
         }                                                                                          \
     }                                                                                              \
     void NAME(cf_int k, int m, const void *a_, const void *b_, cf_int ldb, void *c_, cf_int rs_c,  \
