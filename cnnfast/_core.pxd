@@ -1,6 +1,6 @@
 # Declarations of the C interface (csrc/include/cnnfast.h) for cnnfast/_core.pyx.
 # One section per kernel family, in the order of the header.
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cdef extern from "cnnfast.h" nogil:
     ctypedef int64_t cf_int
@@ -156,6 +156,19 @@ cdef extern from "cnnfast.h" nogil:
                          const void *x, const void *gamma, const void *save_mean,
                          const void *save_invstd, void *dx, void *dgamma, void *dbeta,
                          int nthreads)
+    ctypedef struct cf_bn_pool:
+        cf_int h, w, kh, kw, p, q
+
+    int cf_batchnorm_relu_maxpool_fwd(cf_dtype dt, const cf_bnorm *b, const cf_bn_pool *bp,
+                                      const void *x, const void *gamma, const void *beta,
+                                      void *running_mean, void *running_var, void *y,
+                                      uint8_t *arg, void *save_mean, void *save_invstd,
+                                      int nthreads)
+    int cf_batchnorm_relu_maxpool_bwd(cf_dtype dt, const cf_bnorm *b, const cf_bn_pool *bp,
+                                      const void *dy, const void *y, const uint8_t *arg,
+                                      const void *x, const void *gamma, const void *save_mean,
+                                      const void *save_invstd, void *dx, void *dgamma,
+                                      void *dbeta, int nthreads)
     int cf_fold_batchnorm(cf_dtype dt, cf_int k, cf_int per, const void *weight,
                           const void *bias, const void *gamma, const void *beta,
                           const void *running_mean, const void *running_var, double eps,

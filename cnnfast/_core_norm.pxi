@@ -59,6 +59,62 @@ def batch_norm_bwd(a, cnp.ndarray dy, y, cnp.ndarray x, gamma, cnp.ndarray save_
     _check(status)
 
 
+cdef cf_bn_pool _bn_pool(cnp.ndarray x, cnp.ndarray y, kernel_size):
+    cdef cf_bn_pool bp
+    bp.h = x.shape[2]
+    bp.w = x.shape[3]
+    bp.kh, bp.kw = kernel_size
+    bp.p = y.shape[2]
+    bp.q = y.shape[3]
+    return bp
+
+
+def batch_norm_relu_max_pool2d_fwd(a, kernel_size, cnp.ndarray x, gamma, beta, running_mean,
+                                   running_var, cnp.ndarray y, cnp.ndarray arg,
+                                   cnp.ndarray save_mean, cnp.ndarray save_invstd, int nthreads):
+    cdef cf_bnorm b = _bnorm(x, a, True)
+    cdef cf_bn_pool bp = _bn_pool(x, y, kernel_size)
+    cdef cf_dtype dt = _dtype(x)
+    cdef const void *px = _ptr(x)
+    cdef const void *pg = _ptr_or_null(gamma)
+    cdef const void *pb = _ptr_or_null(beta)
+    cdef void *prm = <void *>_ptr_or_null(running_mean)
+    cdef void *prv = <void *>_ptr_or_null(running_var)
+    cdef void *py = _ptr(y)
+    cdef uint8_t *parg = <uint8_t *>_ptr(arg)
+    cdef void *psm = _ptr(save_mean)
+    cdef void *psi = _ptr(save_invstd)
+    cdef int status
+    with nogil:
+        status = cf_batchnorm_relu_maxpool_fwd(dt, &b, &bp, px, pg, pb, prm, prv, py, parg, psm,
+                                               psi, nthreads)
+    _check(status)
+
+
+def batch_norm_relu_max_pool2d_bwd(a, kernel_size, cnp.ndarray dy, cnp.ndarray y,
+                                   cnp.ndarray arg, cnp.ndarray x, gamma, cnp.ndarray save_mean,
+                                   cnp.ndarray save_invstd, cnp.ndarray dx, cnp.ndarray dgamma,
+                                   cnp.ndarray dbeta, int nthreads):
+    cdef cf_bnorm b = _bnorm(x, a, True)
+    cdef cf_bn_pool bp = _bn_pool(x, y, kernel_size)
+    cdef cf_dtype dt = _dtype(x)
+    cdef const void *pdy = _ptr(dy)
+    cdef const void *py = _ptr(y)
+    cdef const uint8_t *parg = <const uint8_t *>_ptr(arg)
+    cdef const void *px = _ptr(x)
+    cdef const void *pg = _ptr_or_null(gamma)
+    cdef const void *psm = _ptr(save_mean)
+    cdef const void *psi = _ptr(save_invstd)
+    cdef void *pdx = _ptr(dx)
+    cdef void *pdg = _ptr(dgamma)
+    cdef void *pdb = _ptr(dbeta)
+    cdef int status
+    with nogil:
+        status = cf_batchnorm_relu_maxpool_bwd(dt, &b, &bp, pdy, py, parg, px, pg, psm, psi, pdx,
+                                               pdg, pdb, nthreads)
+    _check(status)
+
+
 def fold_batch_norm(cnp.ndarray weight, bias, gamma, beta, cnp.ndarray running_mean,
                     cnp.ndarray running_var, double eps, cnp.ndarray folded_weight,
                     cnp.ndarray folded_bias, int nthreads):

@@ -573,6 +573,74 @@ def batch_norm_relu_backward_args(dy, y, x, gamma, save_mean, save_invstd, train
     return a
 
 
+BN_POOL_MAX_WINDOW = 256  # a window position t = a*kw + b is kept as a uint8
+
+
+def _bn_pool_kernel(x, kernel_size, op):
+    """kernel_size of batch_norm_relu_max_pool2d (windows of stride = kernel, no padding) for
+    an (N, C, H, W) x -> ((kh, kw), (N, C, H // kh, W // kw))."""
+    kernel = _checks.pair(kernel_size, "kernel_size", 1)
+    if kernel[0] * kernel[1] > BN_POOL_MAX_WINDOW:
+        raise ValueError(f"{op}: kernel_size {kernel} has {kernel[0] * kernel[1]} positions; at "
+                         f"most {BN_POOL_MAX_WINDOW} (each window's argmax is a uint8)")
+    n, c, h, w = x.shape
+    p, q = (pool_out_size(op, axis, size, k, k, 0, 1, False)
+            for axis, size, k in zip(_AXES, (h, w), kernel))
+    return kernel, (n, c, p, q)
+
+
+def batch_norm_relu_max_pool2d_args(x, gamma, beta, running_mean, running_var, training,
+                                    momentum, eps, kernel_size):
+    """Validate batch_norm_relu_max_pool2d's arguments -> (BatchNormArgs, (kh, kw), the output
+    shape): those of batch_norm for a 4-D x, and kernel_size (an int or a pair, at most 256
+    positions) whose windows fit the plane at least once."""
+    _pooled_input("batch_norm_relu_max_pool2d", x)
+    a = batch_norm_args(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    kernel, out = _bn_pool_kernel(x, kernel_size, "batch_norm_relu_max_pool2d")
+    check_allocation(out, x.dtype, "the output")
+    return a, kernel, out
+
+
+def batch_norm_relu_max_pool2d_backward_args(dy, y, arg, x, gamma, save_mean, save_invstd,
+                                             kernel_size, training):
+    """Validate batch_norm_relu_max_pool2d_backward's arguments -> (BatchNormArgs, (kh, kw)).
+
+    x, gamma, save_mean, save_invstd as batch_norm_backward; y (x's dtype) and arg (uint8) are
+    the forward's outputs and dy the gradient of y, all three of the pooled shape that
+    kernel_size gives x. Whether every arg is a window position is the caller's check
+    (arg_outside_window)."""
+    op = "batch_norm_relu_max_pool2d_backward"
+    _pooled_input(op, x)
+    for name, v in (("dy", dy), ("y", y)):
+        _checks.data(v, name)
+    if not isinstance(arg, np.ndarray) or arg.dtype != np.uint8:
+        raise TypeError(f"arg must be a numpy.ndarray of uint8, got "
+                        f"{getattr(arg, 'dtype', type(arg).__name__)}")
+    optional_data(gamma, "gamma")
+    _checks.data(save_mean, "save_mean")
+    _checks.data(save_invstd, "save_invstd")
+    same_dtype_present("x", x, "dy", dy, "y", y, "gamma", gamma, "save_mean", save_mean,
+                       "save_invstd", save_invstd)
+    kernel, out = _bn_pool_kernel(x, kernel_size, op)
+    for name, v in (("y", y), ("dy", dy), ("arg", arg)):
+        if v.shape != out:
+            raise ValueError(f"{name} must have the pooled shape {out} (x {x.shape}, kernel_size "
+                             f"{kernel}), got {v.shape}")
+    c = x.shape[1]
+    for name, v in (("gamma", gamma), ("save_mean", save_mean), ("save_invstd", save_invstd)):
+        vector(v, name, c, "channel")
+    training = _checks.boolean(training, "training")
+    return BatchNormArgs(c, x.size // c, training, None, None), kernel
+
+
+def arg_outside_window(arg, kernel):
+    """Raise the ValueError for an arg that names no position of a kh x kw window, or return."""
+    taps = kernel[0] * kernel[1]
+    if taps < BN_POOL_MAX_WINDOW and arg.size and int(arg.max()) >= taps:
+        raise ValueError(f"arg holds {int(arg.max())}, which is no position of a {kernel[0]}x"
+                         f"{kernel[1]} window (0 to {taps - 1})")
+
+
 def fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var, eps):
     """Validate fold_batch_norm's arguments -> (k, eps). weight is a conv2d weight
     (K, C/groups, R, S) or a linear weight (K, in): axis 0 is the output channel that the batch

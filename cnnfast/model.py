@@ -15,7 +15,9 @@ once per call.
 
 Speed: fusions are planned once when the model is built. A Conv2D or Dense without activation
 followed by ReLU() runs with the ReLU fused into the layer (`fused_relu`), and so does a
-BatchNormalization followed by ReLU(); the ReLU layer is then skipped. At inference (predict,
+BatchNormalization followed by ReLU(); the ReLU layer is then skipped. When a MaxPooling2D whose
+windows tile the plane (strides = pool_size, no padding) follows that ReLU, the batch norm runs
+it too (`fused_pool`, batch_norm_relu_max_pool2d) and it is skipped as well. At inference (predict,
 evaluate) a Conv2D or Dense followed by BatchNormalization runs as one layer with the batch norm
 folded into its weights; the folded weights are cached until the next optimizer step or
 load_state_dict (after writing into the layers' arrays yourself, call `model.weights_changed()`).
@@ -41,7 +43,9 @@ from . import callbacks as _callbacks
 from . import layers as _layers
 from . import optimizers as _optimizers
 from ._progress import ProgressBar
+from ._shapes import BN_POOL_MAX_WINDOW
 from .functional import cross_entropy, cross_entropy_backward, fold_batch_norm, softmax
+from .layers._common import as_pair
 from .layers.base import Layer
 
 __all__ = ["Sequential", "History", "load_model"]
@@ -182,19 +186,34 @@ class Sequential:
             return type(layer) is _layers.ReLU and \
                 {k: v for k, v in layer.get_config().items() if k != "name"} == plain_relu
 
+        def tiling_max_pool(layer):
+            """A MaxPooling2D whose windows tile the plane (batch_norm_relu_max_pool2d's)."""
+            if type(layer) is not _layers.MaxPooling2D:
+                return False
+            kh, kw = as_pair(layer.pool_size)
+            return (layer.strides in (None, layer.pool_size) and layer.padding in (0, (0, 0))
+                    and kh * kw <= BN_POOL_MAX_WINDOW)
+
         n = len(self.layers)
         self._train_steps = []
-        skip = False
+        self._pools_in_bn = {}   # batch-norm index -> index of the max pooling it runs
+        skip = 0
         for i, layer in enumerate(self.layers):
             if skip:
-                skip = False
+                skip -= 1
                 continue
             self._train_steps.append(i)
             if type(layer) in relu_fusable:
                 nxt = self.layers[i + 1] if i + 1 < n else None
                 plain = type(layer) is _layers.BatchNormalization or layer.activation is None
                 layer.fused_relu = bool(plain and nxt is not None and is_plain_relu(nxt))
-                skip = layer.fused_relu
+                skip = int(layer.fused_relu)
+            if type(layer) is _layers.BatchNormalization:
+                pool = self.layers[i + 2] if layer.fused_relu and i + 2 < n else None
+                layer.fused_pool = pool if tiling_max_pool(pool) else None
+                if layer.fused_pool is not None:
+                    self._pools_in_bn[i] = i + 2
+                    skip = 2
         # nothing uses the gradient of the model's input
         first = self.layers[0] if self.layers else None
         if type(first) in (_layers.Conv2D, _layers.Conv2DTranspose):
@@ -210,6 +229,8 @@ class Sequential:
                     and k + 1 < len(steps) and steps[k + 1] == i + 1
                     and type(self.layers[i + 1]) is _layers.BatchNormalization):
                 self._infer_steps.append(("fold", i, i + 1))
+                if i + 1 in self._pools_in_bn:   # the folded batch norm no longer runs it
+                    self._infer_steps.append(("layer", self._pools_in_bn[i + 1], None))
                 k += 2
             else:
                 self._infer_steps.append(("layer", i, None))

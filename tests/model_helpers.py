@@ -31,14 +31,19 @@ def blobs(n, shape=(1, 8, 8), classes=3, dtype="float32", seed=0):
 
 def unfused_logits(model, x):
     """The model's inference logits layer by layer with every fusion switched off."""
-    fused = [layer for layer in model.layers if getattr(layer, "fused_relu", False)]
+    saved = [(layer, layer.fused_relu, getattr(layer, "fused_pool", None))
+             for layer in model.layers if hasattr(layer, "fused_relu")]
     try:
-        for layer in fused:
+        for layer, _, pool in saved:
             layer.fused_relu = False
+            if pool is not None:
+                layer.fused_pool = None
         x = np.ascontiguousarray(x, dtype=model.dtype)
         for layer in model.layers:
             x = layer.forward(x, training=False)
         return x
     finally:
-        for layer in fused:
-            layer.fused_relu = True
+        for layer, relu, pool in saved:
+            layer.fused_relu = relu
+            if pool is not None:
+                layer.fused_pool = pool

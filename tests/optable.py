@@ -145,6 +145,19 @@ def _bn_bwd(relu):
     return make
 
 
+def _bn_pool_fwd(a):
+    x = a.image()
+    return (x, *_bn_params(a, x), True), dict(momentum=0.1, eps=1e-5, kernel_size=2)
+
+
+def _bn_pool_bwd(a):
+    x = a.image()
+    gamma, beta, mean, var = _bn_params(a, x)
+    y, save_mean, save_invstd, arg = ref.batch_norm_relu_max_pool2d(x, gamma, beta, mean, var, True)
+    return (a.normal(y.shape), y, arg, x, gamma, save_mean, save_invstd), dict(kernel_size=2,
+                                                                                training=True)
+
+
 def _fold(a):
     k = 8 if a.big else 3
     weight = a.normal((k, 4, 3, 3))
@@ -233,6 +246,8 @@ CASES = {
     "batch_norm_backward": Case(_bn_bwd(False), False),
     "batch_norm_relu": Case(_bn_fwd, True),
     "batch_norm_relu_backward": Case(_bn_bwd(True), False),
+    "batch_norm_relu_max_pool2d": Case(_bn_pool_fwd, True),
+    "batch_norm_relu_max_pool2d_backward": Case(_bn_pool_bwd, False),
     "fold_batch_norm": Case(_fold, False),
 }
 

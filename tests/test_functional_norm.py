@@ -1,5 +1,5 @@
-"""The C batch normalisation (cnnfast.batch_norm, batch_norm_backward, the fused batch_norm_relu
-and batch_norm_relu_backward, fold_batch_norm) against cnnfast.reference: training and eval,
+"""The C batch normalisation (cnnfast.batch_norm, batch_norm_backward, the fused batch_norm_relu,
+batch_norm_relu_max_pool2d and their backwards, fold_batch_norm) against cnnfast.reference: training and eval,
 (N, C) and (N, C, H, W), every ISA, 1 and all threads, both parallel layouts (whole channels per
 thread, and channels split into chunks), invariants, precision, layouts, bad input, and torch."""
 import numpy as np
@@ -58,27 +58,37 @@ def bound(dtype, m):
     return 8 * eps + (m * EPS64 if dtype == np.float64 else BLOCK * eps)
 
 
+def forward_size(x, gamma, beta, mean, invstd):
+    """|gamma|*(|xhat| + |mean*invstd|) + |beta|: the magnitude y's roundings scale with (x - mean
+    costs a rounding of |x - mean| and the mean one of |mean|, both scaled by invstd)."""
+    g = np.ones(x.shape[1]) if gamma is None else gamma.astype(np.float64)
+    b = np.zeros(x.shape[1]) if beta is None else beta.astype(np.float64)
+    xhat = (x.astype(np.float64) - channel(mean.astype(np.float64), x.ndim)) * channel(
+        invstd.astype(np.float64), x.ndim)
+    shift = np.abs(mean.astype(np.float64) * invstd)
+    return np.abs(channel(g, x.ndim)) * (np.abs(xhat) + channel(shift, x.ndim)) + np.abs(
+        channel(b, x.ndim))
+
+
+def check_statistics(x, pairs):
+    """The statistics and the running statistics within one rounding of their float64 values."""
+    tol = bound(x.dtype, x.size // x.shape[1])
+    for got, want in pairs:
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(x).max(initial=0))
+
+
 def check_forward(x, gamma, beta, rm, rv, training, relu=False, **params):
-    """C vs reference: y within a few roundings of |gamma|*(|xhat| + |mean*invstd|) + |beta|;
-    the statistics and the running statistics within one rounding of their float64 values."""
+    """C vs reference: y within a few roundings of forward_size; the statistics as
+    check_statistics."""
     op_c, op_r = (cf.batch_norm_relu, ref.batch_norm_relu) if relu else (cf.batch_norm, ref.batch_norm)
     rm_c, rv_c, rm_r, rv_r = copy(rm), copy(rv), copy(rm), copy(rv)
     y, mean, invstd = op_c(x, gamma, beta, rm_c, rv_c, training, **params)
     want_y, want_mean, want_invstd = op_r(x, gamma, beta, rm_r, rv_r, training, **params)
-    m = x.size // x.shape[1]
-    tol = bound(x.dtype, m)
-    g = np.ones(x.shape[1]) if gamma is None else gamma.astype(np.float64)
-    b = np.zeros(x.shape[1]) if beta is None else beta.astype(np.float64)
-    xhat = (x.astype(np.float64) - channel(want_mean.astype(np.float64), x.ndim)) * channel(
-        want_invstd.astype(np.float64), x.ndim)
-    # x - mean costs a rounding of |x - mean| and the mean one of |mean|, both scaled by invstd
-    shift = np.abs(want_mean.astype(np.float64) * want_invstd)
-    size = np.abs(channel(g, x.ndim)) * (np.abs(xhat) + channel(shift, x.ndim)) + np.abs(
-        channel(b, x.ndim))
+    tol = bound(x.dtype, x.size // x.shape[1])
+    size = forward_size(x, gamma, beta, want_mean, want_invstd)
     assert np.all(np.abs(y.astype(np.float64) - want_y) <= tol * size + 1e-300)
-    for got, want in ((mean, want_mean), (invstd, want_invstd), (rm_c, rm_r), (rv_c, rv_r)):
-        if want is not None:
-            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(x).max(initial=0))
+    check_statistics(x, ((mean, want_mean), (invstd, want_invstd), (rm_c, rm_r), (rv_c, rv_r)))
     for a in (y, mean, invstd):
         assert a.dtype == x.dtype and a.flags.c_contiguous
     return y, mean, invstd
@@ -95,6 +105,12 @@ def check_backward(dy, x, gamma, mean, invstd, training, y=None):
         got = cf.batch_norm_relu_backward(dy, y, x, gamma, mean, invstd, training)
         want = ref.batch_norm_relu_backward(dy, y, x, gamma, mean, invstd, training)
         g64 = np.where(y > 0, dy.astype(np.float64), 0.0)
+    return check_gradients(got, want, g64, x, gamma, mean, invstd)
+
+
+def check_gradients(got, want, g64, x, gamma, mean, invstd):
+    """got vs want (dx, dgamma, dbeta) with the bounds of check_backward; g64 is the gradient
+    that reaches the batch norm's output."""
     m = x.size // x.shape[1]
     tol = bound(x.dtype, m)
     gam = np.ones(x.shape[1]) if gamma is None else gamma.astype(np.float64)
@@ -217,6 +233,114 @@ def test_fused_paths_equal_the_composition(isa, nthreads):
                     np.testing.assert_array_equal(p, q)
 
 
+# ---- batch_norm_relu_max_pool2d ------------------------------------------------------------------
+
+# (shape, kernel_size): the statistics take the paths of SHAPES; the 2 x 2 SIMD kernels go 16
+# windows at a time
+POOL_CASES = [
+    ((2, 3, 8, 8), 2),        # 4 windows a row
+    ((3, 2, 7, 9), 2),        # the last row and column lie in no window
+    ((2, 3, 34, 66), 2),      # 33 windows a row: a full block of 16, another, a tail of 1
+    ((2, 8, 91, 91), 2),      # whole channels per thread; 45 windows a row and a column left
+    ((1, 1, 192, 192), 2),    # one plane, its statistics in chunks
+    ((2, 2, 9, 40), (3, 2)),  # other windows: the plain-C kernels on every ISA
+    ((1, 2, 5, 5), 1),
+    ((2, 2, 4, 4), 4),
+]
+
+
+def window_positions(arg, kernel, w):
+    """The flat in-plane position of each window's maximum, from arg."""
+    kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    a, b = np.divmod(arg.astype(np.int64), kw)
+    return (np.arange(arg.shape[2])[:, None] * kh + a) * w + np.arange(arg.shape[3])[None, :] * kw + b
+
+
+def at_maxima(full, arg, kernel):
+    """The values of full (N, C, H, W) at the maxima arg names, in arg's shape."""
+    n, c = full.shape[:2]
+    pos = window_positions(arg, kernel, full.shape[3]).reshape(n, c, -1)
+    return np.take_along_axis(full.reshape(n, c, -1), pos, axis=2).reshape(arg.shape)
+
+
+def check_pool_forward(x, gamma, beta, rm, rv, training, kernel):
+    """C vs reference: the same maxima (arg), y within the roundings of batch_norm at them, the
+    statistics as check_statistics."""
+    rm_c, rv_c, rm_r, rv_r = copy(rm), copy(rv), copy(rm), copy(rv)
+    got = cf.batch_norm_relu_max_pool2d(x, gamma, beta, rm_c, rv_c, training, kernel_size=kernel)
+    want = ref.batch_norm_relu_max_pool2d(x, gamma, beta, rm_r, rv_r, training, kernel_size=kernel)
+    y, mean, invstd, arg = got
+    assert arg.dtype == np.uint8 and arg.shape == y.shape == want[0].shape
+    np.testing.assert_array_equal(arg, want[3])
+    size = at_maxima(forward_size(x, gamma, beta, want[1], want[2]), arg, kernel)
+    tol = bound(x.dtype, x.size // x.shape[1])
+    assert np.all(np.abs(y.astype(np.float64) - want[0]) <= tol * size + 1e-300)
+    check_statistics(x, ((mean, want[1]), (invstd, want[2]), (rm_c, rm_r), (rv_c, rv_r)))
+    for a in got:
+        assert a.flags.c_contiguous
+    return got
+
+
+def check_pool_backward(dy, y, arg, x, gamma, mean, invstd, kernel, training):
+    got = cf.batch_norm_relu_max_pool2d_backward(dy, y, arg, x, gamma, mean, invstd, kernel,
+                                                 training)
+    want = ref.batch_norm_relu_max_pool2d_backward(dy, y, arg, x, gamma, mean, invstd, kernel,
+                                                   training)
+    g64 = np.zeros(x.shape)
+    n, c = x.shape[:2]
+    np.put_along_axis(g64.reshape(n, c, -1), window_positions(arg, kernel, x.shape[3]).reshape(n, c, -1),
+                      np.where(y > 0, dy.astype(np.float64), 0.0).reshape(n, c, -1), axis=2)
+    return check_gradients(got, want, g64, x, gamma, mean, invstd)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_relu_max_pool2d_matches_the_reference(isa, nthreads, dtype, training):
+    for shape, kernel in POOL_CASES:
+        x, gamma, beta, rm, rv = make(shape, dtype)
+        y, mean, invstd, arg = check_pool_forward(x, gamma, beta, rm, rv, training, kernel)
+        dy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+        check_pool_backward(dy, y, arg, x, gamma, mean, invstd, kernel, training)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_max_pool2d_ties_keep_the_first_and_nan_wins(isa, dtype):
+    """Small integers tie often (after the relu, every negative value is a 0): the first of a
+    window's equal maxima is its arg, as in max_pool2d; a NaN wins its window."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-3, 4, (2, 3, 12, 38)).astype(dtype)
+    x[1, 2, 5, 7] = np.nan
+    gamma = np.array([1.0, -2.0, 0.5], dtype)
+    check_pool_forward(x[:1], gamma, None, None, None, True, 2)
+    full = ref.batch_norm_relu(x[:1], gamma, None, None, None, True)[0]
+    want = ref.batch_norm_relu_max_pool2d(x[:1], gamma, None, None, None, True)[0]
+    assert (full.reshape(1, 3, 6, 2, 19, 2) == want[:, :, :, None, :, None]).sum() > want.size
+    y, *_ = cf.batch_norm_relu_max_pool2d(x, gamma, None, None, None, True)
+    assert np.isnan(y[:, 2]).all() and np.isfinite(y[:, :2]).all()   # the NaN mean spreads
+    x[1, 2] = 0
+    x[1, 2, 5, 7] = np.nan
+    y, _, _, arg = cf.batch_norm_relu_max_pool2d(x, gamma, None, np.zeros(3, dtype), np.ones(3, dtype),
+                                                 False)
+    assert np.isnan(y[1, 2, 2, 3]) and arg[1, 2, 2, 3] == 3
+    assert np.isnan(y).sum() == 1
+
+
+def test_relu_max_pool2d_results_do_not_depend_on_the_thread_count(isa):
+    for shape, kernel in [((2, 8, 91, 91), 2), ((5, 100, 16, 16), 2), ((3, 4, 30, 30), 3)]:
+        x, gamma, beta, rm, rv = make(shape, np.float32)
+        results = []
+        for n in (1, 2, 7):
+            with cf.threads(n):
+                y, mean, invstd, arg = cf.batch_norm_relu_max_pool2d(x, gamma, beta, copy(rm),
+                                                                     copy(rv), True, kernel_size=kernel)
+                dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+                results.append((y, mean, invstd, arg) + cf.batch_norm_relu_max_pool2d_backward(
+                    dy, y, arg, x, gamma, mean, invstd, kernel))
+        for other in results[1:]:
+            for p, q in zip(results[0], other):
+                np.testing.assert_array_equal(p, q)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(3, 4), (2, 4, 5, 7)], ids=str)
 def test_eval_backward_does_not_touch_x_or_the_mean(isa, nthreads, shape, dtype):
@@ -230,6 +354,15 @@ def test_eval_backward_does_not_touch_x_or_the_mean(isa, nthreads, shape, dtype)
     for fn, args in ((cf.batch_norm_backward, (dy, x)), (cf.batch_norm_relu_backward, (dy, np.abs(dy), x))):
         got = fn(*args, gamma, mean, invstd, False)
         want = getattr(ref, fn.__name__)(*args, gamma, mean, invstd, False)
+        assert np.isfinite(got[0]).all()
+        np.testing.assert_allclose(got[0], want[0], rtol=4 * np.finfo(dtype).eps)
+    if x.ndim == 4:
+        arg = rng.integers(0, 4, (2, 4, 2, 3)).astype(np.uint8)
+        dyp = rng.standard_normal(arg.shape).astype(dtype)
+        args = (dyp, np.abs(dyp), arg, x, gamma, mean, invstd, 2, False)
+        got = cf.batch_norm_relu_max_pool2d_backward(*args)
+        with np.errstate(invalid="ignore"):   # dgamma: 0 * inf where no gradient arrives
+            want = ref.batch_norm_relu_max_pool2d_backward(*args)
         assert np.isfinite(got[0]).all()
         np.testing.assert_allclose(got[0], want[0], rtol=4 * np.finfo(dtype).eps)
 
@@ -302,6 +435,7 @@ DY = np.ones(X.shape)
 SM, SI = np.zeros(3), np.ones(3)
 RO = RM.copy()
 RO.flags.writeable = False
+ARG = np.zeros((4, 3, 1, 1), np.uint8)
 
 BAD = [
     ("batch_norm", (X, G, B, RM.copy(), None, True), {}),
@@ -326,6 +460,25 @@ BAD = [
     ("batch_norm_backward", (DY, X, G, SM, SI), dict(training=None)),
     ("batch_norm_relu_backward", (DY, X[:2], X, G, SM, SI), {}),
     ("batch_norm_relu_backward", (DY, X.astype(np.float32), X, G, SM, SI), {}),
+    ("batch_norm_relu_max_pool2d", (X[:, :, 0], G, B, RM.copy(), RV.copy(), True), {}),
+    ("batch_norm_relu_max_pool2d", (X, G, B, RM.copy(), RV.copy(), True), dict(kernel_size=3)),
+    ("batch_norm_relu_max_pool2d", (X, G, B, RM.copy(), RV.copy(), True), dict(kernel_size=(2, 0))),
+    ("batch_norm_relu_max_pool2d", (np.ones((1, 1, 17, 17)), None, None, None, None, True),
+     dict(kernel_size=17)),
+    ("batch_norm_relu_max_pool2d", (X, G, B, RM.copy(), RV.copy(), True), dict(kernel_size=2.0)),
+    ("batch_norm_relu_max_pool2d", (X, G, B, RM.copy(), RV.copy(), True), dict(eps=0)),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1], ARG, X, G, SM, SI),
+     dict(kernel_size=(1, 2))),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1], ARG.astype(np.int64),
+                                             X, G, SM, SI), {}),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1], ARG + 4, X, G, SM, SI), {}),
+    ("batch_norm_relu_max_pool2d_backward", (DY, DY[..., :1, :1], ARG, X, G, SM, SI), {}),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1], ARG[:, :2], X, G, SM,
+                                             SI), {}),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1].astype(np.float32), ARG,
+                                             X, G, SM, SI), {}),
+    ("batch_norm_relu_max_pool2d_backward", (DY[..., :1, :1], DY[..., :1, :1], ARG, X, G, SM, SI),
+     dict(kernel_size=1)),
     ("fold_batch_norm", (np.ones((3, 2, 3)), None, G, B, RM, RV, 1e-5), {}),
     ("fold_batch_norm", (np.ones((3, 2)), np.ones(4), G, B, RM, RV, 1e-5), {}),
     ("fold_batch_norm", (np.ones((3, 2)), None, G, B, RM, None, 1e-5), {}),
@@ -372,6 +525,29 @@ def test_matches_torch(dtype, training):
                           (rm_c, trm), (rv_c, trv)):
             want = want.detach().numpy()
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_max_pool2d_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    x, gamma, beta, rm, rv = make((4, 3, 10, 13), dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    tg, tb = torch.tensor(gamma, requires_grad=True), torch.tensor(beta, requires_grad=True)
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    F = torch.nn.functional
+    ty, tidx = F.max_pool2d(F.relu(F.batch_norm(tx, trm, trv, tg, tb, True, 0.1, 1e-5)), 2,
+                            return_indices=True)
+    dy = np.random.default_rng(1).standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.tensor(dy))
+    rm_c, rv_c = rm.copy(), rv.copy()
+    y, mean, invstd, arg = cf.batch_norm_relu_max_pool2d(x, gamma, beta, rm_c, rv_c, True)
+    np.testing.assert_array_equal(window_positions(arg, (2, 2), 13), tidx.numpy())
+    got = cf.batch_norm_relu_max_pool2d_backward(dy, y, arg, x, gamma, mean, invstd)
+    tol = 64 * np.finfo(dtype).eps
+    for a, want in ((y, ty), (got[0], tx.grad), (got[1], tg.grad), (got[2], tb.grad),
+                    (rm_c, trm), (rv_c, trv)):
+        want = want.detach().numpy()
+        np.testing.assert_allclose(a, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 def test_results_do_not_depend_on_the_thread_count(isa):

@@ -32,7 +32,8 @@ FUZZ = settings(max_examples=int(_LONG) if _LONG else 150, deadline=None, derand
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], database=None)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN, inf and overflow are drawn
 CLEAN = (TypeError, ValueError, OverflowError)
-MUTATES_INPUTS = {"batch_norm", "batch_norm_relu"}  # running statistics, updated in place by design
+MUTATES_INPUTS = {"batch_norm", "batch_norm_relu",  # running statistics, updated in place by design
+                  "batch_norm_relu_max_pool2d"}
 HUGE_BYTES = 1 << 40
 
 # ---- values -----------------------------------------------------------------------------------
@@ -251,9 +252,14 @@ POOL_DY = {"max_pool2d_backward": data(lambda g: g["y"]), "avg_pool2d_backward":
 def norm_geometry(draw):
     dt = draw(st.sampled_from([np.float32, np.float64]))
     c = draw(st.integers(1, 4))
-    spatial = draw(st.sampled_from([(), (1, 1), (2, 3), (3, 1)]))
-    return dict(dtype=dt, c=c, x=(draw(st.integers(0, 4)), c) + spatial,
-                weight=(c,) + draw(st.sampled_from([(2,), (2, 3, 3), (1, 1, 1)])))
+    spatial = draw(st.sampled_from([(), (1, 1), (2, 3), (3, 1), (4, 6)]))
+    x = (draw(st.integers(0, 4)), c) + spatial
+    kernel = draw(st.sampled_from([1, 2, (1, 2), (2, 3)]))
+    kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    # batch_norm_relu_max_pool2d's output (x itself where the windows do not fit: refused)
+    pooled = x[:2] + (x[2] // kh, x[3] // kw) if spatial and x[2] >= kh and x[3] >= kw else x
+    return dict(dtype=dt, c=c, x=x, weight=(c,) + draw(st.sampled_from([(2,), (2, 3, 3), (1, 1, 1)])),
+                kernel=kernel, taps=kh * kw, pooled=pooled)
 
 
 def per_channel(g):
@@ -278,9 +284,26 @@ NORM = dict(
 )
 
 
+def window_positions(g):
+    """batch_norm_relu_max_pool2d's arg: positions in the window, now and then one past them."""
+    return st.integers(0, 2**32 - 1).map(lambda seed: np.random.default_rng(seed).integers(
+        0, g["taps"] + (seed % 8 == 0), g["pooled"]).astype(np.uint8))
+
+
+# ops of a family whose parameters are drawn otherwise: pooling's dy has a shape per op, and the
+# pooled batch norm's dy, y and arg have the pooled shape
+OP_PARAMS = {
+    **{name: dict(dy=dy) for name, dy in POOL_DY.items()},
+    "batch_norm_relu_max_pool2d": dict(kernel_size=lambda g: st.just(g["kernel"])),
+    "batch_norm_relu_max_pool2d_backward": dict(
+        kernel_size=lambda g: st.just(g["kernel"]), dy=finite_data(lambda g: g["pooled"]),
+        y=finite_data(lambda g: g["pooled"]), arg=window_positions),
+}
+
+
 def family_params(name, params):
-    """The parameter strategies of one op of a family (pooling's dy has a shape per op)."""
-    return dict(params, dy=POOL_DY[name]) if name in POOL_DY else params
+    """The parameter strategies of one op of a family."""
+    return dict(params, **OP_PARAMS.get(name, {}))
 
 
 # family -> (its ops, a geometry strategy, a strategy per parameter name given the geometry)

@@ -86,12 +86,29 @@ def test_summary_lists_layers_shapes_and_counts():
 
 def test_fusion_plan():
     model = small_cnn()
-    conv, bn, _, _, conv1, _, _, dense, _, dense1 = model.layers
+    conv, bn, _, pool, conv1, _, _, dense, _, dense1 = model.layers
     assert bn.fused_relu and conv1.fused_relu and dense.fused_relu
+    assert bn.fused_pool is pool
     assert not conv.fused_relu and not dense1.fused_relu
     assert not conv.need_input_grad and conv1.need_input_grad   # nothing uses the input's gradient
-    assert model._train_steps == [0, 1, 3, 4, 6, 7, 9]
-    assert model._infer_steps[0] == ("fold", 0, 1)
+    assert model._train_steps == [0, 1, 4, 6, 7, 9]
+    # the folded batch norm leaves its pooling to the pooling layer
+    assert model._infer_steps[:3] == [("fold", 0, 1), ("layer", 3, None), ("layer", 4, None)]
+
+
+@pytest.mark.parametrize("pool, fused", [
+    (L.MaxPooling2D(2), True), (L.MaxPooling2D((3, 2), strides=(3, 2)), True),
+    (L.MaxPooling2D(3, strides=2), False), (L.MaxPooling2D(2, padding=1), False),
+    (L.AveragePooling2D(2), False)], ids=["2x2", "3x2", "overlapping", "padded", "average"])
+def test_batch_norm_runs_only_a_max_pooling_that_tiles_the_plane(pool, fused):
+    model = cnnfast.Sequential([L.Conv2D(3, 3), L.BatchNormalization(), L.ReLU(), pool, L.Flatten(),
+                                L.Dense(2)], input_shape=(1, 11, 11), dtype="float64", seed=2)
+    assert (model.layers[1].fused_pool is pool) == fused
+    assert model._train_steps == ([0, 1, 4, 5] if fused else [0, 1, 3, 4, 5])
+    x, y = blobs(8, shape=(1, 11, 11), classes=2, dtype="float64")
+    model.compile("sgd")
+    model.train_on_batch(x, y)
+    np.testing.assert_allclose(model.predict(x), _softmax(unfused_logits(model, x)), rtol=1e-10)
 
 
 def test_no_fusion_past_an_activation_or_a_configured_relu():

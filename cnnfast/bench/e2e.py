@@ -230,18 +230,21 @@ def profile_case(case, torch, out, steps=20, seed=0):
             times = {m: totals[(i, m)] / steps for m in ("forward", "call_with", "backward") if (i, m) in totals}
             if times:
                 fused = " +ReLU" if getattr(layer, "fused_relu", False) else ""
+                pool = getattr(layer, "fused_pool", None)
+                fused += " +MaxPool" if pool is not None else ""
+                shape = (layer if pool is None else pool).output_shape
                 rows.append({"layer": i, "kind": type(layer).__name__ + fused,
-                             "output": "x".join(map(str, layer.output_shape)), **times})
+                             "output": "x".join(map(str, shape)), **times})
         opt = totals.get(("optimizer", "step"), 0.0) / steps
         accounted = sum(v for r in rows for k, v in r.items() if k in ("forward", "call_with", "backward")) + opt
         print(f"\ncnnfast {what} {case.label()}: {total * 1e3:.2f} ms per call", file=out)
         for r in rows:
             parts = "  ".join(f"{k:<9} {v * 1e3:7.2f} ms" for k, v in r.items()
                               if k in ("forward", "call_with", "backward"))
-            print(f"  {r['layer']:2d} {r['kind']:<32} {r['output']:<10} {parts}", file=out)
+            print(f"  {r['layer']:2d} {r['kind']:<34} {r['output']:<10} {parts}", file=out)
         if what == "train_on_batch":
-            print(f"     {'optimizer step (Adam)':<43}  {opt * 1e3:7.2f} ms", file=out)
-        print(f"     {'rest (loss, softmax, checks, Python)':<43}  {(total - accounted) * 1e3:7.2f} ms", file=out)
+            print(f"     {'optimizer step (Adam)':<45}  {opt * 1e3:7.2f} ms", file=out)
+        print(f"     {'rest (loss, softmax, checks, Python)':<45}  {(total - accounted) * 1e3:7.2f} ms", file=out)
         result[what] = {"total_s": total, "layers": rows, "optimizer_s": opt, "rest_s": total - accounted}
     if torch is not None:
         twin = torch_twin(model).train()

@@ -127,10 +127,10 @@ class Layer:
         """After a forward of batch size n: keep `arrays` for backward in training, else nothing."""
         self._cache = dict(arrays, n=n) if training else None
 
-    def _saved(self, dy):
-        """Start of backward: dy must be (N, *output_shape) of the layer's dtype, N the batch size
-        of the last training forward, whose kept arrays are returned (a dict). RuntimeError when
-        no training forward came before."""
+    def _saved(self, dy, output_shape=None):
+        """Start of backward: dy must be (N, *output_shape) of the layer's dtype (output_shape:
+        the layer's unless given), N the batch size of the last training forward, whose kept
+        arrays are returned (a dict). RuntimeError when no training forward came before."""
         saved = self._cache
         if saved is None:
             raise RuntimeError(f"{self._label()}: backward needs a forward with training=True first")
@@ -138,7 +138,7 @@ class Layer:
             raise TypeError(f"{self._label()}: dy must be a numpy.ndarray, got {type(dy).__name__}")
         if dy.dtype != self.dtype:
             raise TypeError(f"{self._label()}: dy must have dtype {self.dtype.name}, got {dy.dtype}")
-        want = (saved["n"], *self.output_shape)
+        want = (saved["n"], *(self.output_shape if output_shape is None else output_shape))
         if dy.shape != want:
             raise ValueError(f"{self._label()}: dy must have shape {want} (the last training "
                              f"forward's output), got {dy.shape}")

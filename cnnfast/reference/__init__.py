@@ -7,6 +7,7 @@ from .activation import __all__ as _activation_all
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .dense import linear, linear_backward
 from .norm import (batch_norm, batch_norm_backward, batch_norm_relu, batch_norm_relu_backward,
+                   batch_norm_relu_max_pool2d, batch_norm_relu_max_pool2d_backward,
                    fold_batch_norm)
 from .output import *  # noqa: F401,F403
 from .output import __all__ as _output_all
@@ -18,7 +19,7 @@ __all__ = [
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",
     "batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
-    "fold_batch_norm",
+    "batch_norm_relu_max_pool2d", "batch_norm_relu_max_pool2d_backward", "fold_batch_norm",
     *_activation_all, *_output_all,
     "linear", "linear_backward",
 ]

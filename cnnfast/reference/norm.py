@@ -13,9 +13,10 @@ teaches nothing: the running statistics stay as they are and save_mean = 0, save
 import numpy as np
 
 from .. import _shapes
+from .pool import max_pool2d, max_pool2d_backward
 
 __all__ = ["batch_norm", "batch_norm_backward", "batch_norm_relu", "batch_norm_relu_backward",
-           "fold_batch_norm"]
+           "batch_norm_relu_max_pool2d", "batch_norm_relu_max_pool2d_backward", "fold_batch_norm"]
 
 
 def _f64(a):
@@ -117,6 +118,46 @@ def batch_norm_relu_backward(dy, y, x, gamma, save_mean, save_invstd, training=T
     a = _shapes.batch_norm_relu_backward_args(dy, y, x, gamma, save_mean, save_invstd, training)
     dy64 = np.where(y > 0, _f64(dy), 0.0)
     return _cast(x.dtype, *_normalise_backward(dy64, x, gamma, save_mean, save_invstd, a))
+
+
+def batch_norm_relu_max_pool2d(x, gamma, beta, running_mean, running_var, training,
+                               momentum=0.1, eps=1e-5, kernel_size=2):
+    """max_pool2d(batch_norm_relu(x, ...), kernel_size) -> (y, save_mean, save_invstd, arg),
+    for a 4-D x: the windows tile each plane (stride = kernel_size, no padding, floor), and
+    arg (uint8, y's shape) is each maximum's position a*kw + b in its (kh, kw) window (at most
+    256 positions), with max_pool2d's ties and NaNs. The same running-statistics update."""
+    _, (kh, kw), _ = _shapes.batch_norm_relu_max_pool2d_args(
+        x, gamma, beta, running_mean, running_var, training, momentum, eps, kernel_size)
+    full, mean, invstd = batch_norm_relu(x, gamma, beta, running_mean, running_var, training,
+                                         momentum, eps)
+    y, indices = max_pool2d(full, (kh, kw))
+    w = x.shape[3]
+    rows = indices // w - np.arange(y.shape[2])[:, None] * kh
+    cols = indices % w - np.arange(y.shape[3])[None, :] * kw
+    return y, mean, invstd, (rows * kw + cols).astype(np.uint8)
+
+
+def _window_indices(arg, kernel, w):
+    """max_pool2d's flat indices of the positions arg names in windows that tile a w-wide plane."""
+    kh, kw = kernel
+    a, b = np.divmod(arg.astype(np.int64), kw)
+    rows = np.arange(arg.shape[2])[:, None] * kh + a
+    cols = np.arange(arg.shape[3])[None, :] * kw + b
+    return rows * w + cols
+
+
+def batch_norm_relu_max_pool2d_backward(dy, y, arg, x, gamma, save_mean, save_invstd,
+                                        kernel_size=2, training=True):
+    """Gradients of batch_norm_relu_max_pool2d -> (dx, dgamma, dbeta), given its y and arg: dy
+    goes to each window's maximum (max_pool2d_backward), then through batch_norm_relu_backward,
+    whose mask y > 0 is y at the maxima (0 elsewhere, where no gradient arrives)."""
+    a, kernel = _shapes.batch_norm_relu_max_pool2d_backward_args(
+        dy, y, arg, x, gamma, save_mean, save_invstd, kernel_size, training)
+    _shapes.arg_outside_window(arg, kernel)
+    indices = _window_indices(arg, kernel, x.shape[3])
+    full_dy = max_pool2d_backward(dy, indices, x.shape)
+    full_y = max_pool2d_backward(y, indices, x.shape)
+    return batch_norm_relu_backward(full_dy, full_y, x, gamma, save_mean, save_invstd, training)
 
 
 def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps):

@@ -1,5 +1,6 @@
 /* batchnorm.c -- batch normalisation over (n, c, s) data: the loops around the streaming passes
- * of kernels/batchnorm.h, the per-channel arithmetic (in float64) and the OpenMP regions.
+ * of kernels/batchnorm.h, the per-channel arithmetic (in float64) and the OpenMP regions; and
+ * batch_norm_relu_max_pool2d, whose second pass pools whole planes (see forward()).
  *
  * Training forward reads x twice (statistics, then normalise) and backward reads dy and x twice
  * (two sums, then dx). With enough channels each thread takes whole channels and runs both
@@ -167,6 +168,40 @@ static void grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const void *dy, co
                      x ? (const double *)x + off : NULL, (double *)dx + off, runs, len, p);
 }
 
+/* batch_norm_relu_max_pool2d's passes over plane `plane` (of h*w values in, p*q out) */
+static void maxpool_plane(const cf_batchnorm_kernels *kr, cf_dtype dt, const cf_bn_pool *bp,
+                          const void *x, void *y, uint8_t *arg, cf_int plane, const void *p) {
+    cf_int in = plane * bp->h * bp->w, out = plane * bp->p * bp->q;
+    if (dt == CF_F32)
+        kr->f32_maxpool(bp, (const float *)x + in, (float *)y + out, arg + out, p);
+    else
+        kr->f64_maxpool(bp, (const double *)x + in, (double *)y + out, arg + out, p);
+}
+
+static void maxpool_grad_stats(const cf_batchnorm_kernels *kr, cf_dtype dt, const cf_bn_pool *bp,
+                               const void *dy, const void *y, const uint8_t *arg, const void *x,
+                               cf_int plane, const void *p, double *s) {
+    cf_int in = plane * bp->h * bp->w, out = plane * bp->p * bp->q;
+    if (dt == CF_F32)
+        kr->f32_maxpool_grad_stats(bp, (const float *)dy + out, (const float *)y + out, arg + out,
+                                   (const float *)x + in, p, s);
+    else
+        kr->f64_maxpool_grad_stats(bp, (const double *)dy + out, (const double *)y + out,
+                                   arg + out, (const double *)x + in, p, s);
+}
+
+static void maxpool_grad(const cf_batchnorm_kernels *kr, cf_dtype dt, const cf_bn_pool *bp,
+                         const void *dy, const void *y, const uint8_t *arg, const void *x,
+                         void *dx, cf_int plane, const void *p) {
+    cf_int in = plane * bp->h * bp->w, out = plane * bp->p * bp->q;
+    if (dt == CF_F32)
+        kr->f32_maxpool_grad(bp, (const float *)dy + out, (const float *)y + out, arg + out,
+                             x ? (const float *)x + in : NULL, (float *)dx + in, p);
+    else
+        kr->f64_maxpool_grad(bp, (const double *)dy + out, (const double *)y + out, arg + out,
+                             x ? (const double *)x + in : NULL, (double *)dx + in, p);
+}
+
 /* Work items when channels are split: item t covers values [lo, hi) of plane t / chunks, a
  * piece of chunk values (the last one shorter). */
 typedef struct {
@@ -218,6 +253,19 @@ static inline void split_sum(const cf_bnorm *bn, const split *sp, const double *
             sum[0] += part[2 * t];
             sum[1] += part[2 * t + 1];
         }
+}
+
+/* The split passes' workspace: two partial sums per item, and `values` parameters (in doubles,
+ * room for either data type). CF_ERR_NOMEM (nothing kept) when either allocation fails. */
+static int split_workspace(cf_int items, size_t values, double **part, void **prm) {
+    *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
+    *prm = cf_malloc(values * sizeof(double));
+    if (*part == NULL || *prm == NULL) {
+        cf_free(*part);
+        cf_free(*prm);
+        return CF_ERR_NOMEM;
+    }
+    return CF_OK;
 }
 
 /* Whole channels per thread when there are enough of them and their planes are long enough to
@@ -328,16 +376,16 @@ static inline double channel_shift(cf_dtype dt, const void *x, const cf_bnorm *b
 CF_BN2D(float)
 CF_BN2D(double)
 
-/* IN x, gamma, beta (NULL = 1, 0); IN/OUT running_mean, running_var (updated in training,
- * may be NULL then); OUT y (like x), save_mean, save_invstd (c). */
-int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void *gamma,
-                     const void *beta, void *running_mean, void *running_var, void *y,
-                     void *save_mean, void *save_invstd, int nthreads) {
+/* batch_norm (bp NULL) or batch_norm_relu_max_pool2d (bp the pooling; bn->relu set): the
+ * second pass normalises items, or pools whole planes into y and arg. */
+static int forward(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp, const void *x,
+                   const void *gamma, const void *beta, void *running_mean, void *running_var,
+                   void *y, uint8_t *arg, void *save_mean, void *save_invstd, int nthreads) {
     const cf_batchnorm_kernels *kr = CF_SELECT(batchnorm, cf_isa_current());
     cf_int c = bn->c, s = bn->s, n = bn->n, total = n * c * s;
     int nt = cf_threads_for(total, CF_BN_GRAIN, nthreads);
     int learn = bn->training && n > 0;
-    if (s == 1) {
+    if (s == 1 && bp == NULL) {
         nt = cf_threads_for(c, CF_BN_COLS, nt);
         if (dt == CF_F32)
             fwd2d_float(bn, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, nt);
@@ -362,18 +410,18 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
                                   save_mean, save_invstd);
             put_fwd_params(dt, prm, 0, &k);
             for (cf_int i = 0; i < n; i++)
-                normalise(kr, dt, x, y, (i * c + ch) * s, 1, s, prm, bn->relu);
+                if (bp)
+                    maxpool_plane(kr, dt, bp, x, y, arg, i * c + ch, prm);
+                else
+                    normalise(kr, dt, x, y, (i * c + ch) * s, 1, s, prm, bn->relu);
         }
         return CF_OK;
     }
     cf_int items = n * c * sp.chunks;
-    double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
-    void *prm = cf_malloc((size_t)c * (CF_BN_FWD_PARAMS + 1) * sizeof(double));
-    if (part == NULL || prm == NULL) {
-        cf_free(part);
-        cf_free(prm);
+    double *part;
+    void *prm;
+    if (split_workspace(items, (size_t)c * (CF_BN_FWD_PARAMS + 1), &part, &prm) != CF_OK)
         return CF_ERR_NOMEM;
-    }
     void *shift = at(dt, prm, c * CF_BN_FWD_PARAMS); /* the channels' shifts, after prm */
     CF_OMP(omp parallel num_threads(nt))
     {
@@ -398,13 +446,89 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void 
             put_fwd_params(dt, prm, ch, &k);
         }
         CF_OMP(omp barrier)
-        for (cf_int t = b; t < e;) {
-            cf_int ch, off, len, runs;
-            item(bn, &sp, t, &ch, &off, &len);
-            runs = item_runs(bn, &sp, t, e, ch);
-            normalise(kr, dt, x, y, off, runs, len, at(dt, prm, ch * CF_BN_FWD_PARAMS), bn->relu);
-            t += runs;
+        if (bp) {
+            cf_int pb, pe;
+            cf_partition(n * c, CF_NUM_THREADS_IN_TEAM(), CF_THREAD_ID(), 1, &pb, &pe);
+            for (cf_int plane = pb; plane < pe; plane++)
+                maxpool_plane(kr, dt, bp, x, y, arg, plane,
+                              at(dt, prm, plane % c * CF_BN_FWD_PARAMS));
+        } else {
+            for (cf_int t = b; t < e;) {
+                cf_int ch, off, len, runs;
+                item(bn, &sp, t, &ch, &off, &len);
+                runs = item_runs(bn, &sp, t, e, ch);
+                normalise(kr, dt, x, y, off, runs, len, at(dt, prm, ch * CF_BN_FWD_PARAMS),
+                          bn->relu);
+                t += runs;
+            }
         }
+    }
+    cf_free(part);
+    cf_free(prm);
+    return CF_OK;
+}
+
+/* IN x, gamma, beta (NULL = 1, 0); IN/OUT running_mean, running_var (updated in training,
+ * may be NULL then); OUT y (like x), save_mean, save_invstd (c). */
+int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *bn, const void *x, const void *gamma,
+                     const void *beta, void *running_mean, void *running_var, void *y,
+                     void *save_mean, void *save_invstd, int nthreads) {
+    return forward(dt, bn, NULL, x, gamma, beta, running_mean, running_var, y, NULL, save_mean,
+                   save_invstd, nthreads);
+}
+
+/* As cf_batchnorm_fwd, then relu and max pooling by bp: OUT y, arg (n, c, p, q). */
+int cf_batchnorm_relu_maxpool_fwd(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp,
+                                  const void *x, const void *gamma, const void *beta,
+                                  void *running_mean, void *running_var, void *y, uint8_t *arg,
+                                  void *save_mean, void *save_invstd, int nthreads) {
+    return forward(dt, bn, bp, x, gamma, beta, running_mean, running_var, y, arg, save_mean,
+                   save_invstd, nthreads);
+}
+
+/* IN dy, y, arg (n, c, p, q: the forward's outputs and the gradient of y), x, gamma (NULL = 1),
+ * save_mean, save_invstd; OUT dx (like x), dgamma, dbeta (c). Plane by plane: each plane's
+ * partial sums, a barrier, each channel's sum over its n planes in order (so the result does
+ * not depend on the thread count), a barrier, dx. */
+int cf_batchnorm_relu_maxpool_bwd(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp,
+                                  const void *dy, const void *y, const uint8_t *arg,
+                                  const void *x, const void *gamma, const void *save_mean,
+                                  const void *save_invstd, void *dx, void *dgamma, void *dbeta,
+                                  int nthreads) {
+    const cf_batchnorm_kernels *kr = CF_SELECT(batchnorm, cf_isa_current());
+    cf_int c = bn->c, n = bn->n, planes = n * c;
+    int nt = cf_threads_for(planes * bn->s, CF_BN_GRAIN, nthreads);
+    const void *x_dx = bn->training ? x : NULL; /* eval: dx = a*g, x and the mean not involved */
+    double *part;
+    void *prm;
+    if (split_workspace(planes, (size_t)c * CF_BN_BWD_PARAMS, &part, &prm) != CF_OK)
+        return CF_ERR_NOMEM;
+    CF_OMP(omp parallel num_threads(nt))
+    {
+        cf_int b, e, c0, c1;
+        split_share(planes, c, &b, &e, &c0, &c1);
+        for (cf_int ch = c0; ch < c1; ch++)
+            put_mean(dt, prm, ch * CF_BN_BWD_PARAMS, load(dt, save_mean, ch, 0));
+        CF_OMP(omp barrier)
+        for (cf_int plane = b; plane < e; plane++) {
+            part[2 * plane] = part[2 * plane + 1] = 0;
+            maxpool_grad_stats(kr, dt, bp, dy, y, arg, x, plane,
+                               at(dt, prm, plane % c * CF_BN_BWD_PARAMS), part + 2 * plane);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int ch = c0; ch < c1; ch++) {
+            double sum[2] = {0, 0};
+            for (cf_int i = 0; i < n; i++) {
+                sum[0] += part[2 * (i * c + ch)];
+                sum[1] += part[2 * (i * c + ch) + 1];
+            }
+            coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
+            put_bwd_params(dt, prm, ch, &k);
+        }
+        CF_OMP(omp barrier)
+        for (cf_int plane = b; plane < e; plane++)
+            maxpool_grad(kr, dt, bp, dy, y, arg, x_dx, dx, plane,
+                         at(dt, prm, plane % c * CF_BN_BWD_PARAMS));
     }
     cf_free(part);
     cf_free(prm);
@@ -448,13 +572,10 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         return CF_OK;
     }
     cf_int items = n * c * sp.chunks;
-    double *part = cf_malloc((size_t)(items > 0 ? items : 1) * 2 * sizeof(double));
-    void *prm = cf_malloc((size_t)c * CF_BN_BWD_PARAMS * sizeof(double));
-    if (part == NULL || prm == NULL) {
-        cf_free(part);
-        cf_free(prm);
+    double *part;
+    void *prm;
+    if (split_workspace(items, (size_t)c * CF_BN_BWD_PARAMS, &part, &prm) != CF_OK)
         return CF_ERR_NOMEM;
-    }
     CF_OMP(omp parallel num_threads(nt))
     {
         cf_int b, e, c0, c1;

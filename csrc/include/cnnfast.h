@@ -219,6 +219,35 @@ int cf_batchnorm_fwd(cf_dtype dt, const cf_bnorm *b, const void *x, const void *
 int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *b, const void *dy, const void *y, const void *x,
                      const void *gamma, const void *save_mean, const void *save_invstd, void *dx,
                      void *dgamma, void *dbeta, int nthreads);
+
+/* batch_norm_relu_max_pool2d: relu(batch_norm(x)) max-pooled in each h x w plane by windows
+ * of kh x kw that tile the plane from its top-left corner (stride = window, no padding),
+ * p = h / kh rows and q = w / kw columns of them; rows and columns past the last whole window belong to no window. A window's
+ * positions are numbered t = a*kw + b (row a, column b; kh*kw <= 256, so t fits a uint8):
+ *
+ *     plane (h = w = 5, 2 x 2):   t0 t1 | t0 t1 | .      output (i, j) is window (i, j);
+ *                                 t2 t3 | t2 t3 | .      "." lie in no window: their
+ *                                 ------+-------+--      gradient comes from the batch
+ *                                 t0 t1 | t0 t1 | .      norm alone
+ *                                 t2 t3 | t2 t3 | .
+ *                                 .  .  | .  .  | .                                          */
+typedef struct {
+    cf_int h, w, kh, kw, p, q;
+} cf_bn_pool;
+
+/* As cf_batchnorm_fwd on (n, c, h, w) data (b->s = h*w, b->relu set), with y (n, c, p, q) the
+ * maxima and arg (n, c, p, q) their window positions. */
+int cf_batchnorm_relu_maxpool_fwd(cf_dtype dt, const cf_bnorm *b, const cf_bn_pool *bp,
+                                  const void *x, const void *gamma, const void *beta,
+                                  void *running_mean, void *running_var, void *y, uint8_t *arg,
+                                  void *save_mean, void *save_invstd, int nthreads);
+/* Its backward: dy, y, arg (n, c, p, q) -> dx (like x), dgamma, dbeta. */
+int cf_batchnorm_relu_maxpool_bwd(cf_dtype dt, const cf_bnorm *b, const cf_bn_pool *bp,
+                                  const void *dy, const void *y, const uint8_t *arg,
+                                  const void *x, const void *gamma, const void *save_mean,
+                                  const void *save_invstd, void *dx, void *dgamma, void *dbeta,
+                                  int nthreads);
+
 /* weight (k, per) scaled per row k; bias, gamma, beta may be NULL; folded_bias is (k,). */
 int cf_fold_batchnorm(cf_dtype dt, cf_int k, cf_int per, const void *weight, const void *bias,
                       const void *gamma, const void *beta, const void *running_mean,

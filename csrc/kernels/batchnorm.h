@@ -43,6 +43,29 @@ typedef struct {
                      cf_int len, const float *p);
     void (*f64_grad)(const double *dy, const double *y, const double *x, double *dx, cf_int runs,
                      cf_int len, const double *p);
+    /* One plane (cf_bn_pool) of batch_norm_relu_max_pool2d with a channel's CF_BN_FWD_PARAMS p:
+     * y[o] = the max over window o of relu(((x - hi) - lo)*scale + beta), and arg[o] its
+     * position t, the positions visited in order with the rule of the max-pool kernels (a
+     * greater value or a NaN wins: ties keep the first, the last NaN wins). IN x (h*w); OUT y,
+     * arg (p*q each). */
+    void (*f32_maxpool)(const cf_bn_pool *bp, const float *x, float *y, uint8_t *arg,
+                        const float *p);
+    void (*f64_maxpool)(const cf_bn_pool *bp, const double *x, double *y, uint8_t *arg,
+                        const double *p);
+    /* Its backward, with the channel's CF_BN_BWD_PARAMS p. g = dy[o] where y[o] > 0, else 0,
+     * sits at position arg[o] of window o, and every other value of the plane has g = 0.
+     * grad_stats: s[0] += sum g, s[1] += sum g*((x - hi) - lo), over the windows' g only.
+     * grad: dx = a*g + (b*((x - hi) - lo) + c) over the whole plane; x NULL (eval):
+     * dx = a*g + c. IN dy, y, arg (p*q each), x (h*w); OUT dx (h*w). */
+    void (*f32_maxpool_grad_stats)(const cf_bn_pool *bp, const float *dy, const float *y,
+                                   const uint8_t *arg, const float *x, const float *p, double *s);
+    void (*f64_maxpool_grad_stats)(const cf_bn_pool *bp, const double *dy, const double *y,
+                                   const uint8_t *arg, const double *x, const double *p,
+                                   double *s);
+    void (*f32_maxpool_grad)(const cf_bn_pool *bp, const float *dy, const float *y,
+                             const uint8_t *arg, const float *x, float *dx, const float *p);
+    void (*f64_maxpool_grad)(const cf_bn_pool *bp, const double *dy, const double *y,
+                             const uint8_t *arg, const double *x, double *dx, const double *p);
 } cf_batchnorm_kernels;
 
 /* The plain-C kernels (generic/batchnorm.c), which finish the SIMD kernels' tails. */
@@ -62,6 +85,23 @@ void cf_f32_bnorm_grad__generic(const float *dy, const float *y, const float *x,
                                 cf_int runs, cf_int len, const float *p);
 void cf_f64_bnorm_grad__generic(const double *dy, const double *y, const double *x, double *dx,
                                 cf_int runs, cf_int len, const double *p);
+
+void cf_f32_bnorm_maxpool__generic(const cf_bn_pool *bp, const float *x, float *y, uint8_t *arg,
+                                   const float *p);
+void cf_f64_bnorm_maxpool__generic(const cf_bn_pool *bp, const double *x, double *y,
+                                   uint8_t *arg, const double *p);
+void cf_f32_bnorm_maxpool_grad_stats__generic(const cf_bn_pool *bp, const float *dy,
+                                              const float *y, const uint8_t *arg, const float *x,
+                                              const float *p, double *s);
+void cf_f64_bnorm_maxpool_grad_stats__generic(const cf_bn_pool *bp, const double *dy,
+                                              const double *y, const uint8_t *arg,
+                                              const double *x, const double *p, double *s);
+void cf_f32_bnorm_maxpool_grad__generic(const cf_bn_pool *bp, const float *dy, const float *y,
+                                        const uint8_t *arg, const float *x, float *dx,
+                                        const float *p);
+void cf_f64_bnorm_maxpool_grad__generic(const cf_bn_pool *bp, const double *dy, const double *y,
+                                        const uint8_t *arg, const double *x, double *dx,
+                                        const double *p);
 
 extern const cf_batchnorm_kernels batchnorm__generic, batchnorm__avx2, batchnorm__avx512;
 

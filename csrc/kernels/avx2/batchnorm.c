@@ -204,4 +204,7 @@ const cf_batchnorm_kernels batchnorm__avx2 = {
     cf_f32_bnorm_normalise__avx2, cf_f64_bnorm_normalise__avx2,
     cf_f32_bnorm_grad_stats__avx2, cf_f64_bnorm_grad_stats__avx2,
     cf_f32_bnorm_grad__avx2, cf_f64_bnorm_grad__avx2,
+    cf_f32_bnorm_maxpool__generic, cf_f64_bnorm_maxpool__generic,
+    cf_f32_bnorm_maxpool_grad_stats__generic, cf_f64_bnorm_maxpool_grad_stats__generic,
+    cf_f32_bnorm_maxpool_grad__generic, cf_f64_bnorm_maxpool_grad__generic,
 };

@@ -206,9 +206,165 @@ void cf_f64_bnorm_grad__avx512(const double *dy, const double *y, const double *
                      len, p + r * CF_BN_BWD_PARAMS);
 }
 
+/* ---- batch_norm_relu_max_pool2d, 2 x 2 windows (others go to the plain-C kernels) ----------
+ * 16 windows of a row pair at a time: their 32 columns of each row are loaded as two vectors
+ * and split into even and odd columns, the window positions t = 0 (top left), 1, 2, 3. */
+static inline __m512 even_cols(__m512 a, __m512 b) {
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, e, b);
+}
+static inline __m512 odd_cols(__m512 a, __m512 b) {
+    const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(a, o, b);
+}
+
+/* The 32 columns from c of row r (those below 2m; 0 past them), as two vectors. */
+static inline void load_cols(const float *r, cf_int c, cf_int m, __m512 *a, __m512 *b) {
+    *a = _mm512_maskz_loadu_ps(lanes16(2 * m), r + c);
+    *b = _mm512_maskz_loadu_ps(lanes16(CF_MAX(0, 2 * m - 16)), r + c + 16);
+}
+
+static inline __m512 bn_relu(__m512 v, __m512 h, __m512 l, __m512 sc, __m512 be) {
+    return _mm512_max_ps(_mm512_setzero_ps(), _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(v, h), l), sc, be));
+}
+
+/* best, at take v, t in the lanes where v is greater or NaN */
+static inline void take_max(__m512 v, int t, __m512 *best, __m512i *at) {
+    __mmask16 k = _mm512_cmp_ps_mask(v, *best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    *best = _mm512_mask_mov_ps(*best, k, v);
+    *at = _mm512_mask_mov_epi32(*at, k, _mm512_set1_epi32(t));
+}
+
+void cf_f32_bnorm_maxpool__avx512(const cf_bn_pool *bp, const float *x, float *y, uint8_t *arg,
+                                  const float *p) {
+    if (bp->kh != 2 || bp->kw != 2) {
+        cf_f32_bnorm_maxpool__generic(bp, x, y, arg, p);
+        return;
+    }
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]), sc = _mm512_set1_ps(p[2]);
+    const __m512 be = _mm512_set1_ps(p[3]);
+    for (cf_int i = 0; i < bp->p; i++) {
+        const float *r0 = x + 2 * i * bp->w, *r1 = r0 + bp->w;
+        for (cf_int j = 0; j < bp->q; j += 16) {
+            cf_int m = CF_MIN(16, bp->q - j);
+            __m512 a, b, c, d;
+            load_cols(r0, 2 * j, m, &a, &b);
+            load_cols(r1, 2 * j, m, &c, &d);
+            a = bn_relu(a, h, l, sc, be);
+            b = bn_relu(b, h, l, sc, be);
+            c = bn_relu(c, h, l, sc, be);
+            d = bn_relu(d, h, l, sc, be);
+            __m512 best = even_cols(a, b);
+            __m512i at = _mm512_setzero_si512();
+            take_max(odd_cols(a, b), 1, &best, &at);
+            take_max(even_cols(c, d), 2, &best, &at);
+            take_max(odd_cols(c, d), 3, &best, &at);
+            _mm512_mask_storeu_ps(y + i * bp->q + j, lanes16(m), best);
+            _mm_mask_storeu_epi8(arg + i * bp->q + j, lanes16(m), _mm512_cvtepi32_epi8(at));
+        }
+    }
+}
+
+/* g of 16 windows from o: dy where y > 0 (0 past m), and their positions */
+static inline __m512 window_grad(const float *dy, const float *y, cf_int o, cf_int m) {
+    return masked_grad_f32(dy, y, o, lanes16(m));
+}
+static inline __m512i window_arg(const uint8_t *arg, cf_int o, cf_int m) {
+    return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes16(m), arg + o));
+}
+static inline __mmask16 is_at(__m512i at, int t) {
+    return _mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(t));
+}
+
+void cf_f32_bnorm_maxpool_grad_stats__avx512(const cf_bn_pool *bp, const float *dy,
+                                             const float *y, const uint8_t *arg, const float *x,
+                                             const float *p, double *s) {
+    if (bp->kh != 2 || bp->kw != 2) {
+        cf_f32_bnorm_maxpool_grad_stats__generic(bp, dy, y, arg, x, p, s);
+        return;
+    }
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]);
+    __m512d a0 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd();
+    for (cf_int i = 0; i < bp->p; i++) {
+        const float *r0 = x + 2 * i * bp->w, *r1 = r0 + bp->w;
+        for (cf_int j = 0; j < bp->q; j += 16) {
+            cf_int m = CF_MIN(16, bp->q - j), o = i * bp->q + j;
+            __m512 g = window_grad(dy, y, o, m), a, b, c, d;
+            __m512i at = window_arg(arg, o, m);
+            load_cols(r0, 2 * j, m, &a, &b);
+            load_cols(r1, 2 * j, m, &c, &d);
+            __m512 v = even_cols(a, b);
+            v = _mm512_mask_mov_ps(v, is_at(at, 1), odd_cols(a, b));
+            v = _mm512_mask_mov_ps(v, is_at(at, 2), even_cols(c, d));
+            v = _mm512_mask_mov_ps(v, is_at(at, 3), odd_cols(c, d));
+            __m512 gx = _mm512_mul_ps(g, _mm512_sub_ps(_mm512_sub_ps(v, h), l));
+            a0 = _mm512_add_pd(a0, _mm512_add_pd(low_f64(g), high_f64(g)));
+            q0 = _mm512_add_pd(q0, _mm512_add_pd(low_f64(gx), high_f64(gx)));
+        }
+    }
+    s[0] += _mm512_reduce_add_pd(a0);
+    s[1] += _mm512_reduce_add_pd(q0);
+}
+
+/* dx = a*g + rest over n values of a row from x (NULL: rest = c), g = 0 */
+static inline __m512 grad_rest(const float *x, cf_int e, __mmask16 k, __m512 h, __m512 l,
+                               __m512 vb, __m512 vc) {
+    if (x == NULL) return vc;
+    return _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + e), h), l), vb, vc);
+}
+
+static inline void grad_no_window(const float *x, float *dx, cf_int e, cf_int n, __m512 h,
+                                  __m512 l, __m512 va, __m512 vb, __m512 vc) {
+    for (cf_int i = 0; i < n; i += 16) {
+        __mmask16 k = lanes16(n - i);
+        __m512 rest = grad_rest(x, e + i, k, h, l, vb, vc);
+        _mm512_mask_storeu_ps(dx + e + i, k, _mm512_fmadd_ps(_mm512_setzero_ps(), va, rest));
+    }
+}
+
+void cf_f32_bnorm_maxpool_grad__avx512(const cf_bn_pool *bp, const float *dy, const float *y,
+                                       const uint8_t *arg, const float *x, float *dx,
+                                       const float *p) {
+    if (bp->kh != 2 || bp->kw != 2) {
+        cf_f32_bnorm_maxpool_grad__generic(bp, dy, y, arg, x, dx, p);
+        return;
+    }
+    const __m512 h = _mm512_set1_ps(p[0]), l = _mm512_set1_ps(p[1]);
+    const __m512 va = _mm512_set1_ps(p[2]), vb = _mm512_set1_ps(p[3]), vc = _mm512_set1_ps(p[4]);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    cf_int w = bp->w, used = 2 * bp->q; /* columns in windows */
+    for (cf_int i = 0; i < bp->p; i++) {
+        for (cf_int j = 0; j < bp->q; j += 16) {
+            cf_int m = CF_MIN(16, bp->q - j), o = i * bp->q + j;
+            __m512 g = window_grad(dy, y, o, m);
+            __m512i at = window_arg(arg, o, m);
+            for (int r = 0; r < 2; r++) { /* the window row r: positions 2r (even), 2r + 1 */
+                __m512 ge = _mm512_maskz_mov_ps(is_at(at, 2 * r), g);
+                __m512 go = _mm512_maskz_mov_ps(is_at(at, 2 * r + 1), g);
+                cf_int e = (2 * i + r) * w + 2 * j;
+                __mmask16 k0 = lanes16(2 * m), k1 = lanes16(CF_MAX(0, 2 * m - 16));
+                __m512 d0 = _mm512_fmadd_ps(_mm512_permutex2var_ps(ge, lo, go), va,
+                                            grad_rest(x, e, k0, h, l, vb, vc));
+                __m512 d1 = _mm512_fmadd_ps(_mm512_permutex2var_ps(ge, hi, go), va,
+                                            grad_rest(x, e + 16, k1, h, l, vb, vc));
+                _mm512_mask_storeu_ps(dx + e, k0, d0);
+                _mm512_mask_storeu_ps(dx + e + 16, k1, d1);
+            }
+        }
+        if (used < w)
+            for (int r = 0; r < 2; r++)
+                grad_no_window(x, dx, (2 * i + r) * w + used, w - used, h, l, va, vb, vc);
+    }
+    for (cf_int r = 2 * bp->p; r < bp->h; r++) grad_no_window(x, dx, r * w, w, h, l, va, vb, vc);
+}
+
 const cf_batchnorm_kernels batchnorm__avx512 = {
     cf_f32_bnorm_stats__avx512, cf_f64_bnorm_stats__avx512,
     cf_f32_bnorm_normalise__avx512, cf_f64_bnorm_normalise__avx512,
     cf_f32_bnorm_grad_stats__avx512, cf_f64_bnorm_grad_stats__avx512,
     cf_f32_bnorm_grad__avx512, cf_f64_bnorm_grad__avx512,
+    cf_f32_bnorm_maxpool__avx512, cf_f64_bnorm_maxpool__generic,
+    cf_f32_bnorm_maxpool_grad_stats__avx512, cf_f64_bnorm_maxpool_grad_stats__generic,
+    cf_f32_bnorm_maxpool_grad__avx512, cf_f64_bnorm_maxpool_grad__generic,
 };
