@@ -5,7 +5,7 @@ from cpython.pycapsule cimport PyCapsule_New
 from libc.string cimport strncpy
 
 cdef cnp.PyDataMem_Handler _outbuf_handler
-_OUTBUF_MIN = 1 << 20  # smaller outputs use NumPy's own allocator
+_OUTBUF_MIN = 1 << 18  # smaller outputs use NumPy's own allocator (CF_OUTBUF_MIN in outbuf.c)
 
 
 cdef void *_ob_malloc(void *ctx, size_t size) noexcept nogil:
@@ -35,7 +35,7 @@ _outbuf_capsule = PyCapsule_New(&_outbuf_handler, "mem_handler", NULL)
 
 
 def empty(shape, dtype):
-    """np.empty(shape, dtype), C order; arrays of at least 1 MiB get their memory from the cache."""
+    """np.empty(shape, dtype), C order; arrays of at least 256 KiB get their memory from the cache."""
     cdef object old
     dt = np.dtype(dtype)
     n = dt.itemsize

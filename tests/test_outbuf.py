@@ -28,6 +28,32 @@ def test_large_outputs_are_cached_and_reused():
         _core.outbuf_set_limit(old)
 
 
+def test_quarter_mib_outputs_are_cached_page_aligned_like_large_ones():
+    """Blocks of a few hundred KiB (a small training step's activations) are cached too, and
+    their data lies at the same offset in its page as a large block's (no 4K aliasing)."""
+    old = _core.outbuf_set_limit(0)
+    try:
+        _core.outbuf_set_limit(64 * MIB)
+        offsets = []
+        for nbytes in (MIB // 4, 3 * MIB):
+            y = cf.relu(np.ones(nbytes // 4, np.float32))
+            ptr = y.ctypes.data
+            offsets.append(ptr % 4096)
+            del y
+            gc.collect()
+            assert _core.outbuf_cached() >= nbytes
+            assert cf.relu(np.ones(nbytes // 4, np.float32)).ctypes.data == ptr
+        assert offsets[0] == offsets[1]
+        _core.outbuf_set_limit(0)
+        _core.outbuf_set_limit(64 * MIB)
+        y = cf.relu(np.ones(MIB // 4 // 4 - 16, np.float32))   # just below: NumPy's allocator
+        del y
+        gc.collect()
+        assert _core.outbuf_cached() == 0
+    finally:
+        _core.outbuf_set_limit(old)
+
+
 def test_limit_bounds_what_is_held():
     old = _core.outbuf_set_limit(4 * MIB)
     try:

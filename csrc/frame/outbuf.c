@@ -5,8 +5,13 @@
  * machine that costs as much as the op itself (relu on 64 MiB: ~3.5 ms of work, 3-7 ms of faults).
  * Blocks of at least CF_OUTBUF_MIN bytes freed by NumPy are therefore kept here (up to
  * CF_OUTBUF_SLOTS blocks and a byte limit, cf_outbuf_set_limit) and handed out again to the next
- * output of a fitting size, whose pages are then already mapped. New large blocks are aligned to
- * 2 MiB and advised as transparent huge pages, so a first use faults once per 2 MiB.
+ * output of a fitting size, whose pages are then already mapped. New blocks of at least
+ * CF_OUTBUF_HUGE_MIN bytes are aligned to 2 MiB and advised as transparent huge pages, so a first
+ * use faults once per 2 MiB.
+ * CF_OUTBUF_MIN is a quarter MiB: blocks of a few hundred KiB (a training step's 64x64x7x7
+ * activations and their gradients) left to malloc come back as fresh pages whenever glibc trims
+ * its heap between steps, which depends on what else the process holds (measured: 0.1 or 184
+ * faults per step of the demo model, from one change in an unrelated allocation).
  *
  * Layout of a block: a header holding its capacity, then the data, 2048 + 64 bytes into the block.
  *
@@ -27,7 +32,8 @@
 
 #include "common.h"
 
-#define CF_OUTBUF_MIN ((size_t)1 << 20)
+#define CF_OUTBUF_MIN ((size_t)1 << 18)
+#define CF_OUTBUF_HUGE_MIN ((size_t)1 << 20)
 #define CF_OUTBUF_SLOTS 16
 #define CF_OUTBUF_HEADER ((size_t)2048 + CF_ALIGN)
 #define CF_HUGE ((size_t)2 << 20)
@@ -53,7 +59,10 @@ static void *new_block(size_t capacity) {
     const size_t total = capacity + CF_OUTBUF_HEADER;
     if (total < capacity) return NULL;
     void *base = NULL;
-    const size_t align = capacity >= CF_OUTBUF_MIN ? CF_HUGE : (size_t)CF_ALIGN;
+    /* cached blocks start on a page (2 MiB from CF_OUTBUF_HUGE_MIN): their data 2112 bytes in */
+    const size_t align = capacity >= CF_OUTBUF_HUGE_MIN ? CF_HUGE
+                         : capacity >= CF_OUTBUF_MIN    ? (size_t)4096
+                                                        : (size_t)CF_ALIGN;
     if (posix_memalign(&base, align, total) != 0) return NULL;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (align == CF_HUGE) madvise(base, total / CF_HUGE * CF_HUGE, MADV_HUGEPAGE);
