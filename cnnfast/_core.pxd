@@ -66,6 +66,12 @@ cdef extern from "cnnfast.h" nogil:
                    int nthreads)
     int cf_prelu_fwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *x,
                      const void *w, void *y, int nthreads)
+    ctypedef struct cf_adam_coef:
+        double decay, weight_decay, lerp, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size
+        int decoupled, lerp_small
+
+    int cf_adam_step(cf_dtype dt, cf_int n, void *p, const void *g, void *m, void *v,
+                     const cf_adam_coef *c, int nthreads)
     int cf_prelu_bwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *dy,
                      const void *x, const void *w, void *dx, void *dw, int nthreads)
     int cf_softmax(cf_softmax_op op, cf_dtype dt, cf_int outer, cf_int L, cf_int inner, const void *a,

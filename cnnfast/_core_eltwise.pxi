@@ -1,4 +1,4 @@
-# Activations and the output layer: csrc/frame/eltwise.c and csrc/frame/softmax.c.
+# Activations, the Adam step and the output layer: csrc/frame/eltwise.c and csrc/frame/softmax.c.
 # Arrays arrive C-contiguous, of one float dtype, validated; outputs are preallocated by the caller.
 
 _UNARY_OPS = {"relu": CF_UNARY_RELU, "leaky_relu": CF_UNARY_LEAKY_RELU, "elu": CF_UNARY_ELU,
@@ -21,6 +21,32 @@ def eltwise_unary(op, cnp.ndarray x, cnp.ndarray y, double param, int nthreads):
     cdef int st
     with nogil:
         st = cf_eltwise_unary(o, dt, n, px, py, param, nthreads)
+    _check(st)
+
+
+def adam_step(cnp.ndarray p, cnp.ndarray g, cnp.ndarray m, cnp.ndarray v, c, int nthreads):
+    """One Adam step on p, m, v in place (C-contiguous, of g's size and dtype); c is a
+    cnnfast._shapes.AdamCoefficients."""
+    cdef cf_adam_coef coef
+    coef.decay = c.decay
+    coef.weight_decay = c.weight_decay
+    coef.lerp = c.lerp
+    coef.beta2 = c.beta2
+    coef.one_minus_beta2 = c.one_minus_beta2
+    coef.bias2_sqrt = c.bias2_sqrt
+    coef.eps = c.eps
+    coef.neg_step_size = c.neg_step_size
+    coef.decoupled = c.decoupled
+    coef.lerp_small = c.lerp_small
+    cdef cf_dtype dt = _dtype(p)
+    cdef cf_int n = p.size
+    cdef void *pp = _ptr(p)
+    cdef const void *pg = _ptr(g)
+    cdef void *pm = _ptr(m)
+    cdef void *pv = _ptr(v)
+    cdef int st
+    with nogil:
+        st = cf_adam_step(dt, n, pp, pg, pm, pv, &coef, nthreads)
     _check(st)
 
 

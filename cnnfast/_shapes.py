@@ -17,6 +17,7 @@ Every out must be >= 1 (ValueError otherwise), and every position a window reads
 the start of the padding, must fit in int64 (OverflowError otherwise).
 """
 import collections
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -661,3 +662,69 @@ def fold_batch_norm_args(weight, bias, gamma, beta, running_mean, running_var, e
         vector(v, name, k, "output channel of weight")
     eps = positive_eps(eps, weight.dtype)
     return k, eps
+
+
+# ---- the Adam step -------------------------------------------------------------------------------
+
+AdamCoefficients = collections.namedtuple(
+    "AdamCoefficients", "decay weight_decay lerp beta2 one_minus_beta2 bias2_sqrt eps neg_step_size "
+                        "decoupled lerp_small")
+AdamCoefficients.__doc__ = """adam_step's scalars, made in float64 as torch.optim.Adam makes them:
+decay = 1 - learning_rate*weight_decay (decoupled, AdamW); weight_decay (0 when decoupled); the
+moment's lerp weight w = 1 - beta_1 applied as m + (g - m)*w when w < 0.5 (lerp_small), else as
+g - (g - m)*(1 - w) (lerp = w or 1 - w); beta2 and 1 - beta_2; bias2_sqrt = sqrt(1 - beta_2**step);
+eps; neg_step_size = -learning_rate / (1 - beta_1**step)."""
+
+
+def _unit_interval(v, name):
+    """A real number in [0, 1) -> float."""
+    f = _checks.real(v, name, 0.0)
+    if f >= 1.0:
+        raise ValueError(f"{name} must be < 1, got {f}")
+    return f
+
+
+def adam_step_args(param, grad, exp_avg, exp_avg_sq, step, learning_rate, beta_1, beta_2,
+                   epsilon, weight_decay, decoupled):
+    """Validate adam_step's arguments -> AdamCoefficients.
+
+    param, exp_avg and exp_avg_sq are updated in place: C-contiguous, writeable, apart from each
+    other and from grad (no overlapping bounds). All four share a float dtype and a shape. step
+    is an int >= 1; learning_rate, epsilon and weight_decay finite reals >= 0; beta_1 and beta_2
+    in [0, 1); decoupled a bool."""
+    named = (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq))
+    for name, a in named:
+        _checks.data(a, name)
+    _checks.same_dtype(*[v for pair in named for v in pair])
+    for name, a in named[1:]:
+        _checks.same_shape("param", param, name, a)
+    for name, a in (named[0], named[2], named[3]):
+        if not a.flags.writeable:
+            raise ValueError(f"{name} is updated in place, but it is read-only")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{name} is updated in place and must be C-contiguous")
+    for i, (name_a, a) in enumerate(named):
+        for name_b, b in named[i + 1:]:
+            if a.size and b.size and np.may_share_memory(a, b):
+                raise ValueError(f"{name_a} and {name_b} overlap in memory; adam_step updates "
+                                 "param, exp_avg and exp_avg_sq in place, so all four must be apart")
+    step = _checks.integer(step, "step", 1)
+    learning_rate = _checks.real(learning_rate, "learning_rate", 0.0)
+    beta_1 = _unit_interval(beta_1, "beta_1")
+    beta_2 = _unit_interval(beta_2, "beta_2")
+    epsilon = _checks.real(epsilon, "epsilon", 0.0)
+    weight_decay = _checks.real(weight_decay, "weight_decay", 0.0)
+    decoupled = _checks.boolean(decoupled, "decoupled")
+    return adam_coefficients(step, learning_rate, beta_1, beta_2, epsilon, weight_decay, decoupled)
+
+
+def adam_coefficients(step, learning_rate, beta_1, beta_2, epsilon, weight_decay, decoupled):
+    """AdamCoefficients of valid hyper-parameters (the optimizer's, checked when it was made)."""
+    w = 1.0 - beta_1
+    return AdamCoefficients(
+        decay=1.0 - learning_rate * weight_decay if decoupled else 1.0,
+        weight_decay=0.0 if decoupled else weight_decay,
+        lerp=w if w < 0.5 else 1.0 - w, beta2=beta_2, one_minus_beta2=1.0 - beta_2,
+        bias2_sqrt=math.sqrt(1.0 - beta_2 ** step), eps=epsilon,
+        neg_step_size=-(learning_rate / (1.0 - beta_1 ** step)), decoupled=decoupled,
+        lerp_small=w < 0.5)

@@ -6,15 +6,22 @@ trajectory here and in PyTorch.
 
 An optimizer keeps per-parameter state (momentum buffers, Adam moments) keyed by the parameter
 array itself: a model's layers never replace their parameter arrays, so the state follows them.
-Every update is written into the parameter array in place with NumPy's out= arithmetic on
-scratch buffers made at the first step, so a step allocates nothing.
+Every update is written into the parameter array in place: SGD's with NumPy's out= arithmetic on
+scratch buffers made at the first step, Adam's by one C call per parameter (cnnfast.adam_step's
+kernel, which rounds every operation as NumPy would), so a step allocates nothing.
 `learning_rate` is a plain attribute: a schedule may change it between steps.
 """
 import math
 
 import numpy as np
 
+from . import _core, _shapes
+from ._runtime import get_num_threads
+from .functional import adam_step
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "get"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _real(value, name, low=0.0, high=math.inf, high_open=False):
@@ -52,7 +59,7 @@ class Optimizer:
             entry = self._state.get(id(p))
             if entry is None or entry[0] is not p:
                 # the state holds p itself, so its id cannot be reused by another array meanwhile
-                entry = self._state[id(p)] = (p, {"step": 0, "scratch": np.empty_like(p)})
+                entry = self._state[id(p)] = (p, {"step": 0})
             state = entry[1]
             state["step"] += 1
             self._update(p, g, state)
@@ -93,7 +100,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, p, g, state):
-        t = state["scratch"]
+        t = _buffer(state, "scratch", p)
         d = g
         if self.weight_decay:
             np.multiply(p, self.weight_decay, out=t)
@@ -107,7 +114,7 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += d
             if self.nesterov:
-                e = _extra(state, p)
+                e = _buffer(state, "extra", p)
                 np.multiply(buf, self.momentum, out=e)
                 e += d
                 d = e
@@ -121,11 +128,11 @@ class SGD(Optimizer):
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
 
-def _extra(state, p):
-    """A second scratch array for p, made once."""
-    if "extra" not in state:
-        state["extra"] = np.empty_like(p)
-    return state["extra"]
+def _buffer(state, name, p):
+    """A scratch array for p, made at its first use."""
+    if name not in state:
+        state[name] = np.empty_like(p)
+    return state[name]
 
 
 class Adam(Optimizer):
@@ -145,41 +152,18 @@ class Adam(Optimizer):
         self.epsilon = _real(epsilon, "epsilon")
 
     def _update(self, p, g, state):
-        t = state["scratch"]
         if "exp_avg" not in state:
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
+            state["exp_avg"] = np.zeros(p.shape, p.dtype)
+            state["exp_avg_sq"] = np.zeros(p.shape, p.dtype)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        lr, wd = self.learning_rate, self.weight_decay
-        if self._decoupled:
-            p *= 1.0 - lr * wd
-        elif wd:
-            decayed = _extra(state, p)
-            np.multiply(p, wd, out=decayed)
-            decayed += g
-            g = decayed
-        # m.lerp_(g, 1 - beta_1): m + w * (g - m) for the weight w < 0.5, as torch computes it
-        w = 1.0 - self.beta_1
-        if w < 0.5:
-            np.subtract(g, m, out=t)
-            t *= w
-            m += t
+        hyper = (state["step"], self.learning_rate, self.beta_1, self.beta_2, self.epsilon,
+                 self.weight_decay, self._decoupled)
+        if (p.dtype in _FLOATS and g.dtype == p.dtype and p.flags.c_contiguous and
+                p.flags.writeable and g.flags.c_contiguous and not np.may_share_memory(p, g)):
+            # a model's own arrays: the hyper-parameters were checked when the optimizer was made
+            _core.adam_step(p, g, m, v, _shapes.adam_coefficients(*hyper), get_num_threads())
         else:
-            np.subtract(g, m, out=t)
-            t *= 1.0 - w
-            np.subtract(g, t, out=m)
-        v *= self.beta_2
-        np.multiply(g, g, out=t)
-        t *= 1.0 - self.beta_2
-        v += t
-        step = state["step"]
-        step_size = lr / (1.0 - self.beta_1 ** step)
-        np.sqrt(v, out=t)
-        t /= math.sqrt(1.0 - self.beta_2 ** step)
-        t += self.epsilon
-        np.divide(m, t, out=t)
-        t *= -step_size
-        p += t
+            adam_step(p, g, m, v, *hyper)   # anything else: checked (a clear error) first
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,

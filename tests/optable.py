@@ -158,6 +158,12 @@ def _bn_pool_bwd(a):
                                                                                 training=True)
 
 
+def _adam(a):
+    x = a.image()
+    return (x, a.normal(x.shape), 0.1 * a.normal(x.shape), a.uniform(x.shape, 0.0, 0.01), 3), dict(
+        learning_rate=1e-2, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, decoupled=False)
+
+
 def _fold(a):
     k = 8 if a.big else 3
     weight = a.normal((k, 4, 3, 3))
@@ -249,6 +255,7 @@ CASES = {
     "batch_norm_relu_max_pool2d": Case(_bn_pool_fwd, True),
     "batch_norm_relu_max_pool2d_backward": Case(_bn_pool_bwd, False),
     "fold_batch_norm": Case(_fold, False),
+    "adam_step": Case(_adam, True),
 }
 
 

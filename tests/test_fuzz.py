@@ -33,7 +33,7 @@ FUZZ = settings(max_examples=int(_LONG) if _LONG else 150, deadline=None, derand
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN, inf and overflow are drawn
 CLEAN = (TypeError, ValueError, OverflowError)
 MUTATES_INPUTS = {"batch_norm", "batch_norm_relu",  # running statistics, updated in place by design
-                  "batch_norm_relu_max_pool2d"}
+                  "batch_norm_relu_max_pool2d", "adam_step"}
 HUGE_BYTES = 1 << 40
 
 # ---- values -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from .dense import linear, linear_backward
 from .norm import (batch_norm, batch_norm_backward, batch_norm_relu, batch_norm_relu_backward,
                    batch_norm_relu_max_pool2d, batch_norm_relu_max_pool2d_backward,
                    fold_batch_norm)
+from .optim import adam_step
 from .output import *  # noqa: F401,F403
 from .output import __all__ as _output_all
 from .pool import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward,
@@ -22,4 +23,5 @@ __all__ = [
     "batch_norm_relu_max_pool2d", "batch_norm_relu_max_pool2d_backward", "fold_batch_norm",
     *_activation_all, *_output_all,
     "linear", "linear_backward",
+    "adam_step",
 ]

@@ -212,3 +212,33 @@ int cf_prelu_bwd(cf_dtype dt, cf_int outer, cf_int C, cf_int inner, const void *
     cf_free(contrib);
     return CF_OK;
 }
+
+/* ---- the Adam step: the coefficients (cnnfast.h) rounded to the data type, then the kernel on
+ * each thread's chunk of the four arrays. ---- */
+
+/* IN g (n); IN/OUT p, m, v (n). */
+int cf_adam_step(cf_dtype dt, cf_int n, void *p, const void *g, void *m, void *v,
+                 const cf_adam_coef *c, int nthreads) {
+    const cf_eltwise_kernels *k = kernels();
+    const int nt = cf_threads_for(n, CF_ELTWISE_GRAIN, nthreads);
+#define CF_ADAM_RUN(dt, type)                                                                     \
+    do {                                                                                          \
+        const cf_##dt##_adam_params a = {(type)c->decay, (type)c->weight_decay, (type)c->lerp,     \
+                                         (type)c->beta2, (type)c->one_minus_beta2,                 \
+                                         (type)c->bias2_sqrt, (type)c->eps,                        \
+                                         (type)c->neg_step_size, c->decoupled, c->lerp_small};     \
+        type *ps = p, *ms = m, *vs = v;                                                           \
+        const type *gs = g;                                                                       \
+        CF_OMP_PARALLEL_NT                                                                        \
+        {                                                                                         \
+            CF_MY_CHUNK(n, b, e);                                                                 \
+            if (b < e) k->dt##_adam(e - b, ps + b, gs + b, ms + b, vs + b, &a);                   \
+        }                                                                                         \
+    } while (0)
+    if (dt == CF_F32)
+        CF_ADAM_RUN(f32, float);
+    else
+        CF_ADAM_RUN(f64, double);
+#undef CF_ADAM_RUN
+    return CF_OK;
+}

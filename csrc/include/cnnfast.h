@@ -31,7 +31,7 @@ int cf_omp_max_threads(void);     /* omp_get_max_threads() of the calling thread
 void cf_index_partition(cf_int n, int parts, int i, cf_int align, cf_int *begin, cf_int *end);
 int cf_index_threads_for(cf_int work, cf_int grain, int nthreads);
 
-/* ---- activations and output layer (frame/eltwise.c, frame/softmax.c) -------------------------
+/* ---- activations, the Adam step and the output layer (frame/eltwise.c, frame/softmax.c) -----
  * Elementwise ops on n elements of flat C-contiguous arrays (any shape flattened). `param` is the
  * op's scalar (negative_slope, alpha, scale), converted to the dtype. */
 typedef enum {
@@ -78,6 +78,17 @@ int cf_prelu_fwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const
                  void *y, int nthreads);
 int cf_prelu_bwd(cf_dtype dt, cf_int outer, cf_int channels, cf_int inner, const void *dy, const void *x,
                  const void *w, void *dx, void *dw, int nthreads);
+
+/* One Adam step (kernels/eltwise.h) on n values: the coefficients in float64, as
+ * cnnfast/_shapes.py's AdamCoefficients makes them, rounded to the data type before use.
+ * IN g; IN/OUT p, m, v. */
+typedef struct {
+    double decay, weight_decay, lerp, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
+    int decoupled, lerp_small;
+} cf_adam_coef;
+
+int cf_adam_step(cf_dtype dt, cf_int n, void *p, const void *g, void *m, void *v,
+                 const cf_adam_coef *c, int nthreads);
 
 typedef enum {
     CF_SOFTMAX_FWD,      /* (x)     -> y = softmax(x)                */

@@ -1,4 +1,4 @@
-/* eltwise.h -- the elementwise kernel family (activations and their gradients).
+/* eltwise.h -- the elementwise kernel family (activations and their gradients, the Adam step).
  *
  * Every kernel works on one contiguous chunk of n >= 0 elements; the frame (frame/eltwise.c) splits
  * a flat array over threads and calls one kernel per chunk. IN pointers are read, OUT pointers are
@@ -53,6 +53,26 @@ typedef void (*cf_f32_prelu_bwd_row_ukernel)(cf_int n, const float *dy, const fl
 typedef void (*cf_f64_prelu_bwd_row_ukernel)(cf_int n, const double *dy, const double *x, const double *w,
                                              double *dx, double *contrib);
 
+/* One Adam step (adam_step: cnnfast/_shapes.py, AdamCoefficients, says how each coefficient is
+ * made), in the data type, each operation rounded on its own (no fused multiply-add):
+ *     decoupled: p = p*decay               else, weight_decay != 0: g = p*weight_decay + g
+ *     lerp_small: m = m + (g - m)*lerp     else: m = g - (g - m)*lerp
+ *     v = v*beta2 + (g*g)*one_minus_beta2
+ *     p = p + (m / (sqrt(v) / bias2_sqrt + eps))*neg_step_size
+ * IN g; IN/OUT p, m, v (n values each). */
+typedef struct {
+    float decay, weight_decay, lerp, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
+    int decoupled, lerp_small;
+} cf_f32_adam_params;
+typedef struct {
+    double decay, weight_decay, lerp, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
+    int decoupled, lerp_small;
+} cf_f64_adam_params;
+typedef void (*cf_f32_adam_ukernel)(cf_int n, float *p, const float *g, float *m, float *v,
+                                    const cf_f32_adam_params *c);
+typedef void (*cf_f64_adam_ukernel)(cf_int n, double *p, const double *g, double *m, double *v,
+                                    const cf_f64_adam_params *c);
+
 typedef struct {
     cf_f32_unary_ukernel f32_unary[CF_UNARY_COUNT];
     cf_f64_unary_ukernel f64_unary[CF_UNARY_COUNT];
@@ -66,6 +86,8 @@ typedef struct {
     cf_f64_prelu_bwd_plane_ukernel f64_prelu_bwd_plane;
     cf_f32_prelu_bwd_row_ukernel f32_prelu_bwd_row;
     cf_f64_prelu_bwd_row_ukernel f64_prelu_bwd_row;
+    cf_f32_adam_ukernel f32_adam;
+    cf_f64_adam_ukernel f64_adam;
 } cf_eltwise_kernels;
 
 extern const cf_eltwise_kernels cf_eltwise__generic, cf_eltwise__avx2, cf_eltwise__avx512;

@@ -125,3 +125,40 @@ void KN(prelu_bwd_row)(cf_int n, const T *dy, const T *x, const T *w, T *dx, T *
         MSTORE(contrib + i, m, SEL(pos, zero, MUL(v, g)));
     }
 }
+
+/* The Adam step (kernels/eltwise.h) on one vector of p, g, m, v. Every operation is its own
+ * vector instruction, so each value rounds as the reference's NumPy operations do: the compiler
+ * must not contract a product and a sum into a fused multiply-add here. */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+static inline void FN(adam)(V *p, V g, V *m, V *v, const ADAM *c) {
+    if (c->decoupled)
+        *p = MUL(*p, SET1(c->decay));
+    else if (c->weight_decay != 0)
+        g = ADD(MUL(*p, SET1(c->weight_decay)), g);
+    const V t = MUL(SUB(g, *m), SET1(c->lerp));
+    *m = c->lerp_small ? ADD(*m, t) : SUB(g, t);
+    *v = ADD(MUL(*v, SET1(c->beta2)), MUL(MUL(g, g), SET1(c->one_minus_beta2)));
+    const V den = ADD(DIV(SQRT(*v), SET1(c->bias2_sqrt)), SET1(c->eps));
+    *p = ADD(*p, MUL(DIV(*m, den), SET1(c->neg_step_size)));
+}
+
+void KN(adam)(cf_int n, T *p, const T *g, T *m, T *v, const ADAM *c) {
+    cf_int i = 0;
+    for (; i + W <= n; i += W) {
+        V pv = LOAD(p + i), mv = LOAD(m + i), vv = LOAD(v + i);
+        FN(adam)(&pv, LOAD(g + i), &mv, &vv, c);
+        STORE(p + i, pv);
+        STORE(m + i, mv);
+        STORE(v + i, vv);
+    }
+    if (i < n) {
+        const TMT k = TMASK(n - i);
+        V pv = MLOAD(p + i, k), mv = MLOAD(m + i, k), vv = MLOAD(v + i, k);
+        FN(adam)(&pv, MLOAD(g + i, k), &mv, &vv, c);
+        MSTORE(p + i, k, pv);
+        MSTORE(m + i, k, mv);
+        MSTORE(v + i, k, vv);
+    }
+}
+#pragma GCC pop_options

@@ -34,6 +34,7 @@
 #define SUB CF_VJOIN(VT, SUB)
 #define MUL CF_VJOIN(VT, MUL)
 #define DIV CF_VJOIN(VT, DIV)
+#define SQRT CF_VJOIN(VT, SQRT)
 #define FMA CF_VJOIN(VT, FMA)
 #define MAX CF_VJOIN(VT, MAX)
 #define GT CF_VJOIN(VT, GT)
@@ -52,6 +53,9 @@
 
 #define F32_PARAMS cf_f32_eltwise_params
 #define F64_PARAMS cf_f64_eltwise_params
+#define F32_ADAM cf_f32_adam_params
+#define F64_ADAM cf_f64_adam_params
+#define ADAM CF_VJOIN(VT, ADAM)
 
 /* Elements of type `type` before the first CF_VEC_ALIGN-aligned address at or after p. */
 #define CF_VEC_HEAD(p, type) \

@@ -29,6 +29,7 @@
                      [CF_TERNARY_RRELU_BWD] = cf_##dt##_rrelu_bwd__avx2},                         \
     .dt##_dropout = cf_##dt##_dropout__avx2,                                                      \
     .dt##_prelu_bwd_plane = cf_##dt##_prelu_bwd_plane__avx2,                                      \
-    .dt##_prelu_bwd_row = cf_##dt##_prelu_bwd_row__avx2
+    .dt##_prelu_bwd_row = cf_##dt##_prelu_bwd_row__avx2,                                      \
+    .dt##_adam = cf_##dt##_adam__avx2
 
 const cf_eltwise_kernels cf_eltwise__avx2 = {CF_ELTWISE_TABLE(f32), CF_ELTWISE_TABLE(f64)};

@@ -150,6 +150,7 @@ static inline double cf_v4d_hmax(__m256d v) {
 #define F32_SUB _mm256_sub_ps
 #define F32_MUL _mm256_mul_ps
 #define F32_DIV _mm256_div_ps
+#define F32_SQRT _mm256_sqrt_ps
 #define F32_FMA _mm256_fmadd_ps
 #define F32_MAX _mm256_max_ps
 #define F32_GT(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
@@ -184,6 +185,7 @@ static inline double cf_v4d_hmax(__m256d v) {
 #define F64_SUB _mm256_sub_pd
 #define F64_MUL _mm256_mul_pd
 #define F64_DIV _mm256_div_pd
+#define F64_SQRT _mm256_sqrt_pd
 #define F64_FMA _mm256_fmadd_pd
 #define F64_MAX _mm256_max_pd
 #define F64_GT(a, b) _mm256_cmp_pd((a), (b), _CMP_GT_OQ)

@@ -114,6 +114,7 @@ static inline __mmask8 cf_v8d_bytes_m(const uint8_t *p, __mmask8 m) {
 #define F32_SUB _mm512_sub_ps
 #define F32_MUL _mm512_mul_ps
 #define F32_DIV _mm512_div_ps
+#define F32_SQRT _mm512_sqrt_ps
 #define F32_FMA _mm512_fmadd_ps
 #define F32_MAX _mm512_max_ps
 #define F32_GT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
@@ -148,6 +149,7 @@ static inline __mmask8 cf_v8d_bytes_m(const uint8_t *p, __mmask8 m) {
 #define F64_SUB _mm512_sub_pd
 #define F64_MUL _mm512_mul_pd
 #define F64_DIV _mm512_div_pd
+#define F64_SQRT _mm512_sqrt_pd
 #define F64_FMA _mm512_fmadd_pd
 #define F64_MAX _mm512_max_pd
 #define F64_GT(a, b) _mm512_cmp_pd_mask((a), (b), _CMP_GT_OQ)

@@ -29,6 +29,7 @@
                      [CF_TERNARY_RRELU_BWD] = cf_##dt##_rrelu_bwd__generic},                         \
     .dt##_dropout = cf_##dt##_dropout__generic,                                                      \
     .dt##_prelu_bwd_plane = cf_##dt##_prelu_bwd_plane__generic,                                      \
-    .dt##_prelu_bwd_row = cf_##dt##_prelu_bwd_row__generic
+    .dt##_prelu_bwd_row = cf_##dt##_prelu_bwd_row__generic,                                      \
+    .dt##_adam = cf_##dt##_adam__generic
 
 const cf_eltwise_kernels cf_eltwise__generic = {CF_ELTWISE_TABLE(f32), CF_ELTWISE_TABLE(f64)};

@@ -59,6 +59,7 @@ CF_SCALAR_OPS(cf_f64, double)
 #define F32_SUB(a, b) ((a) - (b))
 #define F32_MUL(a, b) ((a) * (b))
 #define F32_DIV(a, b) ((a) / (b))
+#define F32_SQRT sqrtf
 #define F32_FMA(a, b, c) ((a) * (b) + (c))
 #define F32_GT(a, b) ((a) > (b))
 #define F32_LE(a, b) ((a) <= (b))
@@ -81,6 +82,7 @@ CF_SCALAR_OPS(cf_f64, double)
 #define F64_SUB F32_SUB
 #define F64_MUL F32_MUL
 #define F64_DIV F32_DIV
+#define F64_SQRT sqrt
 #define F64_FMA F32_FMA
 #define F64_GT F32_GT
 #define F64_LE F32_LE
