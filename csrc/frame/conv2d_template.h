@@ -480,6 +480,80 @@ static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, 
     for (cf_int t = hi; t < wp; ++t) dst[t] = 0;
 }
 
+/* The scratch of the tile paths (stem, rows): the packed weight (wvals values), the taps' offsets
+ * (crs), then one padded image (ivals values) per thread, each part CF_ALIGN aligned. */
+typedef struct {
+    char *ws;
+    size_t cap, wbytes, obytes, per;
+} SUF(tile_ws);
+
+static int SUF(tile_ws_acquire)(SUF(tile_ws) *t, cf_int wvals, cf_int crs, cf_int ivals, int nt) {
+    t->wbytes = ((size_t)wvals * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    t->obytes = (sizeof(cf_int) * (size_t)crs + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    t->per = ((size_t)ivals * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    t->cap = 0;
+    t->ws = (char *)cf_scratch_acquire(t->wbytes + t->obytes + t->per * (size_t)nt, &t->cap);
+    return t->ws ? CF_OK : CF_ERR_NOMEM;
+}
+
+static inline T *SUF(tile_ws_image)(const SUF(tile_ws) *t, int th) {
+    return (T *)(t->ws + t->wbytes + t->obytes + t->per * (size_t)th);
+}
+
+/* Stem forwards (cf_conv_stem_fwd): per output row, 64-pixel segments x 4 output channels, each
+ * tap a vector of pixels times a broadcast weight. Each task pads its image's columns once (the
+ * rows path's copy: tap rows outside the image are skipped, not padded). */
+static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+                               int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    enum { NR = 4, LEN = 64 };
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
+    const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, groups = (K + NR - 1) / NR;
+    const cf_int Wp = Q + S - 1, cs = H * Wp;
+    cf_int rows, bands;
+    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
+                               tasks);
+    SUF(tile_ws) tw;
+    if (SUF(tile_ws_acquire)(&tw, groups * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
+    T *wpack = (T *)tw.ws;
+    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
+    memset(wpack, 0, tw.wbytes); /* channels past k */
+    for (cf_int kk = 0; kk < K; ++kk) /* taps in (a, c, b) order, as the rows path */
+        for (cf_int cc = 0; cc < C; ++cc)
+            for (cf_int a = 0; a < R; ++a)
+                for (cf_int b = 0; b < S; ++b)
+                    wpack[(kk / NR * crs + (a * C + cc) * S + b) * NR + kk % NR] = wt[((kk * C + cc) * R + a) * S + b];
+    for (cf_int a = 0; a < R; ++a)
+        for (cf_int cc = 0; cc < C; ++cc)
+            for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * Wp + b;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = SUF(tile_ws_image)(&tw, th);
+        cf_int lo, hi, filled = -1;
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
+            if (n != filled) {
+                for (cf_int r = 0; r < C * H; ++r) SUF(pad_row)(xp + r * Wp, img + (n * C * H + r) * W, pl, lo_col, hi_col, Wp);
+                filled = n;
+            }
+            for (cf_int i = i0; i < i1; ++i) {
+                cf_int a_lo, a_hi;
+                cf_conv_tap_rows(g, i, &a_lo, &a_hi);
+                for (cf_int j0 = 0; j0 < Q; j0 += LEN)
+                    for (cf_int kg = 0; kg < groups; ++kg)
+                        kt->stem_f32((a_hi - a_lo) * CS, xp, (i - pt) * Wp + j0, xoff + a_lo * CS,
+                                     (int)CF_MIN(LEN, Q - j0), wpack + (kg * crs + a_lo * CS) * NR,
+                                     (int)CF_MIN(NR, K - kg * NR), feat + ((n * K + kg * NR) * P + i) * Q + j0, P * Q,
+                                     bias ? bias + kg * NR : NULL, relu);
+            }
+        }
+    }
+    cf_scratch_release(tw.ws, tw.cap);
+    return CF_OK;
+}
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
  * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its depth
  * ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall on
@@ -500,14 +574,10 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
-    const size_t wbytes = ((size_t)(panels * NR * crs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
-    const size_t obytes = (sizeof(cf_int) * (size_t)crs + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
-    const size_t per = ((size_t)(C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
-    size_t cap = 0;
-    char *ws = (char *)cf_scratch_acquire(wbytes + obytes + per * (size_t)nt, &cap);
-    if (!ws) return CF_ERR_NOMEM;
-    T *wpack = (T *)ws;
-    cf_int *xoff = (cf_int *)(ws + wbytes);
+    SUF(tile_ws) tw;
+    if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
+    T *wpack = (T *)tw.ws;
+    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
     const int ntp = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
     CF_OMP_FOR(ntp)
     for (cf_int pn = 0; pn < panels; ++pn) {
@@ -526,7 +596,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
-        T *xp = (T *)(ws + wbytes + obytes + per * (size_t)th);
+        T *xp = SUF(tile_ws_image)(&tw, th);
         cf_int lo, hi, filled = -1;
         cf_partition(tasks, nt, th, 1, &lo, &hi);
         for (cf_int task = lo; task < hi; ++task) {
@@ -565,7 +635,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
             }
         }
     }
-    cf_scratch_release(ws, cap);
+    cf_scratch_release(tw.ws, tw.cap);
     return CF_OK;
 }
 #endif
@@ -603,6 +673,7 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
         return CF_OK;
     }
 #if F32_TILES
+    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, bias, relu, feat, nthreads);
     if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);

@@ -13,15 +13,16 @@
  * and im2col, the GEMM's packer of one im2col micro-panel from precomputed runs (below),
  * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below),
  * and rows, the float32 forward on small planes, pixels x channels (below),
- * and wgrad_taps, the float32 weight gradient of a 3x3 kernel, taps x channels over pixels (below).
+ * and wgrad_taps, the float32 weight gradient of a 3x3 kernel, taps x channels over pixels (below),
+ * and stem, the float32 stride-1 forward of few taps, channels x pixels (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
  * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. The one
  * exception is wgrad_dot, whose 24 accumulators the compiler would not keep in registers: avx512/
  * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
- * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So are rows and wgrad_taps
- * (cf_f32_conv_rows_14x32__avx512, cf_f32_conv_wgrad_taps_9x32__avx512, and their plain-C twins
- * ..__generic; none for avx2, whose table holds NULL). */
+ * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So are rows, wgrad_taps and stem
+ * (cf_f32_conv_rows_14x32__avx512, cf_f32_conv_wgrad_taps_9x32__avx512, cf_f32_conv_stem_4x64__avx512,
+ * and their plain-C twins ..__generic; none for avx2, whose table holds NULL). */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -79,6 +80,18 @@ typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_
                                     const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
                                     int relu);
 
+/* stem: a stride-1 correlation of few taps (c*r*s <= CF_CONV_STEM_TAPS: one- to three-channel
+ * images), for stem_nr = 4 output channels by up to stem_len = 64 pixels of one output row, the
+ * pixels along vectors and each tap's weight broadcast, so no tile dimension is the short depth:
+ *   IN  x[x0 + xoff[t] + u]: the (padded) input under output pixel u for tap t < taps (x0 + xoff[t] >= 0)
+ *   IN  w[t*4 + j]: the packed weights of output channel j
+ *   IN  bias: NULL or nk values; relu: nonzero for max(., 0) last (NaN stays NaN)
+ *   OUT y[j*ys + u] = relu?(sum over t < taps, ascending from zero, of x[x0 + xoff[t] + u] * w[t*4 + j]
+ *       (+ bias[j])) for u < len <= 64, j < nk <= 4 (nothing else is written) */
+typedef void (*cf_f32_conv_stem_fn)(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu);
+#define CF_CONV_STEM_TAPS 32
+
 /* wgrad_taps: the weight gradient of one input channel's 9 taps (a 3x3 kernel, any dilation) for
  * taps_nr = 32 output channels, summed over a block of output pixels, the output gradient
  * channels-last:
@@ -123,6 +136,7 @@ typedef struct {
     cf_f32_conv_wgrad_dot_fn wgrad_dot_f32;
     cf_f32_conv_rows_fn rows_f32; /* NULL: no such kernel for this ISA */
     cf_f32_conv_wgrad_taps_fn wgrad_taps_f32; /* NULL: none */
+    cf_f32_conv_stem_fn stem_f32;             /* NULL: none */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;

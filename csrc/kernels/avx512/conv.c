@@ -218,6 +218,52 @@ void cf_f32_conv_wgrad_taps_9x32__avx512(int rows, int q, const float *x, cf_int
 #undef TBLOCK
 #undef TB
 
+/* stem (contract: kernels/conv.h) as 4 channels x NB vectors of 16 pixels, NB = 1..4 by the
+ * row's length: per tap NB loads (the last one masked) and 4 broadcasts for 4*NB FMAs. */
+static inline __attribute__((always_inline)) void stem_tile(const int NB, cf_int taps, const float *x, cf_int x0,
+                                                            const cf_int *xoff, int len, const float *w, int nk,
+                                                            float *y, cf_int ys, const float *bias, int relu) {
+    const __mmask16 last = (__mmask16)((1u << (len - 16 * (NB - 1))) - 1); /* 1 to 16 lanes */
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+#pragma GCC unroll 4
+        for (int v = 0; v < NB; ++v) acc[j][v] = _mm512_setzero_ps();
+    for (cf_int t = 0; t < taps; ++t) {
+        const float *xt = x + (x0 + xoff[t]);
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NB; ++v)
+            xv[v] = v < NB - 1 ? _mm512_loadu_ps(xt + 16 * v) : _mm512_maskz_loadu_ps(last, xt + 16 * v);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m512 wj = _mm512_set1_ps(w[t * 4 + j]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; ++v) acc[j][v] = _mm512_fmadd_ps(xv[v], wj, acc[j][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) /* constant bounds (not j < nk) keep acc in registers */
+#pragma GCC unroll 4
+        for (int v = 0; v < NB; ++v) {
+            if (j >= nk) continue;
+            __m512 o = acc[j][v];
+            if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[j]));
+            if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* second operand on NaN */
+            _mm512_mask_storeu_ps(y + j * ys + 16 * v, v < NB - 1 ? 0xffff : last, o);
+        }
+}
+
+void cf_f32_conv_stem_4x64__avx512(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
+                                   const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+    switch ((len + 15) / 16) {
+    case 1: stem_tile(1, taps, x, x0, xoff, len, w, nk, y, ys, bias, relu); break;
+    case 2: stem_tile(2, taps, x, x0, xoff, len, w, nk, y, ys, bias, relu); break;
+    case 3: stem_tile(3, taps, x, x0, xoff, len, w, nk, y, ys, bias, relu); break;
+    default: stem_tile(4, taps, x, x0, xoff, len, w, nk, y, ys, bias, relu); break;
+    }
+}
+
 const cf_conv_kernels cf_conv__avx512 = {
     .fwd_f32 = cf_f32_conv_fwd__avx512,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__avx512,
@@ -229,6 +275,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_4x6__avx512,
     .rows_f32 = cf_f32_conv_rows_14x32__avx512,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__avx512,
+    .stem_f32 = cf_f32_conv_stem_4x64__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,
     .adj_f64 = cf_f64_conv_adj__avx512,

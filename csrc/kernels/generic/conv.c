@@ -62,6 +62,18 @@ void cf_f32_conv_wgrad_taps_9x32__generic(int rows, int q, const float *x, cf_in
         }
 }
 
+/* stem (contract: kernels/conv.h) in plain C, summed in the same order as the AVX-512 kernel. */
+void cf_f32_conv_stem_4x64__generic(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+    for (int j = 0; j < nk; ++j)
+        for (int u = 0; u < len; ++u) {
+            float acc = 0;
+            for (cf_int t = 0; t < taps; ++t) acc += x[x0 + xoff[t] + u] * w[t * 4 + j];
+            if (bias) acc += bias[j];
+            y[j * ys + u] = relu && acc < 0 ? 0 : acc;
+        }
+}
+
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
@@ -73,6 +85,7 @@ const cf_conv_kernels cf_conv__generic = {
     .wgrad_dot_f32 = cf_f32_conv_wgrad_dot_2x4__generic,
     .rows_f32 = cf_f32_conv_rows_14x32__generic,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__generic,
+    .stem_f32 = cf_f32_conv_stem_4x64__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
