@@ -18,8 +18,8 @@ count), every ISA, 1 and all threads, float32 and float64:
 - float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
   (kernels/conv.h, rows), and images with an inf or NaN there;
 - float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps);
-- float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels (stem), and images
-  with an inf or NaN there."""
+- float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
+  gradients as 12 taps x 2 channels (stem), and images with an inf or NaN there."""
 import numpy as np
 import pytest
 
@@ -121,9 +121,11 @@ CASES = [
     (4, 6, 19, 17, 33, 3, 3, 2, 1, 1, 1),
     (3, 5, 14, 15, 32, 3, 3, (1, 2), (2, 1), 2, 1),
     # float32 stride-1 forwards of at most 32 taps (1-3 channel images) as 4 channels x 64 pixels
-    # of an output row (stem; several cases above take it too): 28-wide rows (two vectors); a row
-    # of 64 + 6 pixels and 4 + 2 channels; three channels, 52-wide rows, 9 channels (a group of
-    # one), unequal padding; 5x5 with padding past the image (rows with few taps or none); 1x3
+    # of an output row, and their weight gradients as 12 taps x 2 channels over bands of rows
+    # (stem; several cases above take it too): 28-wide rows (two vectors); a row of 64 + 6 pixels
+    # and 4 + 2 channels; three channels (27 taps: 12 + 12 + 3), 52-wide rows, 9 channels (a group
+    # of one), unequal padding; 5x5 with padding past the image (rows with few taps or none; one
+    # image in bands); 1x3
     (3, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1),
     (2, 1, 9, 70, 6, 3, 3, 1, 1, 1, 1),
     (2, 3, 11, 50, 9, 3, 3, 1, (1, 2), 1, 1),
@@ -238,8 +240,9 @@ def test_rows_path_non_finite_image(isa, nthreads, special):
 
 @pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
 def test_stem_path_non_finite_image(isa, nthreads, special):
-    """An inf or NaN in a three-channel image on the stem path, in the last column of an edge
-    row: NaN and inf exactly where the reference has them (exact mode)."""
+    """An inf or NaN in a three-channel image on the stem paths, in the last column of an edge
+    row: NaN and inf exactly where the reference has them, forward and weight gradient (exact
+    mode)."""
     rng = np.random.default_rng(6)
     x = rng.integers(-4, 5, (2, 3, 14, 40)).astype(np.float32)
     weight = rng.integers(-4, 5, (6, 3, 3, 3)).astype(np.float32)
@@ -248,6 +251,10 @@ def test_stem_path_non_finite_image(isa, nthreads, special):
     with np.errstate(invalid="ignore"):
         want = ref.conv2d(x, weight, None, padding=1)
     same(cnnfast.conv2d(x, weight, None, padding=1), want)
+    dy = rng.integers(-4, 5, want.shape).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        want_dw = ref.conv2d_backward(dy, x, weight, padding=1)[1]
+    same(cnnfast.conv2d_backward(dy, x, weight, padding=1, need_input_grad=False)[1], want_dw)
 
 
 @pytest.mark.parametrize("stride", [1, 2])

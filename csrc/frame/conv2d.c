@@ -257,6 +257,15 @@ static int cf_conv_stem_fwd(const cf_conv_geom *g) {
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->h), wp) <= CF_CONV_ROWS_BYTES;
 }
 
+/* float32 weight gradients for the stem path (weight_grad_stem): the forward's conditions
+ * (cf_conv_stem_fwd), the image copy padded on all sides. */
+static int cf_conv_stem_wgrad(const cf_conv_geom *g) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    if (!kt->stem_wgrad_f32 || !cf_conv_stem_fwd(g)) return 0;
+    const cf_int wp = cf_conv_sat_mul(g->q + g->s - 1, (cf_int)sizeof(float));
+    return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->p + g->r - 1), wp) <= CF_CONV_ROWS_BYTES;
+}
+
 /* float32 weight gradients for the taps paths: a 3x3 kernel, one group, at least a full tile of
  * output channels, enough pixels. Returns 1 for weight_grad_taps, each thread summing its images
  * into a partial dW of its own, when that partial stays in L2 (CF_CONV_TAPS_ACC_BYTES: each image
@@ -324,7 +333,7 @@ static void cf_conv_zero(void *p, size_t bytes, int nthreads) {
 #define SUF(name) name##_f32
 #define DT CF_F32
 #define PACK_STRIDED cf_f32_gemm_pack_strided
-#define F32_TILES 1 /* the float32-only paths: correlate_rows, correlate_stem, weight_grad_taps */
+#define F32_TILES 1 /* the float32-only paths: correlate_rows, correlate_stem, weight_grad_taps, weight_grad_stem */
 #include "frame/conv2d_template.h"
 #undef T
 #undef SUF

@@ -1063,12 +1063,72 @@ static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, cons
 }
 #endif
 
+#if F32_TILES
+/* Stem weight gradients (cf_conv_stem_wgrad): each thread sums its tasks (images, or bands of
+ * their rows) into a partial dW of its own, 12 taps x 2 channels per kernel call over the band,
+ * from the image padded on all sides (so every tap of every output pixel is inside the copy);
+ * the partials are added in thread order. */
+static int SUF(weight_grad_stem)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    enum { TB = 12, NK = 2 };
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
+    const cf_int pt = g->pad_top, pl = g->pad_left, crs = C * R * S, size = K * crs;
+    const cf_int Wp = Q + S - 1, Hp = P + R - 1, cs = Hp * Wp;
+    cf_int rows, bands;
+    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(size, g->n * P * Q), (cf_int)1 << 17, nthreads),
+                               tasks);
+    SUF(tile_ws) tw; /* the weight part holds the threads' partials */
+    if (SUF(tile_ws_acquire)(&tw, size * nt, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
+    T *part = (T *)tw.ws;
+    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
+    for (cf_int cc = 0; cc < C; ++cc)
+        for (cf_int a = 0; a < R; ++a)
+            for (cf_int b = 0; b < S; ++b) xoff[(cc * R + a) * S + b] = cc * cs + a * Wp + b;
+    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = SUF(tile_ws_image)(&tw, th), *acc = part + size * th;
+        cf_int lo, hi, filled = -1;
+        memset(acc, 0, sizeof(T) * (size_t)size);
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
+            if (n != filled) { /* padded row y holds image row y - pt, or zeros */
+                for (cf_int cc = 0; cc < C; ++cc)
+                    for (cf_int y = 0; y < Hp; ++y) {
+                        T *dst = xp + cc * cs + y * Wp;
+                        if (y < pt || y - pt >= H)
+                            memset(dst, 0, sizeof(T) * (size_t)Wp);
+                        else
+                            SUF(pad_row)(dst, img + ((n * C + cc) * H + y - pt) * W, pl, lo_col, hi_col, Wp);
+                    }
+                filled = n;
+            }
+            for (cf_int kg = 0; kg < K; kg += NK)
+                for (cf_int t0 = 0; t0 < crs; t0 += TB)
+                    kt->stem_wgrad_f32(CF_MIN(TB, crs - t0), (int)(i1 - i0), Q, xp, i0 * Wp, Wp, xoff + t0,
+                                       fg + ((n * K + kg) * P + i0) * Q, P * Q, (int)CF_MIN(NK, K - kg),
+                                       acc + kg * crs + t0, crs);
+        }
+    }
+    for (cf_int e = 0; e < size; ++e) {
+        T sum = part[e];
+        for (int th = 1; th < nt; ++th) sum += part[size * th + e];
+        dw[e] = sum;
+    }
+    cf_scratch_release(tw.ws, tw.cap);
+    return CF_OK;
+}
+#endif
+
 static int SUF(weight_grad)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     if (cf_conv_is_direct(g)) {
         SUF(direct_wgrad)(g, img, fg, dw, nthreads);
         return CF_OK;
     }
 #if F32_TILES
+    if (cf_conv_stem_wgrad(g)) return SUF(weight_grad_stem)(g, img, fg, dw, nthreads);
     switch (cf_conv_taps_wgrad(g)) {
     case 1: return SUF(weight_grad_taps)(g, img, fg, dw, nthreads);
     case 2: return SUF(weight_grad_taps_tiles)(g, img, fg, dw, nthreads);

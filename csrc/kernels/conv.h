@@ -14,7 +14,7 @@
  * and wgrad_dot, the weight gradient's dot products over a padded pixel grid (below),
  * and rows, the float32 forward on small planes, pixels x channels (below),
  * and wgrad_taps, the float32 weight gradient of a 3x3 kernel, taps x channels over pixels (below),
- * and stem, the float32 stride-1 forward of few taps, channels x pixels (below).
+ * and stem / stem_wgrad, the float32 stride-1 forward and weight gradient of few taps (below).
  * (taps outside x read zero). Kernels are named cf_<dtype>_conv_<op>__<isa>; the table of each ISA
  * lists them. They are written once in plain C (kernels/conv_template.h) that the compiler
  * vectorises under each folder's ISA flags; generic/ is the plain-C twin by construction. The one
@@ -22,7 +22,8 @@
  * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
  * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So are rows, wgrad_taps and stem
  * (cf_f32_conv_rows_14x32__avx512, cf_f32_conv_wgrad_taps_9x32__avx512, cf_f32_conv_stem_4x64__avx512,
- * and their plain-C twins ..__generic; none for avx2, whose table holds NULL). */
+ * cf_f32_conv_stem_wgrad_12x2__avx512, and their plain-C twins ..__generic; none for avx2, whose
+ * table holds NULL). */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -92,6 +93,16 @@ typedef void (*cf_f32_conv_stem_fn)(cf_int taps, const float *x, cf_int x0, cons
                                     const float *w, int nk, float *y, cf_int ys, const float *bias, int relu);
 #define CF_CONV_STEM_TAPS 32
 
+/* stem_wgrad: the weight gradient of up to 12 taps (t) for up to 2 output channels (j) over a band
+ * of output rows, the pixels along vectors (the stem's weight gradient, at stride 1):
+ *   IN    x[x0 + i*ldx + xoff[t] + u]: the (padded) input under output pixel (i, u) for tap t
+ *   IN    dy[j*ldy + i*q + u]: the output gradient of channel j at pixel (i, u)
+ *   INOUT acc[j*lda + t] += sum over i < rows, u < q of x[...] * dy[...]
+ *         for t < taps <= 12, j < nk <= 2 */
+typedef void (*cf_f32_conv_stem_wgrad_fn)(cf_int taps, int rows, cf_int q, const float *x, cf_int x0, cf_int ldx,
+                                          const cf_int *xoff, const float *dy, cf_int ldy, int nk, float *acc,
+                                          cf_int lda);
+
 /* wgrad_taps: the weight gradient of one input channel's 9 taps (a 3x3 kernel, any dilation) for
  * taps_nr = 32 output channels, summed over a block of output pixels, the output gradient
  * channels-last:
@@ -137,6 +148,7 @@ typedef struct {
     cf_f32_conv_rows_fn rows_f32; /* NULL: no such kernel for this ISA */
     cf_f32_conv_wgrad_taps_fn wgrad_taps_f32; /* NULL: none */
     cf_f32_conv_stem_fn stem_f32;             /* NULL: none */
+    cf_f32_conv_stem_wgrad_fn stem_wgrad_f32; /* NULL: none */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;

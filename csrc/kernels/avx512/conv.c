@@ -264,6 +264,36 @@ void cf_f32_conv_stem_4x64__avx512(cf_int taps, const float *x, cf_int x0, const
     }
 }
 
+/* stem_wgrad (contract: kernels/conv.h) as 12 taps x 2 channels: 24 accumulators of 16 pixel
+ * lanes, per vector of pixels 2 gradient loads and one input load per tap for its 2 FMAs. */
+void cf_f32_conv_stem_wgrad_12x2__avx512(cf_int taps, int rows, cf_int q, const float *x, cf_int x0, cf_int ldx,
+                                         const cf_int *xoff, const float *dy, cf_int ldy, int nk, float *acc,
+                                         cf_int lda) {
+    __m512 s[12][2];
+#pragma GCC unroll 12
+    for (int t = 0; t < 12; ++t) s[t][0] = s[t][1] = _mm512_setzero_ps();
+    for (int i = 0; i < rows; ++i) {
+        const float *xr = x + (x0 + i * ldx), *d0 = dy + i * q, *d1 = dy + ldy * (nk > 1) + i * q;
+        for (cf_int u = 0; u < q; u += 16) {
+            const __mmask16 k = q - u >= 16 ? 0xffff : (__mmask16)((1u << (q - u)) - 1);
+            const __m512 g0 = _mm512_maskz_loadu_ps(k, d0 + u), g1 = _mm512_maskz_loadu_ps(k, d1 + u);
+#pragma GCC unroll 12
+            for (int t = 0; t < 12; ++t) {
+                if (t >= taps) break;
+                const __m512 v = _mm512_maskz_loadu_ps(k, xr + xoff[t] + u);
+                s[t][0] = _mm512_fmadd_ps(v, g0, s[t][0]);
+                s[t][1] = _mm512_fmadd_ps(v, g1, s[t][1]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int t = 0; t < 12; ++t) {
+        if (t >= taps) break;
+        acc[t] += _mm512_reduce_add_ps(s[t][0]);
+        if (nk > 1) acc[lda + t] += _mm512_reduce_add_ps(s[t][1]);
+    }
+}
+
 const cf_conv_kernels cf_conv__avx512 = {
     .fwd_f32 = cf_f32_conv_fwd__avx512,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__avx512,
@@ -276,6 +306,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .rows_f32 = cf_f32_conv_rows_14x32__avx512,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__avx512,
     .stem_f32 = cf_f32_conv_stem_4x64__avx512,
+    .stem_wgrad_f32 = cf_f32_conv_stem_wgrad_12x2__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,
     .adj_f64 = cf_f64_conv_adj__avx512,

@@ -74,6 +74,19 @@ void cf_f32_conv_stem_4x64__generic(cf_int taps, const float *x, cf_int x0, cons
         }
 }
 
+/* stem_wgrad (contract: kernels/conv.h) in plain C, pixel by pixel. */
+void cf_f32_conv_stem_wgrad_12x2__generic(cf_int taps, int rows, cf_int q, const float *x, cf_int x0, cf_int ldx,
+                                          const cf_int *xoff, const float *dy, cf_int ldy, int nk, float *acc,
+                                          cf_int lda) {
+    for (int j = 0; j < nk; ++j)
+        for (cf_int t = 0; t < taps; ++t) {
+            float sum = 0;
+            for (int i = 0; i < rows; ++i)
+                for (cf_int u = 0; u < q; ++u) sum += x[x0 + i * ldx + xoff[t] + u] * dy[j * ldy + i * q + u];
+            acc[j * lda + t] += sum;
+        }
+}
+
 const cf_conv_kernels cf_conv__generic = {
     .fwd_f32 = cf_f32_conv_fwd__generic,
     .fwd_lanes_f32 = cf_f32_conv_fwd_lanes__generic,
@@ -86,6 +99,7 @@ const cf_conv_kernels cf_conv__generic = {
     .rows_f32 = cf_f32_conv_rows_14x32__generic,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__generic,
     .stem_f32 = cf_f32_conv_stem_4x64__generic,
+    .stem_wgrad_f32 = cf_f32_conv_stem_wgrad_12x2__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
     .adj_f64 = cf_f64_conv_adj__generic,
