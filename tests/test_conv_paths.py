@@ -19,7 +19,8 @@ count), every ISA, 1 and all threads, float32 and float64:
   (kernels/conv.h, rows), and images with an inf or NaN there;
 - float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps);
 - float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
-  gradients as 12 taps x 2 channels (stem), and images with an inf or NaN there."""
+  gradients as 12 taps x 2 channels (stem), correlations one channel thin (stem1: the data
+  gradient of one-channel images), and images with an inf or NaN there."""
 import numpy as np
 import pytest
 
@@ -131,6 +132,11 @@ CASES = [
     (2, 3, 11, 50, 9, 3, 3, 1, (1, 2), 1, 1),
     (1, 1, 6, 17, 5, 5, 5, 1, 4, 1, 1),
     (2, 1, 5, 5, 3, 1, 3, 1, (0, 1), 1, 1),
+    # ... and correlations one channel thin on the stem path's one-channel kernel (stem1), at any
+    # depth: the data gradient of one-channel images (40 channels deep, in bands of input rows;
+    # 45 taps, an odd count), and the forwards of one output channel above
+    (2, 1, 60, 200, 40, 3, 3, 1, 1, 1, 1),
+    (3, 1, 13, 21, 5, 3, 3, 1, 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 

@@ -68,6 +68,10 @@
 #define CF_CONV_ROWS_MAX_DEPTH 4608
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)8 << 20)
+/* Bytes of the stem path's copy of one band of input rows (all channels, one per thread): half
+ * of L2, and at most CF_CONV_STEM_BYTES for the input rows of a single output row. */
+#define CF_CONV_STEM_BAND_BYTES ((cf_int)1 << 20)
+#define CF_CONV_STEM_BYTES ((cf_int)8 << 20)
 /* The taps paths of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial
  * dW, and of all its scratch; most bytes of the whole batch padded and channels-last (tiles). */
 #define CF_CONV_TAPS_ACC_BYTES ((cf_int)1 << 20)
@@ -242,26 +246,34 @@ static int cf_conv_rows_fwd(const cf_conv_geom *g) {
            CF_CONV_ROWS_BYTES;
 }
 
+/* One output channel, any depth: the stem path's one-channel kernel (stem1), which beats the
+ * direct plane kernels and col2im (the data gradient of a one-channel image: 35-47 GFLOP/s). */
+static int cf_conv_stem_thin(const cf_conv_geom *g) {
+    return CF_SELECT(cf_conv, cf_isa_current())->stem1_f32 && g->k == 1;
+}
+
 /* float32 forwards for the stem path (correlate_stem): one group, stride and dilation 1, a depth
- * c*r*s of at most CF_CONV_STEM_TAPS (one- to three-channel images), not pointwise, and a padded
- * image copy of at most CF_CONV_ROWS_BYTES. There the GEMM's tiles and the grid's have a depth of
+ * c*r*s of at most CF_CONV_STEM_TAPS (one- to three-channel images) or one output channel
+ * (cf_conv_stem_thin), not pointwise, and the padded input rows of one output row within
+ * CF_CONV_STEM_BYTES. There the GEMM's tiles and the grid's have a depth of
  * 9 to 27 per stored tile and the rows' a half-empty tile at 16 channels: 1-channel 3x3 convs at
  * 81 GFLOP/s on the grid on the Zen 4 machine (16 channels, 128 px, 2 threads). */
 static int cf_conv_stem_fwd(const cf_conv_geom *g) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int crs = cf_conv_sat_mul(g->c * g->r, g->s);
     if (!kt->stem_f32 || g->groups != 1 || cf_conv_is_pointwise(g) || g->stride_h != 1 || g->stride_w != 1 ||
-        g->dilation_h != 1 || g->dilation_w != 1 || crs > CF_CONV_STEM_TAPS || g->n == 0 || g->p == 0 || g->q == 0)
+        g->dilation_h != 1 || g->dilation_w != 1 || g->n == 0 || g->p == 0 || g->q == 0 ||
+        (crs > CF_CONV_STEM_TAPS && !cf_conv_stem_thin(g)))
         return 0;
     const cf_int wp = cf_conv_sat_mul(g->q + g->s - 1, (cf_int)sizeof(float));
-    return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->h), wp) <= CF_CONV_ROWS_BYTES;
+    return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->r), wp) <= CF_CONV_STEM_BYTES;
 }
 
 /* float32 weight gradients for the stem path (weight_grad_stem): the forward's conditions
  * (cf_conv_stem_fwd), the image copy padded on all sides. */
 static int cf_conv_stem_wgrad(const cf_conv_geom *g) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    if (!kt->stem_wgrad_f32 || !cf_conv_stem_fwd(g)) return 0;
+    if (!kt->stem_wgrad_f32 || !cf_conv_stem_fwd(g) || g->c * g->r * g->s > CF_CONV_STEM_TAPS) return 0;
     const cf_int wp = cf_conv_sat_mul(g->q + g->s - 1, (cf_int)sizeof(float));
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->p + g->r - 1), wp) <= CF_CONV_ROWS_BYTES;
 }

@@ -500,18 +500,26 @@ static inline T *SUF(tile_ws_image)(const SUF(tile_ws) *t, int th) {
     return (T *)(t->ws + t->wbytes + t->obytes + t->per * (size_t)th);
 }
 
-/* Stem forwards (cf_conv_stem_fwd): per output row, 64-pixel segments x 4 output channels, each
- * tap a vector of pixels times a broadcast weight. Each task pads its image's columns once (the
- * rows path's copy: tap rows outside the image are skipped, not padded). */
+/* Stem forwards (cf_conv_stem_fwd): per output row, 64-pixel segments x 4 output channels (or
+ * one, stem1), each tap a vector of pixels times a broadcast weight. A task is a band of one
+ * image's output rows: it copies the input rows under them with their column padding (tap rows
+ * outside the image are skipped, not padded, as on the rows path). */
 static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    enum { NR = 4, LEN = 64 };
+    enum { LEN = 64 };
+    const cf_int NR = g->k == 1 ? 1 : 4; /* stem1 or stem */
+    const cf_f32_conv_stem_fn stem = NR == 1 ? kt->stem1_f32 : kt->stem_f32;
     const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
     const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, groups = (K + NR - 1) / NR;
-    const cf_int Wp = Q + S - 1, cs = H * Wp;
+    const cf_int Wp = Q + S - 1;
+    /* bands of output rows whose input rows (rows + R - 1 of them) stay near L2, and at least as
+     * many as cf_conv_bands makes for the threads */
     cf_int rows, bands;
-    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
+    cf_conv_bands(g, nthreads, &rows, &bands);
+    rows = CF_MIN(rows, CF_MAX((cf_int)1, CF_CONV_STEM_BAND_BYTES / (cf_int)sizeof(T) / (C * Wp) - (R - 1)));
+    bands = (P + rows - 1) / rows;
+    const cf_int tasks = g->n * bands, cs = (rows + R - 1) * Wp; /* a channel of the band's copy */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     SUF(tile_ws) tw;
@@ -531,29 +539,30 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
         T *xp = SUF(tile_ws_image)(&tw, th);
-        cf_int lo, hi, filled = -1;
+        cf_int lo, hi;
         cf_partition(tasks, nt, th, 1, &lo, &hi);
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
-            if (n != filled) {
-                for (cf_int r = 0; r < C * H; ++r) SUF(pad_row)(xp + r * Wp, img + (n * C * H + r) * W, pl, lo_col, hi_col, Wp);
-                filled = n;
-            }
+            /* the band's input rows [y0, y1), copied with their column padding */
+            const cf_int y0 = CF_MAX((cf_int)0, i0 - pt), y1 = CF_MIN(H, i1 - 1 - pt + R);
+            for (cf_int cc = 0; cc < C; ++cc)
+                for (cf_int y = y0; y < y1; ++y)
+                    SUF(pad_row)(xp + cc * cs + (y - y0) * Wp, img + ((n * C + cc) * H + y) * W, pl, lo_col, hi_col, Wp);
             for (cf_int i = i0; i < i1; ++i) {
                 cf_int a_lo, a_hi;
                 cf_conv_tap_rows(g, i, &a_lo, &a_hi);
                 for (cf_int j0 = 0; j0 < Q; j0 += LEN)
                     for (cf_int kg = 0; kg < groups; ++kg)
-                        kt->stem_f32((a_hi - a_lo) * CS, xp, (i - pt) * Wp + j0, xoff + a_lo * CS,
-                                     (int)CF_MIN(LEN, Q - j0), wpack + (kg * crs + a_lo * CS) * NR,
-                                     (int)CF_MIN(NR, K - kg * NR), feat + ((n * K + kg * NR) * P + i) * Q + j0, P * Q,
-                                     bias ? bias + kg * NR : NULL, relu);
+                        stem((a_hi - a_lo) * CS, xp, (i - pt - y0) * Wp + j0, xoff + a_lo * CS, (int)CF_MIN(LEN, Q - j0),
+                             wpack + (kg * crs + a_lo * CS) * NR, (int)CF_MIN(NR, K - kg * NR),
+                             feat + ((n * K + kg * NR) * P + i) * Q + j0, P * Q, bias ? bias + kg * NR : NULL, relu);
             }
         }
     }
     cf_scratch_release(tw.ws, tw.cap);
     return CF_OK;
 }
+
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
  * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its depth
  * ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall on
@@ -668,12 +677,14 @@ static int SUF(correlate_subsampled)(const cf_conv_geom *g, const T *img, const 
 static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
                           int nthreads) {
     if (cf_conv_is_subsampled(g)) return SUF(correlate_subsampled)(g, img, wt, bias, relu, feat, nthreads);
+#if F32_TILES
+    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, bias, relu, feat, nthreads);
+#endif
     if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
 #if F32_TILES
-    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, bias, relu, feat, nthreads);
     if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
@@ -813,9 +824,15 @@ static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, con
 
 static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
     /* (not when the image has a channel or two per group: that correlation would be one or two
-     * rows thin, and the GEMM of col2im, crs rows deep in kpg, does better) */
+     * rows thin, and the GEMM of col2im, crs rows deep in kpg, does better -- except for one
+     * channel in float32 without dilation, which the stem path's one-channel kernel does best) */
+    int thin_stem = 0;
+#if F32_TILES
+    thin_stem = CF_SELECT(cf_conv, cf_isa_current())->stem1_f32 && g->c == 1 && g->groups == 1 &&
+                g->dilation_h == 1 && g->dilation_w == 1;
+#endif
     if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g) &&
-        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS) &&
+        (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS || thin_stem) &&
         g->pad_top <= g->dilation_h * (g->r - 1) && g->pad_left <= g->dilation_w * (g->s - 1))
         return SUF(adjoint_as_correlation)(g, feat, wt, bias, img, nthreads);
     if (cf_conv_is_direct(g)) {

@@ -22,8 +22,8 @@
  * writes it with intrinsics (cf_<dtype>_conv_wgrad_dot_4x6__avx512), and generic/ and avx2/ compile
  * the plain-C 2 x 4 block of kernels/conv_dot_template.h. So are rows, wgrad_taps and stem
  * (cf_f32_conv_rows_14x32__avx512, cf_f32_conv_wgrad_taps_9x32__avx512, cf_f32_conv_stem_4x64__avx512,
- * cf_f32_conv_stem_wgrad_12x2__avx512, and their plain-C twins ..__generic; none for avx2, whose
- * table holds NULL). */
+ * cf_f32_conv_stem_1x64__avx512, cf_f32_conv_stem_wgrad_12x2__avx512, and their plain-C twins
+ * ..__generic; none for avx2, whose table holds NULL). */
 #ifndef CF_KERNELS_CONV_H
 #define CF_KERNELS_CONV_H
 
@@ -92,6 +92,9 @@ typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_
 typedef void (*cf_f32_conv_stem_fn)(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
                                     const float *w, int nk, float *y, cf_int ys, const float *bias, int relu);
 #define CF_CONV_STEM_TAPS 32
+/* stem1: the same for one output channel (nk = 1, weights w[t]) and any number of taps: the
+ * correlation one channel thin, as the data gradient of a one-channel image is; per tap and 64
+ * pixels 4 loads and 4 FMAs. */
 
 /* stem_wgrad: the weight gradient of up to 12 taps (t) for up to 2 output channels (j) over a band
  * of output rows, the pixels along vectors (the stem's weight gradient, at stride 1):
@@ -148,6 +151,7 @@ typedef struct {
     cf_f32_conv_rows_fn rows_f32; /* NULL: no such kernel for this ISA */
     cf_f32_conv_wgrad_taps_fn wgrad_taps_f32; /* NULL: none */
     cf_f32_conv_stem_fn stem_f32;             /* NULL: none */
+    cf_f32_conv_stem_fn stem1_f32;            /* NULL: none */
     cf_f32_conv_stem_wgrad_fn stem_wgrad_f32; /* NULL: none */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;

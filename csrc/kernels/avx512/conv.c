@@ -264,6 +264,56 @@ void cf_f32_conv_stem_4x64__avx512(cf_int taps, const float *x, cf_int x0, const
     }
 }
 
+/* stem1 (contract: kernels/conv.h): one channel x NB vectors of 16 pixels, two accumulators per
+ * vector (even and odd taps) so that consecutive FMAs do not wait on each other. */
+static inline __attribute__((always_inline)) void stem1_tile(const int NB, cf_int taps, const float *x, cf_int x0,
+                                                             const cf_int *xoff, int len, const float *w, float *y,
+                                                             const float *bias, int relu) {
+    const __mmask16 last = (__mmask16)((1u << (len - 16 * (NB - 1))) - 1); /* 1 to 16 lanes */
+    __m512 acc[2][4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NB; ++v) acc[0][v] = acc[1][v] = _mm512_setzero_ps();
+    cf_int t = 0;
+    for (; t + 2 <= taps; t += 2) {
+#pragma GCC unroll 2
+        for (int e = 0; e < 2; ++e) {
+            const float *xt = x + (x0 + xoff[t + e]);
+            const __m512 wt = _mm512_set1_ps(w[t + e]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; ++v)
+                acc[e][v] = _mm512_fmadd_ps(v < NB - 1 ? _mm512_loadu_ps(xt + 16 * v)
+                                                       : _mm512_maskz_loadu_ps(last, xt + 16 * v), wt, acc[e][v]);
+        }
+    }
+    if (t < taps) {
+        const float *xt = x + (x0 + xoff[t]);
+        const __m512 wt = _mm512_set1_ps(w[t]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NB; ++v)
+            acc[0][v] = _mm512_fmadd_ps(v < NB - 1 ? _mm512_loadu_ps(xt + 16 * v)
+                                                   : _mm512_maskz_loadu_ps(last, xt + 16 * v), wt, acc[0][v]);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NB; ++v) {
+        __m512 o = _mm512_add_ps(acc[0][v], acc[1][v]);
+        if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[0]));
+        if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* second operand on NaN */
+        _mm512_mask_storeu_ps(y + 16 * v, v < NB - 1 ? 0xffff : last, o);
+    }
+}
+
+void cf_f32_conv_stem_1x64__avx512(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
+                                   const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+    (void)nk;
+    (void)ys;
+    switch ((len + 15) / 16) {
+    case 1: stem1_tile(1, taps, x, x0, xoff, len, w, y, bias, relu); break;
+    case 2: stem1_tile(2, taps, x, x0, xoff, len, w, y, bias, relu); break;
+    case 3: stem1_tile(3, taps, x, x0, xoff, len, w, y, bias, relu); break;
+    default: stem1_tile(4, taps, x, x0, xoff, len, w, y, bias, relu); break;
+    }
+}
+
 /* stem_wgrad (contract: kernels/conv.h) as 12 taps x 2 channels: 24 accumulators of 16 pixel
  * lanes, per vector of pixels 2 gradient loads and one input load per tap for its 2 FMAs. */
 void cf_f32_conv_stem_wgrad_12x2__avx512(cf_int taps, int rows, cf_int q, const float *x, cf_int x0, cf_int ldx,
@@ -306,6 +356,7 @@ const cf_conv_kernels cf_conv__avx512 = {
     .rows_f32 = cf_f32_conv_rows_14x32__avx512,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__avx512,
     .stem_f32 = cf_f32_conv_stem_4x64__avx512,
+    .stem1_f32 = cf_f32_conv_stem_1x64__avx512,
     .stem_wgrad_f32 = cf_f32_conv_stem_wgrad_12x2__avx512,
     .fwd_f64 = cf_f64_conv_fwd__avx512,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__avx512,

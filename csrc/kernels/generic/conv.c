@@ -74,6 +74,26 @@ void cf_f32_conv_stem_4x64__generic(cf_int taps, const float *x, cf_int x0, cons
         }
 }
 
+/* stem1 (contract: kernels/conv.h) in plain C: even and odd taps summed apart, as the AVX-512
+ * kernel does. */
+void cf_f32_conv_stem_1x64__generic(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+    (void)nk;
+    (void)ys;
+    for (int u = 0; u < len; ++u) {
+        float even = 0, odd = 0;
+        cf_int t = 0;
+        for (; t + 2 <= taps; t += 2) {
+            even += x[x0 + xoff[t] + u] * w[t];
+            odd += x[x0 + xoff[t + 1] + u] * w[t + 1];
+        }
+        if (t < taps) even += x[x0 + xoff[t] + u] * w[t];
+        float acc = even + odd;
+        if (bias) acc += bias[0];
+        y[u] = relu && acc < 0 ? 0 : acc;
+    }
+}
+
 /* stem_wgrad (contract: kernels/conv.h) in plain C, pixel by pixel. */
 void cf_f32_conv_stem_wgrad_12x2__generic(cf_int taps, int rows, cf_int q, const float *x, cf_int x0, cf_int ldx,
                                           const cf_int *xoff, const float *dy, cf_int ldy, int nk, float *acc,
@@ -99,6 +119,7 @@ const cf_conv_kernels cf_conv__generic = {
     .rows_f32 = cf_f32_conv_rows_14x32__generic,
     .wgrad_taps_f32 = cf_f32_conv_wgrad_taps_9x32__generic,
     .stem_f32 = cf_f32_conv_stem_4x64__generic,
+    .stem1_f32 = cf_f32_conv_stem_1x64__generic,
     .stem_wgrad_f32 = cf_f32_conv_stem_wgrad_12x2__generic,
     .fwd_f64 = cf_f64_conv_fwd__generic,
     .fwd_lanes_f64 = cf_f64_conv_fwd_lanes__generic,
