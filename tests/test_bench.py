@@ -46,6 +46,13 @@ def _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.
     return x.copy(), np.zeros(x.shape[1], x.dtype), np.ones(x.shape[1], x.dtype)
 
 
+def _batch_norm_relu_max_pool2d(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
+                                kernel_size=2):
+    n, c, h, w = x.shape
+    y = np.zeros((n, c, h // kernel_size, w // kernel_size), x.dtype)
+    return y, np.zeros(c, x.dtype), np.ones(c, x.dtype), np.zeros(y.shape, np.uint8)
+
+
 def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
     return x.copy()
 
@@ -53,7 +60,8 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, act
 def standin(names=None, **special):
     funcs = {op.func: _copy for op in registry.REGISTRY}
     funcs.update(rrelu=_drawn, noisy_relu=_drawn, dropout=_drawn, gaussian_noise=_drawn,
-                 max_pool2d=_max_pool2d, batch_norm=_batch_norm, batch_norm_relu=_batch_norm, conv2d=_conv2d)
+                 max_pool2d=_max_pool2d, batch_norm=_batch_norm, batch_norm_relu=_batch_norm, conv2d=_conv2d,
+                 batch_norm_relu_max_pool2d=_batch_norm_relu_max_pool2d)
     if names is not None:
         funcs = {k: v for k, v in funcs.items() if k in names}
     funcs.update(special)

@@ -455,6 +455,24 @@ def _bn_relu_backward(s, dt, inp):
     return Case((dy, y, x, gamma, save_mean, save_invstd), {"training": True}, case.arrays, s)
 
 
+def _bn_pool(s, dt, inp):
+    case = _bn(True)(s, dt, inp)
+    return Case(case.args, dict(case.kwargs, kernel_size=2), case.arrays, s)
+
+
+def _bn_pool_backward(s, dt, inp):
+    x, gamma, beta = _bn_arrays(s, dt, inp)
+    rm, rv = np.zeros(s.c, dtype=dt), np.ones(s.c, dtype=dt)
+    y, save_mean, save_invstd, arg = inp.forward("batch_norm_relu_max_pool2d", x, gamma, beta, rm, rv, True)
+    dy = inp.randn(y.shape, dt, "dy")
+    return Case((dy, y, arg, x, gamma, save_mean, save_invstd), {"kernel_size": 2, "training": True},
+                {"x": x, "gamma": gamma, "beta": beta, "rm": rm, "rv": rv, "dy": dy}, s)
+
+
+def _torch_bn_pool(t, F, x, gamma, beta, rm, rv):
+    return F.max_pool2d(_torch_bn(True, True)(t, F, x, gamma, beta, rm, rv), 2)
+
+
 def _torch_bn(training, relu=False):
     def fn(t, F, x, gamma, beta, rm, rv):
         y = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=0.1, eps=1e-5)
@@ -471,6 +489,11 @@ BNORM = [
     Op("batch_norm_relu", "batch_norm_relu", "bnorm", "bnorm", _bn(True), _forward(_torch_bn(True, True))),
     Op("batch_norm_relu_backward", "batch_norm_relu_backward", "bnorm", "bnorm", _bn_relu_backward,
        _backward(_torch_bn(True, True), ("x", "gamma", "beta"))),
+    # a conv-BN-ReLU-pool block's tail, fused by the layer API, against torch's three ops
+    Op("batch_norm_relu_max_pool2d", "batch_norm_relu_max_pool2d", "bnorm", "bnorm", _bn_pool,
+       _forward(_torch_bn_pool)),
+    Op("batch_norm_relu_max_pool2d_backward", "batch_norm_relu_max_pool2d_backward", "bnorm", "bnorm",
+       _bn_pool_backward, _backward(_torch_bn_pool, ("x", "gamma", "beta"))),
 ]
 
 REGISTRY = ACTIVATIONS + OUTPUT + DENSE + CONV + POOL + BNORM
