@@ -141,7 +141,9 @@ class Adam(Optimizer):
         g = g + weight_decay * p
         m = lerp(m, g, 1 - beta_1);  v = beta_2 * v + (1 - beta_2) * g * g
         p -= (learning_rate / (1 - beta_1**t)) * m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)
-    """
+
+    Each step is cnnfast.adam_step on the parameter, which it updates in place: parameters must be
+    C-contiguous and writeable (a model's are); any gradient layout is taken."""
 
     _decoupled = False
 
