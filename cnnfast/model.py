@@ -191,12 +191,11 @@ class Sequential:
             if type(layer) is not _layers.MaxPooling2D:
                 return False
             kh, kw = as_pair(layer.pool_size)
-            return (layer.strides in (None, layer.pool_size) and layer.padding in (0, (0, 0))
-                    and kh * kw <= BN_POOL_MAX_WINDOW)
+            return ((layer.strides is None or as_pair(layer.strides) == (kh, kw))
+                    and as_pair(layer.padding) == (0, 0) and kh * kw <= BN_POOL_MAX_WINDOW)
 
         n = len(self.layers)
         self._train_steps = []
-        self._pools_in_bn = {}   # batch-norm index -> index of the max pooling it runs
         skip = 0
         for i, layer in enumerate(self.layers):
             if skip:
@@ -212,7 +211,6 @@ class Sequential:
                 pool = self.layers[i + 2] if layer.fused_relu and i + 2 < n else None
                 layer.fused_pool = pool if tiling_max_pool(pool) else None
                 if layer.fused_pool is not None:
-                    self._pools_in_bn[i] = i + 2
                     skip = 2
         # nothing uses the gradient of the model's input
         first = self.layers[0] if self.layers else None
@@ -229,8 +227,8 @@ class Sequential:
                     and k + 1 < len(steps) and steps[k + 1] == i + 1
                     and type(self.layers[i + 1]) is _layers.BatchNormalization):
                 self._infer_steps.append(("fold", i, i + 1))
-                if i + 1 in self._pools_in_bn:   # the folded batch norm no longer runs it
-                    self._infer_steps.append(("layer", self._pools_in_bn[i + 1], None))
+                if self.layers[i + 1].fused_pool is not None:  # the folded batch norm no longer
+                    self._infer_steps.append(("layer", i + 3, None))  # runs it: bn, relu, pool
                 k += 2
             else:
                 self._infer_steps.append(("layer", i, None))

@@ -486,64 +486,17 @@ int cf_batchnorm_relu_maxpool_fwd(cf_dtype dt, const cf_bnorm *bn, const cf_bn_p
                    save_invstd, nthreads);
 }
 
-/* IN dy, y, arg (n, c, p, q: the forward's outputs and the gradient of y), x, gamma (NULL = 1),
- * save_mean, save_invstd; OUT dx (like x), dgamma, dbeta (c). Plane by plane: each plane's
- * partial sums, a barrier, each channel's sum over its n planes in order (so the result does
- * not depend on the thread count), a barrier, dx. */
-int cf_batchnorm_relu_maxpool_bwd(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp,
-                                  const void *dy, const void *y, const uint8_t *arg,
-                                  const void *x, const void *gamma, const void *save_mean,
-                                  const void *save_invstd, void *dx, void *dgamma, void *dbeta,
-                                  int nthreads) {
-    const cf_batchnorm_kernels *kr = CF_SELECT(batchnorm, cf_isa_current());
-    cf_int c = bn->c, n = bn->n, planes = n * c;
-    int nt = cf_threads_for(planes * bn->s, CF_BN_GRAIN, nthreads);
-    const void *x_dx = bn->training ? x : NULL; /* eval: dx = a*g, x and the mean not involved */
-    double *part;
-    void *prm;
-    if (split_workspace(planes, (size_t)c * CF_BN_BWD_PARAMS, &part, &prm) != CF_OK)
-        return CF_ERR_NOMEM;
-    CF_OMP(omp parallel num_threads(nt))
-    {
-        cf_int b, e, c0, c1;
-        split_share(planes, c, &b, &e, &c0, &c1);
-        for (cf_int ch = c0; ch < c1; ch++)
-            put_mean(dt, prm, ch * CF_BN_BWD_PARAMS, load(dt, save_mean, ch, 0));
-        CF_OMP(omp barrier)
-        for (cf_int plane = b; plane < e; plane++) {
-            part[2 * plane] = part[2 * plane + 1] = 0;
-            maxpool_grad_stats(kr, dt, bp, dy, y, arg, x, plane,
-                               at(dt, prm, plane % c * CF_BN_BWD_PARAMS), part + 2 * plane);
-        }
-        CF_OMP(omp barrier)
-        for (cf_int ch = c0; ch < c1; ch++) {
-            double sum[2] = {0, 0};
-            for (cf_int i = 0; i < n; i++) {
-                sum[0] += part[2 * (i * c + ch)];
-                sum[1] += part[2 * (i * c + ch) + 1];
-            }
-            coef k = backward_coef(dt, bn, ch, sum, gamma, save_mean, save_invstd, dgamma, dbeta);
-            put_bwd_params(dt, prm, ch, &k);
-        }
-        CF_OMP(omp barrier)
-        for (cf_int plane = b; plane < e; plane++)
-            maxpool_grad(kr, dt, bp, dy, y, arg, x_dx, dx, plane,
-                         at(dt, prm, plane % c * CF_BN_BWD_PARAMS));
-    }
-    cf_free(part);
-    cf_free(prm);
-    return CF_OK;
-}
-
-/* IN dy, y (batch_norm_relu's output or NULL), x, gamma (NULL = 1), save_mean, save_invstd;
- * OUT dx (like x), dgamma, dbeta (c). */
-int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void *y, const void *x,
-                     const void *gamma, const void *save_mean, const void *save_invstd, void *dx,
-                     void *dgamma, void *dbeta, int nthreads) {
+/* batch_norm's backward (bp NULL) or batch_norm_relu_max_pool2d's (bp the pooling, with dy, y
+ * and arg pooled): with pooling, the split layout's items are whole planes, whose passes go
+ * through the maxima (maxpool_grad_stats, maxpool_grad). */
+static int backward(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp, const void *dy,
+                    const void *y, const uint8_t *arg, const void *x, const void *gamma,
+                    const void *save_mean, const void *save_invstd, void *dx, void *dgamma,
+                    void *dbeta, int nthreads) {
     const cf_batchnorm_kernels *kr = CF_SELECT(batchnorm, cf_isa_current());
     cf_int c = bn->c, s = bn->s, n = bn->n, total = n * c * s;
     int nt = cf_threads_for(total, CF_BN_GRAIN, nthreads);
-    if (s == 1) {
+    if (s == 1 && bp == NULL) {
         nt = cf_threads_for(c, CF_BN_COLS, nt);
         if (dt == CF_F32)
             bwd2d_float(bn, dy, y, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nt);
@@ -551,9 +504,9 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
             bwd2d_double(bn, dy, y, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, nt);
         return CF_OK;
     }
-    split sp = split_make(bn);
+    const split sp = bp ? (split){1, s} : split_make(bn);
     const void *x_dx = bn->training ? x : NULL; /* eval: dx = a*g, x and the mean not involved */
-    if (by_channel(bn, nt)) {
+    if (bp == NULL && by_channel(bn, nt)) {
         CF_OMP(omp parallel for num_threads(nt) schedule(dynamic, 1))
         for (cf_int ch = 0; ch < c; ch++) {
             double sum[2] = {0, 0}, prm[CF_BN_BWD_PARAMS]; /* in the data type */
@@ -586,10 +539,14 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         for (cf_int t = b; t < e;) {
             cf_int ch, off, len, runs;
             item(bn, &sp, t, &ch, &off, &len);
-            runs = item_runs(bn, &sp, t, e, ch);
+            runs = bp ? 1 : item_runs(bn, &sp, t, e, ch);
             memset(part + 2 * t, 0, (size_t)runs * 2 * sizeof(double));
-            grad_stats(kr, dt, dy, y, x, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS),
-                       part + 2 * t);
+            if (bp)
+                maxpool_grad_stats(kr, dt, bp, dy, y, arg, x, t,
+                                   at(dt, prm, ch * CF_BN_BWD_PARAMS), part + 2 * t);
+            else
+                grad_stats(kr, dt, dy, y, x, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS),
+                           part + 2 * t);
             t += runs;
         }
         CF_OMP(omp barrier)
@@ -603,14 +560,37 @@ int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void
         for (cf_int t = b; t < e;) {
             cf_int ch, off, len, runs;
             item(bn, &sp, t, &ch, &off, &len);
-            runs = item_runs(bn, &sp, t, e, ch);
-            grad(kr, dt, dy, y, x_dx, dx, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS));
+            runs = bp ? 1 : item_runs(bn, &sp, t, e, ch);
+            if (bp)
+                maxpool_grad(kr, dt, bp, dy, y, arg, x_dx, dx, t, at(dt, prm, ch * CF_BN_BWD_PARAMS));
+            else
+                grad(kr, dt, dy, y, x_dx, dx, off, runs, len, at(dt, prm, ch * CF_BN_BWD_PARAMS));
             t += runs;
         }
     }
     cf_free(part);
     cf_free(prm);
     return CF_OK;
+}
+
+/* IN dy, y (batch_norm_relu's output or NULL), x, gamma (NULL = 1), save_mean, save_invstd;
+ * OUT dx (like x), dgamma, dbeta (c). */
+int cf_batchnorm_bwd(cf_dtype dt, const cf_bnorm *bn, const void *dy, const void *y, const void *x,
+                     const void *gamma, const void *save_mean, const void *save_invstd, void *dx,
+                     void *dgamma, void *dbeta, int nthreads) {
+    return backward(dt, bn, NULL, dy, y, NULL, x, gamma, save_mean, save_invstd, dx, dgamma,
+                    dbeta, nthreads);
+}
+
+/* IN dy, y, arg (n, c, p, q: the gradient of y, and the forward's y and arg), x, gamma (NULL =
+ * 1), save_mean, save_invstd; OUT dx (like x), dgamma, dbeta (c). */
+int cf_batchnorm_relu_maxpool_bwd(cf_dtype dt, const cf_bnorm *bn, const cf_bn_pool *bp,
+                                  const void *dy, const void *y, const uint8_t *arg,
+                                  const void *x, const void *gamma, const void *save_mean,
+                                  const void *save_invstd, void *dx, void *dgamma, void *dbeta,
+                                  int nthreads) {
+    return backward(dt, bn, bp, dy, y, arg, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta,
+                    nthreads);
 }
 
 /* IN weight (k, per), bias/gamma/beta (k, NULL = 0/1/0), running_mean, running_var (k);

@@ -480,6 +480,25 @@ static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, 
     for (cf_int t = hi; t < wp; ++t) dst[t] = 0;
 }
 
+/* The tile paths' weight (stem, rows): panels of nr output channels (zeros past k), each
+ * c*r*s deep with its taps ordered tap row first, p = (a*c + cc)*s + b, so that the taps of an
+ * output row that fall on padding rows are a prefix or a suffix of the depth:
+ *   wpack[(panel*crs + p)*nr + j] = weight of channel panel*nr + j at tap p. */
+static void SUF(pack_tap_rows)(const cf_conv_geom *g, const T *wt, cf_int nr, T *wpack, int nthreads) {
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, crs = C * R * S, panels = (K + nr - 1) / nr;
+    const int nt = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int pn = 0; pn < panels; ++pn) {
+        T *dst = wpack + pn * crs * nr;
+        if (K - pn * nr < nr) memset(dst, 0, sizeof(T) * (size_t)(nr * crs)); /* channels past k */
+        for (cf_int kk = pn * nr; kk < CF_MIN(K, pn * nr + nr); ++kk)
+            for (cf_int cc = 0; cc < C; ++cc)
+                for (cf_int a = 0; a < R; ++a)
+                    for (cf_int b = 0; b < S; ++b)
+                        dst[((a * C + cc) * S + b) * nr + kk - pn * nr] = wt[((kk * C + cc) * R + a) * S + b];
+    }
+}
+
 /* The scratch of the tile paths (stem, rows): the packed weight (wvals values), the taps' offsets
  * (crs), then one padded image (ivals values) per thread, each part CF_ALIGN aligned. */
 typedef struct {
@@ -526,12 +545,7 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, groups * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    memset(wpack, 0, tw.wbytes); /* channels past k */
-    for (cf_int kk = 0; kk < K; ++kk) /* taps in (a, c, b) order, as the rows path */
-        for (cf_int cc = 0; cc < C; ++cc)
-            for (cf_int a = 0; a < R; ++a)
-                for (cf_int b = 0; b < S; ++b)
-                    wpack[(kk / NR * crs + (a * C + cc) * S + b) * NR + kk % NR] = wt[((kk * C + cc) * R + a) * S + b];
+    SUF(pack_tap_rows)(g, wt, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * Wp + b;
@@ -564,9 +578,9 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
 }
 
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
- * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, its depth
- * ordered tap row first (p = (a*c + cc)*s + b), so that the taps of an output row that fall on
- * padding rows are a prefix or a suffix of the depth, and are skipped. A task is one image (or a
+ * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, tap row first
+ * (pack_tap_rows), so that the taps of an output row that fall on padding rows, a prefix or a
+ * suffix of the depth, are skipped. A task is one image (or a
  * band of its rows when there are fewer images than threads): the image's rows are copied into the
  * thread's scratch with their left and right padding, Wp = (q-1)*sw + (s-1)*dw + 1 columns, split
  * into sw phases of Wq columns (padded column t at (t % sw)*Wq + t / sw), so that the pixels of an
@@ -587,17 +601,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    const int ntp = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
-    CF_OMP_FOR(ntp)
-    for (cf_int pn = 0; pn < panels; ++pn) {
-        T *dst = wpack + pn * crs * NR;
-        if (K - pn * NR < NR) memset(dst, 0, sizeof(T) * (size_t)(NR * crs)); /* channels past k */
-        for (cf_int kk = pn * NR; kk < CF_MIN(K, pn * NR + NR); ++kk)
-            for (cf_int cc = 0; cc < C; ++cc)
-                for (cf_int a = 0; a < R; ++a)
-                    for (cf_int b = 0; b < S; ++b)
-                        dst[((a * C + cc) * S + b) * NR + kk - pn * NR] = wt[((kk * C + cc) * R + a) * S + b];
-    }
+    SUF(pack_tap_rows)(g, wt, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b)

@@ -265,10 +265,7 @@ void cf_f32_bnorm_maxpool__avx512(const cf_bn_pool *bp, const float *x, float *y
     }
 }
 
-/* g of 16 windows from o: dy where y > 0 (0 past m), and their positions */
-static inline __m512 window_grad(const float *dy, const float *y, cf_int o, cf_int m) {
-    return masked_grad_f32(dy, y, o, lanes16(m));
-}
+/* the positions of 16 windows from o (0 past m) */
 static inline __m512i window_arg(const uint8_t *arg, cf_int o, cf_int m) {
     return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lanes16(m), arg + o));
 }
@@ -289,7 +286,7 @@ void cf_f32_bnorm_maxpool_grad_stats__avx512(const cf_bn_pool *bp, const float *
         const float *r0 = x + 2 * i * bp->w, *r1 = r0 + bp->w;
         for (cf_int j = 0; j < bp->q; j += 16) {
             cf_int m = CF_MIN(16, bp->q - j), o = i * bp->q + j;
-            __m512 g = window_grad(dy, y, o, m), a, b, c, d;
+            __m512 g = masked_grad_f32(dy, y, o, lanes16(m)), a, b, c, d;
             __m512i at = window_arg(arg, o, m);
             load_cols(r0, 2 * j, m, &a, &b);
             load_cols(r1, 2 * j, m, &c, &d);
@@ -337,7 +334,7 @@ void cf_f32_bnorm_maxpool_grad__avx512(const cf_bn_pool *bp, const float *dy, co
     for (cf_int i = 0; i < bp->p; i++) {
         for (cf_int j = 0; j < bp->q; j += 16) {
             cf_int m = CF_MIN(16, bp->q - j), o = i * bp->q + j;
-            __m512 g = window_grad(dy, y, o, m);
+            __m512 g = masked_grad_f32(dy, y, o, lanes16(m));
             __m512i at = window_arg(arg, o, m);
             for (int r = 0; r < 2; r++) { /* the window row r: positions 2r (even), 2r + 1 */
                 __m512 ge = _mm512_maskz_mov_ps(is_at(at, 2 * r), g);
