@@ -109,6 +109,10 @@ CASES = [
     (3, 4, 12, 13, 40, 5, 5, 1, (4, 2), 2, 1),
     (1, 12, 16, 16, 32, 3, 3, 1, 1, 1, 1),
     (3, 64, 5, 20, 64, 3, 3, 1, 1, 1, 1),
+    # ... whose data gradients pack the flipped kernel from the weight itself: 40 channels (a panel
+    # and 8) over 13 (past the packer's blocks of 8), a 3x2 kernel; dilated 3x3 with 11 over 36
+    (3, 40, 9, 10, 13, 3, 2, 1, 1, 1, 1),
+    (4, 36, 8, 9, 11, 3, 3, 1, (2, 2), 2, 1),
     # ... and at strides 2 and 3, the image's columns split into phases (3x3, 5x5); rows of at
     # most 7 pixels two to a tile where they share their taps (stride 1 and 2; one image of 40
     # rows in two bands)

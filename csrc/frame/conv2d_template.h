@@ -483,19 +483,30 @@ static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, 
 /* The tile paths' weight (stem, rows): panels of nr output channels (zeros past k), each
  * c*r*s deep with its taps ordered tap row first, p = (a*c + cc)*s + b, so that the taps of an
  * output row that fall on padding rows are a prefix or a suffix of the depth:
- *   wpack[(panel*crs + p)*nr + j] = weight of channel panel*nr + j at tap p. */
-static void SUF(pack_tap_rows)(const cf_conv_geom *g, const T *wt, cf_int nr, T *wpack, int nthreads) {
-    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, crs = C * R * S, panels = (K + nr - 1) / nr;
+ *   wpack[(panel*crs + p)*nr + j] = weight of channel panel*nr + j at tap p.
+ * With flip set, wt is the weight (c, k, r, s) of the conv whose adjoint this correlation is
+ * (adjoint_as_correlation): channel kk's tap (a, b) on input channel cc is wt[cc][kk][r-1-a][s-1-b].
+ * Channels are copied in blocks of CF_CONV_PACK_CHANNELS, whose source and destination lines stay
+ * in L1 across the panel's nr channels. */
+#define CF_CONV_PACK_CHANNELS 8
+static void SUF(pack_tap_rows)(const cf_conv_geom *g, const T *wt, int flip, cf_int nr, T *wpack, int nthreads) {
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, RS = R * S, crs = C * RS, panels = (K + nr - 1) / nr;
+    /* tap (a, b) of channel kk on input channel cc: wt[o + kk*ks + cc*ccs + a*as + b*bs] */
+    const cf_int o = flip ? RS - 1 : 0, ks = flip ? RS : crs, ccs = flip ? K * RS : RS;
+    const cf_int as = flip ? -S : S, bs = flip ? -1 : 1;
     const int nt = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
     CF_OMP_FOR(nt)
     for (cf_int pn = 0; pn < panels; ++pn) {
         T *dst = wpack + pn * crs * nr;
-        if (K - pn * nr < nr) memset(dst, 0, sizeof(T) * (size_t)(nr * crs)); /* channels past k */
-        for (cf_int kk = pn * nr; kk < CF_MIN(K, pn * nr + nr); ++kk)
-            for (cf_int cc = 0; cc < C; ++cc)
-                for (cf_int a = 0; a < R; ++a)
-                    for (cf_int b = 0; b < S; ++b)
-                        dst[((a * C + cc) * S + b) * nr + kk - pn * nr] = wt[((kk * C + cc) * R + a) * S + b];
+        const cf_int k0 = pn * nr, nk = CF_MIN(nr, K - k0);
+        if (nk < nr) memset(dst, 0, sizeof(T) * (size_t)(nr * crs)); /* channels past k */
+        for (cf_int c0 = 0; c0 < C; c0 += CF_CONV_PACK_CHANNELS)
+            for (cf_int j = 0; j < nk; ++j)
+                for (cf_int cc = c0; cc < CF_MIN(C, c0 + CF_CONV_PACK_CHANNELS); ++cc) {
+                    const T *src = wt + o + (k0 + j) * ks + cc * ccs;
+                    for (cf_int a = 0; a < R; ++a)
+                        for (cf_int b = 0; b < S; ++b) dst[((a * C + cc) * S + b) * nr + j] = src[a * as + b * bs];
+                }
     }
 }
 
@@ -523,7 +534,7 @@ static inline T *SUF(tile_ws_image)(const SUF(tile_ws) *t, int th) {
  * one, stem1), each tap a vector of pixels times a broadcast weight. A task is a band of one
  * image's output rows: it copies the input rows under them with their column padding (tap rows
  * outside the image are skipped, not padded, as on the rows path). */
-static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, int flip, const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     enum { LEN = 64 };
@@ -545,7 +556,7 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, groups * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, wt, NR, wpack, nthreads);
+    SUF(pack_tap_rows)(g, wt, flip, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * Wp + b;
@@ -585,7 +596,7 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
  * thread's scratch with their left and right padding, Wp = (q-1)*sw + (s-1)*dw + 1 columns, split
  * into sw phases of Wq columns (padded column t at (t % sw)*Wq + t / sw), so that the pixels of an
  * output row under one tap are consecutive at any stride. */
-static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const T *bias, int relu, T *feat,
+static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, int flip, const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
@@ -601,7 +612,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, wt, NR, wpack, nthreads);
+    SUF(pack_tap_rows)(g, wt, flip, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b)
@@ -682,14 +693,14 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
                           int nthreads) {
     if (cf_conv_is_subsampled(g)) return SUF(correlate_subsampled)(g, img, wt, bias, relu, feat, nthreads);
 #if F32_TILES
-    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, bias, relu, feat, nthreads);
+    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, 0, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
 #if F32_TILES
-    if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, bias, relu, feat, nthreads);
+    if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, 0, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
     const cf_int G = g->groups, PQ = g->p * g->q;
@@ -807,20 +818,28 @@ static void SUF(add_bias)(const cf_conv_geom *g, const T *bias, T *img, int nthr
 /* With stride 1 the adjoint is itself a correlation: of the feature side, padded by
  * dilation*(kernel - 1) - padding (so only where that is not negative), with the kernel flipped
  * and its channel axes swapped. That
- * product is kpg*r*s deep instead of kpg, and writes the image once instead of scattering into it. */
+ * product is kpg*r*s deep instead of kpg, and writes the image once instead of scattering into it.
+ * The tile paths pack the flipped kernel from the weight itself; the others read a flipped copy. */
 static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img,
                                        int nthreads) {
     const cf_int G = g->groups, cpg = g->c / G, kpg = g->k / G, R = g->r, S = g->s, RS = R * S;
+    const cf_conv_geom f = {g->n, g->k, g->p, g->q, g->c, g->h, g->w, R, S, G, 1, 1, g->dilation_h, g->dilation_w,
+                            g->dilation_h * (R - 1) - g->pad_top, g->dilation_w * (S - 1) - g->pad_left};
+#if F32_TILES /* the order of correlate's rules: f is never subsampled (stride 1, r*s > 1 or padded) */
+    if (cf_conv_stem_fwd(&f)) return SUF(correlate_stem)(&f, feat, wt, 1, bias, 0, img, nthreads);
+    if (cf_conv_rows_fwd(&f)) return SUF(correlate_rows)(&f, feat, wt, 1, bias, 0, img, nthreads);
+#endif
     size_t cap = 0;
     T *flip = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(g->k * cpg * RS), &cap);
     if (!flip) return CF_ERR_NOMEM;
-    for (cf_int gi = 0; gi < G; ++gi) /* flip[gi*cpg + cc][kk][a][b] = wt[gi*kpg + kk][cc][R-1-a][S-1-b] */
-        for (cf_int cc = 0; cc < cpg; ++cc)
-            for (cf_int kk = 0; kk < kpg; ++kk)
-                for (cf_int ab = 0; ab < RS; ++ab)
-                    flip[((gi * cpg + cc) * kpg + kk) * RS + ab] = wt[((gi * kpg + kk) * cpg + cc) * RS + RS - 1 - ab];
-    const cf_conv_geom f = {g->n, g->k, g->p, g->q, g->c, g->h, g->w, R, S, G, 1, 1, g->dilation_h, g->dilation_w,
-                            g->dilation_h * (R - 1) - g->pad_top, g->dilation_w * (S - 1) - g->pad_left};
+    const int nt = cf_threads_for(g->k * cpg * RS, (cf_int)1 << 15, nthreads);
+    CF_OMP_FOR(nt)
+    for (cf_int gc = 0; gc < g->c; ++gc) { /* flip[gi*cpg + cc][kk][a][b] = wt[gi*kpg + kk][cc][R-1-a][S-1-b] */
+        const cf_int gi = gc / cpg, cc = gc % cpg;
+        for (cf_int kk = 0; kk < kpg; ++kk)
+            for (cf_int ab = 0; ab < RS; ++ab)
+                flip[(gc * kpg + kk) * RS + ab] = wt[((gi * kpg + kk) * cpg + cc) * RS + RS - 1 - ab];
+    }
     const int st = SUF(correlate)(&f, feat, flip, bias, 0, img, nthreads);
     cf_scratch_release(flip, cap);
     return st;
