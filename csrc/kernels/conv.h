@@ -70,7 +70,7 @@ typedef struct {
  * the output channels across (the GEMM's orientation turned over, so that a 7- or 14-wide row
  * fills a tile instead of half a 32-wide vector), for rows_mr x rows_nr tiles:
  *   IN  x[x0 + xoff[p] + i]: the input pixel under output pixel i for depth step p (i < m <= rows_mr;
- *       x0 + xoff[p] >= 0 -- the frame points xoff at the taps that fall inside the image); when
+ *       x0 + xoff[p] >= 0 -- the frame points xoff at the taps of a padded copy); when
  *       x2 != 0 the tile is two output rows of m/2 pixels (m even), the second row's pixel i - m/2
  *       at x[x0 + xoff[p] + x2 + i - m/2]
  *   IN  w[p*rows_nr + j]: the packed weight panel (64-byte aligned)
