@@ -20,7 +20,9 @@ count), every ISA, 1 and all threads, float32 and float64:
 - float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps);
 - float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
   gradients as 12 taps x 2 channels (stem), correlations one channel thin (stem1: the data
-  gradient of one-channel images), and images with an inf or NaN there."""
+  gradient of one-channel images), and images with an inf or NaN there;
+- float32 data gradients at strides above 1 as one stride-1 correlation per phase of the image
+  on the rows kernel (adjoint_rows), and conv_transpose2d's forward there (bias, output padding)."""
 import numpy as np
 import pytest
 
@@ -141,6 +143,20 @@ CASES = [
     # 45 taps, an odd count), and the forwards of one output channel above
     (2, 1, 60, 200, 40, 3, 3, 1, 1, 1, 1),
     (3, 1, 13, 21, 5, 3, 3, 1, 1, 1, 1),
+    # float32 data gradients at strides above 1 as one stride-1 correlation per phase of the image
+    # on the rows path, their pixels scattered (adjoint_rows): 3x3 stride 2 (a phase of one tap,
+    # pointwise), 40 channels (a panel and 8) and a 13-wide image (phases 7 and 6 wide); no
+    # padding on 17 x 16 (33 channels); padding 2 (phases whose copy starts inside the feature
+    # side); 5x5 at strides (3, 2) with padding (2, 1); 2x2 stride 2 (every phase one tap); one
+    # image in bands; the last image rows out of every tap's reach; 20-wide phase rows, 64 channels
+    (8, 40, 14, 13, 32, 3, 3, 2, 1, 1, 1),
+    (6, 33, 17, 16, 36, 3, 3, 2, 0, 1, 1),
+    (8, 32, 12, 12, 32, 3, 3, 2, 2, 1, 1),
+    (8, 32, 16, 15, 40, 5, 5, (3, 2), (2, 1), 1, 1),
+    (9, 32, 10, 12, 32, 2, 2, 2, 0, 1, 1),
+    (1, 32, 44, 24, 32, 3, 3, 2, 1, 1, 1),
+    (8, 32, 16, 12, 32, 3, 3, 2, 0, 1, 1),
+    (2, 64, 40, 40, 64, 3, 3, 2, 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 
@@ -279,3 +295,19 @@ def test_weight_gradient_in_tiles(isa, nthreads, stride):
     dy = rng.integers(-4, 5, (2, 248, 24, 24)).astype(np.float32)
     got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
     same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])
+
+
+@pytest.mark.parametrize("case", [(8, 40, 7, 7, 32, 3, 3, 2, 1, (1, 0)), (6, 36, 8, 8, 33, 3, 3, 2, 0, (1, 1)),
+                                  (8, 32, 6, 5, 40, 5, 5, (3, 2), (2, 1), (2, 1))],
+                         ids=["s2p1", "s2p0", "s32"])
+def test_strided_transpose_on_phases(isa, nthreads, case):
+    """conv_transpose2d's forward is the strided conv's data gradient: on the phases of the rows
+    path it adds the bias to every output pixel, those that output_padding adds (out of every
+    tap's reach) included (exact mode)."""
+    n, cin, h, w, cout, r, s, stride, padding, output_padding = case
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding)
+    rng = np.random.default_rng(5)
+    x = ints(rng, (n, cin, h, w), np.float32)
+    weight = ints(rng, (cin, cout, r, s), np.float32)
+    bias = ints(rng, (cout,), np.float32)
+    same(cnnfast.conv_transpose2d(x, weight, bias, **kw), ref.conv_transpose2d(x, weight, bias, **kw))

@@ -68,6 +68,9 @@
 #define CF_CONV_ROWS_MAX_DEPTH 4608
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)8 << 20)
+/* Most phases (stride_h * stride_w) of an adjoint on the rows path (so strides of at most 16,
+ * what the rows kernels store). */
+#define CF_CONV_ROWS_PHASES 16
 /* Bytes of the stem path's copy of one band of input rows (all channels, one per thread): half
  * of L2, and at most CF_CONV_STEM_BYTES for the input rows of a single output row. */
 #define CF_CONV_STEM_BAND_BYTES ((cf_int)1 << 20)
@@ -222,8 +225,7 @@ static int cf_conv_grid_fwd(const cf_conv_geom *g) {
     return 0.87 / waste > (double)kpg / (double)(kpg + 20);
 }
 
-/* float32 forwards for the rows path (correlate_rows): any stride, one group, not pointwise, at
- * least a full tile of output channels, a depth c*r*s whose weight panel stays near L2, enough
+/* float32 correlations for the rows path (correlate_rows): any stride, one group, at least a full tile of output channels, a depth c*r*s whose weight panel stays near L2, enough
  * pixels to pay for packing the weight, and an image whose padded copy fits CF_CONV_ROWS_BYTES.
  * Output rows of at most CF_CONV_ROWS_NARROW pixels take it whatever their channels: there the
  * grid's and im2col's 32-wide vectors run across several rows and compute the padding between
@@ -231,11 +233,12 @@ static int cf_conv_grid_fwd(const cf_conv_geom *g) {
  * forward, against the grid or im2col: 14x14 and 7x7 planes with 16-32 channels in, 32-64 out,
  * batch 64: 17% faster; 28-112 px with 64-256 channels 8-15% faster (stride 1: 93-98% of the FMA
  * peak), stride 2 20-35%; 28 px with 32 channels in or out 5-20% slower; a tile half empty (16 or
- * 8 channels out) 20-50% slower. */
-static int cf_conv_rows_fwd(const cf_conv_geom *g) {
+ * 8 channels out) 20-50% slower. Forwards take it when they are not pointwise (cf_conv_rows_fwd):
+ * the plain GEMM reads those images in place. */
+static int cf_conv_rows_fits(const cf_conv_geom *g) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int crs = cf_conv_sat_mul(g->c * g->r, g->s);
-    if (!kt->rows_f32 || g->groups != 1 || cf_conv_is_pointwise(g) ||
+    if (!kt->rows_f32 || g->groups != 1 ||
         g->n == 0 || g->p == 0 || g->q == 0 || g->k < kt->rows_nr || crs < CF_CONV_ROWS_MIN_DEPTH ||
         crs > CF_CONV_ROWS_MAX_DEPTH || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS ||
         (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64)))
@@ -245,6 +248,50 @@ static int cf_conv_rows_fwd(const cf_conv_geom *g) {
     const cf_int row = cf_conv_sat_mul((wp + g->stride_w - 1) / g->stride_w, g->stride_w);
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, hp), cf_conv_sat_mul(row, (cf_int)sizeof(float))) <=
            CF_CONV_ROWS_BYTES;
+}
+
+static int cf_conv_rows_fwd(const cf_conv_geom *g) {
+    return !cf_conv_is_pointwise(g) && cf_conv_rows_fits(g);
+}
+
+/* A correlation's weight read from the weight (c, k, r, s) of the conv whose adjoint it is, its
+ * channel axes swapped and its taps flipped: the correlation's tap (a, b) is the conv's tap
+ * (a_top - sh*a, b_top - sw*b). At stride 1 that is every tap (a_top = r - 1, sh = 1); at stride
+ * s each phase of the image takes every s-th (cf_conv_phase). */
+typedef struct {
+    cf_int r, s, a_top, b_top, sh, sw;
+} cf_conv_flip;
+
+/* Phase (ph, pw) of the adjoint of a conv g at dilation 1: the image pixels (u, v) with
+ * u % sh == ph and v % sw == pw, at (u / sh, v / sw) of the phase's plane, receive the taps
+ * a = a0 + sh*t (a0 = (ph + pt) % sh) from the feature rows (u + pt - a) / sh, and likewise the
+ * columns: the stride-1 correlation *f of the feature side with the flipped sub-kernel *fl. */
+static void cf_conv_phase(const cf_conv_geom *g, cf_int ph, cf_int pw, cf_conv_geom *f, cf_conv_flip *fl) {
+    const cf_int sh = g->stride_h, sw = g->stride_w;
+    const cf_int a0 = (ph + g->pad_top) % sh, b0 = (pw + g->pad_left) % sw;
+    const cf_int tr = (g->r - a0 + sh - 1) / sh, ts = (g->s - b0 + sw - 1) / sw; /* its taps */
+    const cf_int e = (ph + g->pad_top - a0) / sh, e2 = (pw + g->pad_left - b0) / sw; /* feature row of tap a0 */
+    *f = (cf_conv_geom){g->n, g->k, g->p, g->q, g->c, (g->h - ph + sh - 1) / sh, (g->w - pw + sw - 1) / sw, tr, ts,
+                        1, 1, 1, 1, 1, tr - 1 - e, ts - 1 - e2};
+    *fl = (cf_conv_flip){g->r, g->s, a0 + sh * (tr - 1), b0 + sw * (ts - 1), sh, sw};
+}
+
+/* float32 adjoints at a stride above 1 for the rows path (adjoint_rows): one group, no dilation,
+ * at most CF_CONV_ROWS_PHASES phases, a kernel at least the stride each way (every phase has
+ * taps), and every phase's correlation one the rows path takes (cf_conv_rows_fits; a phase of one
+ * tap is pointwise, and takes it too). */
+static int cf_conv_rows_adjoint(const cf_conv_geom *g) {
+    if (g->groups != 1 || g->dilation_h != 1 || g->dilation_w != 1 || (g->stride_h == 1 && g->stride_w == 1) ||
+        g->stride_h > g->r || g->stride_w > g->s || g->stride_h * g->stride_w > CF_CONV_ROWS_PHASES)
+        return 0;
+    for (cf_int ph = 0; ph < g->stride_h; ++ph)
+        for (cf_int pw = 0; pw < g->stride_w; ++pw) {
+            cf_conv_geom f;
+            cf_conv_flip fl;
+            cf_conv_phase(g, ph, pw, &f, &fl);
+            if (!cf_conv_rows_fits(&f)) return 0;
+        }
+    return 1;
 }
 
 /* One output channel, any depth: the stem path's one-channel kernel (stem1), which beats the

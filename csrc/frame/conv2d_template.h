@@ -484,31 +484,45 @@ static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, 
  * c*r*s deep with its taps ordered tap row first, p = (a*c + cc)*s + b, so that the taps of an
  * output row that fall on padding rows are a prefix or a suffix of the depth:
  *   wpack[(panel*crs + p)*nr + j] = weight of channel panel*nr + j at tap p.
- * With flip set, wt is the weight (c, k, r, s) of the conv whose adjoint this correlation is
- * (adjoint_as_correlation): channel kk's tap (a, b) on input channel cc is wt[cc][kk][r-1-a][s-1-b].
+ * With fl set, wt is the weight (c, k, fl->r, fl->s) of the conv whose adjoint this correlation
+ * is (cf_conv_flip): channel kk's tap (a, b) on input channel cc is
+ * wt[cc][kk][fl->a_top - fl->sh*a][fl->b_top - fl->sw*b]; and g, fl are nph parts of that
+ * adjoint (the phases of adjoint_rows, which share c and k), packed one after the other.
  * Both read the weight in order. Flipped, the row wt[cc] holds every panel's taps on input
- * channel cc, copied a panel at a time as runs of nr values; else a panel's nr rows are copied in
- * blocks of CF_CONV_PACK_CHANNELS input channels, whose destination lines stay in L1 across them
- * (8x512x7x7 K512, 2 threads: blocks 5% faster than the flipped loop's order for the forward,
- * that order 3% faster than blocks for the flip). */
+ * channel cc, copied a panel at a time as runs of nr values (for all parts in one pass: a pass
+ * per phase read the weight from memory four times, 19% of res5a's data gradient); else a panel's
+ * nr rows are copied in blocks of CF_CONV_PACK_CHANNELS input channels, whose destination lines
+ * stay in L1 across them (8x512x7x7 K512, 2 threads: blocks 5% faster than the flipped loop's
+ * order for the forward, that order 3% faster than blocks for the flip). */
 #define CF_CONV_PACK_CHANNELS 8
-static void SUF(pack_tap_rows)(const cf_conv_geom *g, const T *wt, int flip, cf_int nr, T *wpack, int nthreads) {
-    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, RS = R * S, crs = C * RS, panels = (K + nr - 1) / nr;
-    if (K % nr) memset(wpack + (panels - 1) * crs * nr, 0, sizeof(T) * (size_t)(nr * crs)); /* channels past k */
-    const int nt = cf_threads_for(K * crs, (cf_int)1 << 15, nthreads);
-    if (flip) {
+static void SUF(pack_tap_rows)(const cf_conv_geom *g, cf_int nph, const T *wt, const cf_conv_flip *fl, cf_int nr,
+                               T *wpack, int nthreads) {
+    const cf_int C = g->c, K = g->k, panels = (K + nr - 1) / nr;
+    const int nt = cf_threads_for(K * C * g->r * g->s * nph, (cf_int)1 << 15, nthreads);
+    if (K % nr) /* channels past k */
+        for (cf_int ph = 0, off = 0; ph < nph; off += panels * nr * C * g[ph].r * g[ph].s, ++ph)
+            memset(wpack + off + (panels - 1) * nr * C * g[ph].r * g[ph].s, 0,
+                   sizeof(T) * (size_t)(nr * C * g[ph].r * g[ph].s));
+    if (fl) {
+        const cf_int frs = fl->r * fl->s;
         CF_OMP_FOR(nt)
         for (cf_int e = 0; e < C * panels; ++e) {
             const cf_int cc = e / panels, pn = e % panels, nk = CF_MIN(nr, K - pn * nr);
-            for (cf_int a = 0; a < R; ++a)
-                for (cf_int b = 0; b < S; ++b) {
-                    const T *src = wt + (cc * K + pn * nr) * RS + (R - 1 - a) * S + S - 1 - b;
-                    T *dst = wpack + (pn * crs + (a * C + cc) * S + b) * nr;
-                    for (cf_int j = 0; j < nk; ++j) dst[j] = src[j * RS];
-                }
+            const T *row = wt + (cc * K + pn * nr) * frs;
+            T *part = wpack;
+            for (cf_int ph = 0; ph < nph; part += panels * nr * C * g[ph].r * g[ph].s, ++ph) {
+                const cf_int R = g[ph].r, S = g[ph].s;
+                for (cf_int a = 0; a < R; ++a)
+                    for (cf_int b = 0; b < S; ++b) {
+                        const T *src = row + (fl[ph].a_top - fl[ph].sh * a) * fl->s + fl[ph].b_top - fl[ph].sw * b;
+                        T *dst = part + (pn * C * R * S + (a * C + cc) * S + b) * nr;
+                        for (cf_int j = 0; j < nk; ++j) dst[j] = src[j * frs];
+                    }
+            }
         }
         return;
     }
+    const cf_int R = g->r, S = g->s, RS = R * S, crs = C * RS;
     CF_OMP_FOR(nt)
     for (cf_int pn = 0; pn < panels; ++pn) {
         T *dst = wpack + pn * crs * nr;
@@ -547,7 +561,8 @@ static inline T *SUF(tile_ws_image)(const SUF(tile_ws) *t, int th) {
  * one, stem1), each tap a vector of pixels times a broadcast weight. A task is a band of one
  * image's output rows: it copies the input rows under them with their column padding (tap rows
  * outside the image are skipped, not padded, as on the rows path). */
-static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, int flip, const T *bias, int relu, T *feat,
+static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt, const cf_conv_flip *flip,
+                               const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     enum { LEN = 64 };
@@ -569,7 +584,7 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, groups * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, wt, flip, NR, wpack, nthreads);
+    SUF(pack_tap_rows)(g, 1, wt, flip, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * Wp + b;
@@ -601,6 +616,32 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     return CF_OK;
 }
 
+/* One image's c channels (h x w) into the rows path's copy xp, padded on all sides: channel cc's
+ * padded row y < hp at xp + (cc*hp + y)*ldx holds image row y - pt (zeros outside the image), its
+ * padded column t < wp at (t % sw)*(ldx/sw) + t / sw holding image column t - pl (pt and pl may
+ * be negative: a copy that starts inside the image). */
+static void SUF(rows_copy)(const T *img, cf_int c, cf_int h, cf_int w, cf_int hp, cf_int wp, cf_int pt, cf_int pl,
+                           cf_int sw, cf_int ldx, T *xp) {
+    const cf_int lo_col = CF_MIN(CF_MAX(pl, (cf_int)0), wp), hi_col = CF_MAX(lo_col, CF_MIN(wp, w + pl));
+    for (cf_int cc = 0; cc < c; ++cc)
+        for (cf_int y = 0; y < hp; ++y) {
+            T *dst = xp + (cc * hp + y) * ldx;
+            if (y < pt || y - pt >= h) {
+                memset(dst, 0, sizeof(T) * (size_t)ldx);
+                continue;
+            }
+            const T *src = img + (cc * h + y - pt) * w; /* padded column t: src[t - pl] */
+            if (sw == 1) {
+                SUF(pad_row)(dst, src, pl, lo_col, hi_col, wp);
+            } else {
+                for (cf_int ph = 0; ph < sw; ++ph) { /* padded columns ph, ph + sw, ... */
+                    T *d = dst + ph * (ldx / sw);
+                    for (cf_int t = ph; t < wp; t += sw, ++d) *d = t >= lo_col && t < hi_col ? src[t - pl] : 0;
+                }
+            }
+        }
+}
+
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
  * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, tap row first
  * (pack_tap_rows), so that the taps of an output row that fall on padding rows, a prefix or a
@@ -612,7 +653,8 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
  * stride. Rows of at most rows_mr/2 pixels go two to a tile, with the taps of either row: the
  * padding rows make the other row's extra taps zero (7x7 planes: 3.5 tiles of 9 taps instead of 5
  * tiles, two of them of 6). */
-static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, int flip, const T *bias, int relu, T *feat,
+static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const cf_conv_flip *flip,
+                               const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
@@ -629,12 +671,11 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
     T *wpack = (T *)tw.ws;
     cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, wt, flip, NR, wpack, nthreads);
+    SUF(pack_tap_rows)(g, 1, wt, flip, NR, wpack, nthreads);
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b)
                 xoff[(a * C + cc) * S + b] = cc * cs + a * dh * L + b * dw % sw * Wq + b * dw / sw;
-    const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
         T *xp = SUF(tile_ws_image)(&tw, th);
@@ -643,24 +684,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
             if (n != filled) {
-                for (cf_int cc = 0; cc < C; ++cc)
-                    for (cf_int y = 0; y < Hp; ++y) { /* padded row y holds image row y - pt, or zeros */
-                        T *dst = xp + cc * cs + y * L;
-                        if (y < pt || y - pt >= H) {
-                            memset(dst, 0, sizeof(T) * (size_t)L);
-                            continue;
-                        }
-                        const T *src = img + ((n * C + cc) * H + y - pt) * W; /* padded column t: src[t - pl] */
-                        if (sw == 1) {
-                            SUF(pad_row)(dst, src, pl, lo_col, hi_col, Wp);
-                        } else {
-                            for (cf_int ph = 0; ph < sw; ++ph) { /* padded columns ph, ph + sw, ... */
-                                T *d = dst + ph * Wq;
-                                for (cf_int t = ph; t < Wp; t += sw, ++d)
-                                    *d = t >= lo_col && t < hi_col ? src[t - pl] : 0;
-                            }
-                        }
-                    }
+                SUF(rows_copy)(img + n * C * H * W, C, H, W, Hp, Wp, pt, pl, sw, L, xp);
                 filled = n;
             }
             for (cf_int pn = 0; pn < panels; ++pn) {
@@ -676,10 +700,92 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
                         kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * Q : CF_MIN(MR, Q - j0)), nk, xp,
                                      i * sh * L + j0, pair ? sh * L : 0, xoff + a_lo * CS,
                                      wpack + (pn * crs + a_lo * CS) * NR, feat + ((n * K + pn * NR) * P + i) * Q + j0,
-                                     P * Q, bias ? bias + pn * NR : NULL, relu);
+                                     P * Q, 1, Q, bias ? bias + pn * NR : NULL, relu);
                     i += 1 + pair;
                 }
             }
+        }
+    }
+    cf_scratch_release(tw.ws, tw.cap);
+    return CF_OK;
+}
+
+/* The adjoint at a stride above 1 on the rows path (cf_conv_rows_adjoint): the image pixels of
+ * one phase (u % sh, v % sw) take every sh-th tap row and sw-th tap column, so each phase is a
+ * stride-1 correlation of the feature side with a flipped sub-kernel (cf_conv_phase), its
+ * output pixels sh rows and sw columns apart in the image (the kernel's stores ypix apart).
+ * The phases together write every image pixel once (none is zeroed first) and pack the weight
+ * once. A task is one image (or a band of its phases' rows): the feature side is copied once,
+ * padded for every phase, and each phase reads it from its own origin. Measured against col2im
+ * (the GEMM's product scattered back) on the Zen 4 machine, 2 threads: see README. */
+static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
+    const cf_int C = g->c, K = g->k, H = g->h, W = g->w, P = g->p, Q = g->q, sh = g->stride_h, sw = g->stride_w;
+    const cf_int nph = sh * sw, panels = (C + NR - 1) / NR;
+    cf_conv_geom f[CF_CONV_ROWS_PHASES];
+    cf_conv_flip fl[CF_CONV_ROWS_PHASES];
+    cf_int wofs[CF_CONV_ROWS_PHASES], xofs[CF_CONV_ROWS_PHASES], pt = INT64_MIN, pl = INT64_MIN, hp = 0, wp = 0;
+    for (cf_int ph = 0; ph < nph; ++ph) { /* the copy's padding: the most any phase has */
+        cf_conv_phase(g, ph / sw, ph % sw, &f[ph], &fl[ph]);
+        pt = CF_MAX(pt, f[ph].pad_top);
+        pl = CF_MAX(pl, f[ph].pad_left);
+    }
+    for (cf_int ph = 0, wv = 0, xv = 0; ph < nph; ++ph) { /* its size: every phase's reach from its origin */
+        hp = CF_MAX(hp, pt - f[ph].pad_top + f[ph].p + f[ph].r - 1);
+        wp = CF_MAX(wp, pl - f[ph].pad_left + f[ph].q + f[ph].s - 1);
+        wofs[ph] = wv;
+        xofs[ph] = xv;
+        wv += panels * NR * K * f[ph].r * f[ph].s;
+        xv += K * f[ph].r * f[ph].s;
+    }
+    const cf_int crs = K * g->r * g->s, cs = hp * wp;
+    cf_int rows, bands;
+    const cf_int tasks = cf_conv_bands(&f[0], nthreads, &rows, &bands); /* phase 0 has the most rows */
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(C * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
+                               tasks);
+    SUF(tile_ws) tw;
+    if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, K * cs, nt) != CF_OK) return CF_ERR_NOMEM;
+    T *wpack = (T *)tw.ws;
+    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
+    SUF(pack_tap_rows)(f, nph, wt, fl, NR, wpack, nthreads);
+    for (cf_int ph = 0; ph < nph; ++ph) {
+        const cf_int R = f[ph].r, S = f[ph].s, y0 = pt - f[ph].pad_top, x0 = pl - f[ph].pad_left;
+        for (cf_int a = 0; a < R; ++a)
+            for (cf_int cc = 0; cc < K; ++cc)
+                for (cf_int b = 0; b < S; ++b) xoff[xofs[ph] + (a * K + cc) * S + b] = cc * cs + (y0 + a) * wp + x0 + b;
+    }
+    CF_OMP_PARALLEL(nt)
+    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+        T *xp = SUF(tile_ws_image)(&tw, th);
+        cf_int lo, hi, filled = -1;
+        cf_partition(tasks, nt, th, 1, &lo, &hi);
+        for (cf_int task = lo; task < hi; ++task) {
+            const cf_int n = task / bands, i0 = task % bands * rows;
+            if (n != filled) {
+                SUF(rows_copy)(feat + n * K * P * Q, K, P, Q, hp, wp, pt, pl, 1, wp, xp);
+                filled = n;
+            }
+            for (cf_int pn = 0; pn < panels; ++pn) /* a panel's phases fill its image lines while in L2 */
+                for (cf_int ph = 0; ph < nph; ++ph) {
+                    const cf_conv_geom *fp = &f[ph];
+                    const cf_int q = fp->q, CS = K * fp->s, i1 = CF_MIN(fp->p, i0 + rows);
+                    const int nk = (int)CF_MIN(NR, C - pn * NR);
+                    T *out = img + (n * C * H + ph / sw) * W + ph % sw;
+                    for (cf_int i = i0; i < i1;) { /* rows paired as on correlate_rows */
+                        cf_int a_lo, a_hi, next_hi;
+                        const int pair = 2 * q <= MR && i + 1 < i1;
+                        cf_conv_tap_rows(fp, i, &a_lo, &a_hi);
+                        if (pair) cf_conv_tap_rows(fp, i + 1, &a_lo, &next_hi);
+                        for (cf_int j0 = 0; j0 < q; j0 += MR)
+                            kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * q : CF_MIN(MR, q - j0)), nk, xp,
+                                         i * wp + j0, pair ? wp : 0, xoff + xofs[ph] + a_lo * CS,
+                                         wpack + wofs[ph] + (pn * CS * fp->r + a_lo * CS) * NR,
+                                         out + (pn * NR * H + i * sh) * W + j0 * sw, H * W, sw, sh * W,
+                                         bias ? bias + pn * NR : NULL, 0);
+                        i += 1 + pair;
+                    }
+                }
         }
     }
     cf_scratch_release(tw.ws, tw.cap);
@@ -716,14 +822,14 @@ static int SUF(correlate)(const cf_conv_geom *g, const T *img, const T *wt, cons
                           int nthreads) {
     if (cf_conv_is_subsampled(g)) return SUF(correlate_subsampled)(g, img, wt, bias, relu, feat, nthreads);
 #if F32_TILES
-    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, 0, bias, relu, feat, nthreads);
+    if (cf_conv_stem_fwd(g)) return SUF(correlate_stem)(g, img, wt, NULL, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_is_direct(g) || cf_conv_is_thin(g)) {
         SUF(direct_fwd)(g, img, wt, bias, relu, feat, nthreads);
         return CF_OK;
     }
 #if F32_TILES
-    if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, 0, bias, relu, feat, nthreads);
+    if (cf_conv_rows_fwd(g)) return SUF(correlate_rows)(g, img, wt, NULL, bias, relu, feat, nthreads);
 #endif
     if (cf_conv_grid_fwd(g)) return SUF(correlate_grid)(g, img, wt, bias, relu, feat, nthreads);
     const cf_int G = g->groups, PQ = g->p * g->q;
@@ -849,8 +955,9 @@ static int SUF(adjoint_as_correlation)(const cf_conv_geom *g, const T *feat, con
     const cf_conv_geom f = {g->n, g->k, g->p, g->q, g->c, g->h, g->w, R, S, G, 1, 1, g->dilation_h, g->dilation_w,
                             g->dilation_h * (R - 1) - g->pad_top, g->dilation_w * (S - 1) - g->pad_left};
 #if F32_TILES /* the order of correlate's rules: f is never subsampled (stride 1, r*s > 1 or padded) */
-    if (cf_conv_stem_fwd(&f)) return SUF(correlate_stem)(&f, feat, wt, 1, bias, 0, img, nthreads);
-    if (cf_conv_rows_fwd(&f)) return SUF(correlate_rows)(&f, feat, wt, 1, bias, 0, img, nthreads);
+    const cf_conv_flip fl = {R, S, R - 1, S - 1, 1, 1};
+    if (cf_conv_stem_fwd(&f)) return SUF(correlate_stem)(&f, feat, wt, &fl, bias, 0, img, nthreads);
+    if (cf_conv_rows_fwd(&f)) return SUF(correlate_rows)(&f, feat, wt, &fl, bias, 0, img, nthreads);
 #endif
     size_t cap = 0;
     T *flip = (T *)cf_scratch_acquire(sizeof(T) * (size_t)(g->k * cpg * RS), &cap);
@@ -876,6 +983,9 @@ static int SUF(adjoint)(const cf_conv_geom *g, const T *feat, const T *wt, const
 #if F32_TILES
     thin_stem = CF_SELECT(cf_conv, cf_isa_current())->stem1_f32 && g->c == 1 && g->groups == 1 &&
                 g->dilation_h == 1 && g->dilation_w == 1;
+#endif
+#if F32_TILES
+    if (cf_conv_rows_adjoint(g)) return SUF(adjoint_rows)(g, feat, wt, bias, img, nthreads);
 #endif
     if (g->stride_h == 1 && g->stride_w == 1 && !cf_conv_is_pointwise(g) &&
         (cf_conv_is_direct(g) || g->c / g->groups > CF_CONV_THIN_ROWS || thin_stem) &&

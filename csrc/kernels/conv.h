@@ -75,11 +75,13 @@ typedef struct {
  *       at x[x0 + xoff[p] + x2 + i - m/2]
  *   IN  w[p*rows_nr + j]: the packed weight panel (64-byte aligned)
  *   IN  bias: NULL or nk values; relu: nonzero for max(., 0) last (NaN stays NaN)
- *   OUT y[j*ys + i] = relu?(sum over p < k of x[x0 + xoff[p] + i] * w[p*rows_nr + j] (+ bias[j]))
- *       for i < m, j < nk <= rows_nr (k >= 0; nothing else is written) */
+ *   OUT y[j*ys + at(i)] = relu?(sum over p < k of x[x0 + xoff[p] + i] * w[p*rows_nr + j] (+ bias[j]))
+ *       for i < m, j < nk <= rows_nr (k >= 0; nothing else is written), where pixel i of the first
+ *       row (i < m1: m, or m/2 when x2 != 0) is at at(i) = i*ypix and of the second at
+ *       y2 + (i - m1)*ypix (1 <= ypix <= 16; ypix = 1, y2 = m1: the m pixels one run) */
 typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
-                                    const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
-                                    int relu);
+                                    const cf_int *xoff, const float *w, float *y, cf_int ys, cf_int ypix, cf_int y2,
+                                    const float *bias, int relu);
 
 /* stem: a stride-1 correlation of few taps (c*r*s <= CF_CONV_STEM_TAPS: one- to three-channel
  * images), for stem_nr = 4 output channels by up to stem_len = 64 pixels of one output row, the

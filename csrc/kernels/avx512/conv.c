@@ -77,9 +77,11 @@ DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_s
 #define RW_LEFT(i, ...) v[i] = r##i##0;
 #define RW_RIGHT(i, ...) v[i] = r##i##1;
 
-/* v[i] (i < 16) holds channels 0..15 of pixel i: channel j (< nk) of pixels 0..m-1 goes to y + j*ys. */
-static inline void rows_transpose_store(const __m512 *v, int m, int nk, float *y, cf_int ys, const float *bias,
-                                        int relu) {
+/* v[i] (i < 16) holds channels 0..15 of pixel i: channel j (< nk) of pixel i goes to y + j*ys +
+ * at(i) (kernels/conv.h): one masked store where the pixels are one run, else a permutation of
+ * them under a mask per 16 positions that the runs of pixels ypix apart cover. */
+static inline void rows_transpose_store(const __m512 *v, int m, int m1, int nk, float *y, cf_int ys, cf_int ypix,
+                                        cf_int y2, const float *bias, int relu) {
     __m512 t[16], u[16], col[16];
     for (int i = 0; i < 16; i += 2) { /* per 128-bit lane L: pixels i, i+1 of channels 4L .. 4L+3 */
         t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
@@ -100,18 +102,47 @@ static inline void rows_transpose_store(const __m512 *v, int m, int nk, float *y
         col[c + 4] = _mm512_shuffle_f32x4(b, e, 0x88);
         col[c + 12] = _mm512_shuffle_f32x4(b, e, 0xDD);
     }
-    const __mmask16 mask = (__mmask16)((1u << m) - 1);
+    enum { RUNS = 2 * 14 }; /* two rows of up to 14 pixels 16 apart: 14 vectors each */
+    __m512i idx[RUNS];
+    __mmask16 msk[RUNS];
+    cf_int at[RUNS];
+    int nv = 0;
+    if (ypix == 1 && (m1 == m || y2 == m1)) {
+        idx[0] = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        msk[0] = (__mmask16)((1u << m) - 1);
+        at[nv++] = 0;
+    } else {
+        for (int row = 0; row < 1 + (m1 < m); ++row) {
+            const int i0 = row ? m1 : 0, span = ((row ? m - m1 : m1) - 1) * (int)ypix + 1;
+            for (int u = 0; u < span; u += 16, ++nv) {
+                int id[16];
+                unsigned mk = 0;
+                for (int l = 0; l < 16; ++l) {
+                    const int pos = u + l, hit = pos < span && pos % ypix == 0;
+                    id[l] = hit ? i0 + pos / (int)ypix : 0;
+                    mk |= (unsigned)hit << l;
+                }
+                idx[nv] = _mm512_loadu_si512(id);
+                msk[nv] = (__mmask16)mk;
+                at[nv] = (row ? y2 : 0) + u;
+            }
+        }
+    }
     for (int j = 0; j < nk; ++j) {
         __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
         if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* the second operand when either is NaN */
-        _mm512_mask_storeu_ps(y + j * ys, mask, o);
+        if (nv == 1 && at[0] == 0 && ypix == 1)
+            _mm512_mask_storeu_ps(y + j * ys, msk[0], o);
+        else
+            for (int r = 0; r < nv; ++r)
+                _mm512_mask_storeu_ps(y + j * ys + at[r], msk[r], _mm512_permutexvar_ps(idx[r], o));
     }
 }
 
 static inline __attribute__((always_inline)) void rows_body(const int M, const int M1, const int H, cf_int k,
                                                             int nk, const float *x, cf_int x0, cf_int x2,
                                                             const cf_int *xoff, const float *w, float *y, cf_int ys,
-                                                            const float *bias, int relu) {
+                                                            cf_int ypix, cf_int y2, const float *bias, int relu) {
     CF_ROWS14(RW_DECL)
     for (cf_int p = 0; p < k; ++p) {
         const float *xp = x + (x0 + xoff[p]), *xb = xp + x2 - M1; /* pixels M1.. of the second row */
@@ -121,18 +152,18 @@ static inline __attribute__((always_inline)) void rows_body(const int M, const i
     __m512 v[16];
     v[14] = v[15] = _mm512_setzero_ps();
     CF_ROWS14(RW_LEFT)
-    rows_transpose_store(v, M, nk < 16 ? nk : 16, y, ys, bias, relu);
+    rows_transpose_store(v, M, M1, nk < 16 ? nk : 16, y, ys, ypix, y2, bias, relu);
     if (!H && nk > 16) {
         CF_ROWS14(RW_RIGHT)
-        rows_transpose_store(v, M, nk - 16, y + 16 * ys, ys, bias ? bias + 16 : NULL, relu);
+        rows_transpose_store(v, M, M1, nk - 16, y + 16 * ys, ys, ypix, y2, bias ? bias + 16 : NULL, relu);
     }
 }
 
 #define RW_CALL(mm, m1)                                                                            \
     if (nk <= 16)                                                                                  \
-        rows_body(mm, m1, 1, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);                        \
+        rows_body(mm, m1, 1, k, nk, x, x0, x2, xoff, w, y, ys, ypix, y2, bias, relu);                        \
     else                                                                                           \
-        rows_body(mm, m1, 0, k, nk, x, x0, x2, xoff, w, y, ys, bias, relu);
+        rows_body(mm, m1, 0, k, nk, x, x0, x2, xoff, w, y, ys, ypix, y2, bias, relu);
 #define RW_CASE(i, ...)                                                                            \
     case i + 1:                                                                                    \
         RW_CALL(i + 1, i + 1)                                                                      \
@@ -143,8 +174,8 @@ static inline __attribute__((always_inline)) void rows_body(const int M, const i
         break;
 
 void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
-                                    const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
-                                    int relu) {
+                                    const cf_int *xoff, const float *w, float *y, cf_int ys, cf_int ypix, cf_int y2,
+                                    const float *bias, int relu) {
     if (x2) {
         switch (m) {
             RW_PAIR(2) RW_PAIR(4) RW_PAIR(6) RW_PAIR(8) RW_PAIR(10) RW_PAIR(12)

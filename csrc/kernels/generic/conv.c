@@ -33,8 +33,8 @@
 /* rows (contract: kernels/conv.h) in plain C: the 14 x 32 tile of the AVX-512 kernel, summed in
  * the same order (p ascending, from zero, bias added last). */
 void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf_int x0, cf_int x2,
-                                     const cf_int *xoff, const float *w, float *y, cf_int ys, const float *bias,
-                                     int relu) {
+                                     const cf_int *xoff, const float *w, float *y, cf_int ys, cf_int ypix,
+                                     cf_int y2, const float *bias, int relu) {
     float acc[14][32] = {{0}};
     const int m1 = x2 ? m / 2 : m;
     for (cf_int p = 0; p < k; ++p) {
@@ -47,7 +47,7 @@ void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf
     for (int j = 0; j < nk; ++j)
         for (int i = 0; i < m; ++i) {
             const float v = bias ? acc[i][j] + bias[j] : acc[i][j];
-            y[j * ys + i] = relu && v < 0.0f ? 0.0f : v;
+            y[j * ys + (i < m1 ? i * ypix : y2 + (i - m1) * ypix)] = relu && v < 0.0f ? 0.0f : v;
         }
 }
 
