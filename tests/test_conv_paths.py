@@ -283,16 +283,16 @@ def test_stem_path_non_finite_image(isa, nthreads, special):
     same(cnnfast.conv2d_backward(dy, x, weight, padding=1, need_input_grad=False)[1], want_dw)
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_weight_gradient_in_tiles(isa, nthreads, stride):
-    """float32 3x3 weight gradients whose per-thread partial would pass 1 MB (k*c*9 floats) on
-    planes of 576+ output pixels: whole tiles of 9 taps x 32 channels per thread over every image
-    (a partial last tile of 24 channels; stride 2 on a 47x47 image; exact mode)."""
+@pytest.mark.parametrize("stride, n, p", [(1, 2, 24), (2, 2, 24), (1, 6, 7), (2, 6, 7)])
+def test_weight_gradient_in_tiles(isa, nthreads, stride, n, p):
+    """float32 3x3 weight gradients whose per-thread partial would pass 1 MB (k*c*9 floats):
+    whole tiles of 9 taps x 32 channels per thread, each summed over every image in one kernel call
+    (a partial last tile of 24 channels; 24x24 and 7x7 outputs, stride 1 and 2; exact mode)."""
     rng = np.random.default_rng(11)
-    h = 24 if stride == 1 else 47
-    x = rng.integers(-4, 5, (2, 120, h, h)).astype(np.float32)
+    h = p if stride == 1 else 2 * p - 1
+    x = rng.integers(-4, 5, (n, 120, h, h)).astype(np.float32)
     weight = rng.integers(-4, 5, (248, 120, 3, 3)).astype(np.float32)
-    dy = rng.integers(-4, 5, (2, 248, 24, 24)).astype(np.float32)
+    dy = rng.integers(-4, 5, (n, 248, p, p)).astype(np.float32)
     got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
     same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])
 

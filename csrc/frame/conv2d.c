@@ -80,7 +80,6 @@
 #define CF_CONV_TAPS_ACC_BYTES ((cf_int)1 << 20)
 #define CF_CONV_TAPS_BYTES ((cf_int)4 << 20)
 #define CF_CONV_TAPS_BATCH_BYTES ((cf_int)64 << 20)
-#define CF_CONV_TAPS_TILE_PIXELS 576
 
 #ifdef CF_HAVE_OPENMP
 #define CF_CONV_PRAGMA(x) _Pragma(#x)
@@ -331,11 +330,11 @@ static int cf_conv_stem_wgrad(const cf_conv_geom *g) {
  * into a partial dW of its own, when that partial stays in L2 (CF_CONV_TAPS_ACC_BYTES: each image
  * passes over all of it) and the thread's scratch (padded image, channels-last gradient, partial)
  * fits CF_CONV_TAPS_BYTES; 2 for weight_grad_taps_tiles, each thread summing whole tiles of dW over
- * all images, for planes of CF_CONV_TAPS_TILE_PIXELS output pixels or more whose padded batch and
- * channels-last gradient fit CF_CONV_TAPS_BATCH_BYTES; else 0. Measured on the Zen 4 machine, 2
- * threads, dW alone, against the grid and the GEMM: partials, 14-32 px with 16-128 channels 1.3-2.4x
- * as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112 px within 5%; tiles, C256-512 on 28-56
- * px 8-10% faster, but 5-15% slower on 7-14 px outputs (one short product per tile and image). */
+ * all images, where the padded batch and channels-last gradient fit CF_CONV_TAPS_BATCH_BYTES; else
+ * 0. Measured on the Zen 4 machine, 2 threads, dW alone, against the grid and the GEMM: partials,
+ * 14-32 px with 16-128 channels 1.3-2.4x as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112
+ * px within 5%; tiles, C256-512 on 28-56 px 8-10% faster, on 7-14 px outputs at batch 4-8 4-12%
+ * (one product per tile over all images), at batch 1 within 5%. */
 static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     if (!kt->wgrad_taps_f32 || g->r != 3 || g->s != 3 || g->groups != 1 || g->k < kt->taps_nr || g->c == 0 ||
@@ -348,10 +347,7 @@ static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
     const cf_int acc = cf_conv_sat_mul(kp, g->c * 9);
     if (cf_conv_sat_mul(acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_ACC_BYTES)
         return cf_conv_sat_mul(img + acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
-    return g->p * g->q >= CF_CONV_TAPS_TILE_PIXELS &&
-                   cf_conv_sat_mul(cf_conv_sat_mul(img, g->n), (cf_int)sizeof(float)) <= CF_CONV_TAPS_BATCH_BYTES
-               ? 2
-               : 0;
+    return cf_conv_sat_mul(cf_conv_sat_mul(img, g->n), (cf_int)sizeof(float)) <= CF_CONV_TAPS_BATCH_BYTES ? 2 : 0;
 }
 
 /* The tasks of the tile paths (correlate_rows, weight_grad_taps): whole images when there are at

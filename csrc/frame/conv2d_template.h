@@ -1181,7 +1181,7 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
             }
             for (cf_int pn = 0; pn < panels; ++pn)
                 for (cf_int cc = 0; cc < C; ++cc)
-                    kt->wgrad_taps_f32((int)(i1 - i0), (int)Q, xp + cc * cs + i0 * sh * Wp, Wp, sh, sw, toff,
+                    kt->wgrad_taps_f32(1, 0, 0, (int)(i1 - i0), (int)Q, xp + cc * cs + i0 * sh * Wp, Wp, sh, sw, toff,
                                        dyt + (pn * PQ + i0 * Q) * NR, NR, acc + (pn * C + cc) * 9 * NR);
         }
     }
@@ -1225,9 +1225,8 @@ static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, cons
         const cf_int pn = t / C, cc = t % C;
         T acc[9 * 32];
         memset(acc, 0, sizeof acc);
-        for (cf_int n = 0; n < N; ++n)
-            kt->wgrad_taps_f32((int)P, (int)Q, xall + (n * C + cc) * cs, Wp, sh, sw, toff,
-                               dyt + (n * panels + pn) * NR * PQ, NR, acc);
+        kt->wgrad_taps_f32((int)N, C * cs, panels * NR * PQ, (int)P, (int)Q, xall + cc * cs, Wp, sh, sw, toff,
+                           dyt + pn * NR * PQ, NR, acc);
         for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
             for (cf_int tap = 0; tap < 9; ++tap) dw[(k * C + cc) * 9 + tap] = acc[tap * NR + k - pn * NR];
     }

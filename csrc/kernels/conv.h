@@ -111,12 +111,14 @@ typedef void (*cf_f32_conv_stem_wgrad_fn)(cf_int taps, int rows, cf_int q, const
 /* wgrad_taps: the weight gradient of one input channel's 9 taps (a 3x3 kernel, any dilation) for
  * taps_nr = 32 output channels, summed over a block of output pixels, the output gradient
  * channels-last:
- *   IN    x[i*sh*ldx + u*sw + toff[t]]: the (padded) input under output pixel (i, u) for tap t < 9
- *   IN    dy[(i*q + u)*ldd + j]: the output gradient of channel j < 32 at pixel (i, u); 64-byte
- *         aligned, ldd a multiple of 16
- *   INOUT acc[t*32 + j] += sum over i < rows, u < q (in that order) of x[...] * dy[...] */
-typedef void (*cf_f32_conv_wgrad_taps_fn)(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
-                                          const cf_int *toff, const float *dy, cf_int ldd, float *acc);
+ *   IN    x[n*xs + i*sh*ldx + u*sw + toff[t]]: the (padded) input under output pixel (i, u) of
+ *         image n < nimg for tap t < 9
+ *   IN    dy[n*ds + (i*q + u)*ldd + j]: the output gradient of channel j < 32 at that pixel; 64-byte
+ *         aligned, ldd and ds multiples of 16
+ *   INOUT acc[t*32 + j] += sum over n < nimg, i < rows, u < q (in that order) of x[...] * dy[...] */
+typedef void (*cf_f32_conv_wgrad_taps_fn)(int nimg, cf_int xs, cf_int ds, int rows, int q, const float *x, cf_int ldx,
+                                          cf_int sh, cf_int sw, const cf_int *toff, const float *dy, cf_int ldd,
+                                          float *acc);
 
 /* im2col: kc rows of one packed micro-panel of w lanes (layout: frame/gemm.h), depth q = p0 + p
  * for p < kc, channel q / rs and tap t = q % rs:

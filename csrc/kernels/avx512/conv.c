@@ -207,17 +207,19 @@ void cf_f32_conv_rows_14x32__avx512(cf_int k, int m, int nk, const float *x, cf_
     _mm512_storeu_ps(acc + t * 32, s##t##0);                                                       \
     _mm512_storeu_ps(acc + t * 32 + 16, s##t##1);
 
-void cf_f32_conv_wgrad_taps_9x32__avx512(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
-                                         const cf_int *toff, const float *dy, cf_int ldd, float *acc) {
+void cf_f32_conv_wgrad_taps_9x32__avx512(int nimg, cf_int xs, cf_int ds, int rows, int q, const float *x,
+                                         cf_int ldx, cf_int sh, cf_int sw, const cf_int *toff, const float *dy,
+                                         cf_int ldd, float *acc) {
     TP_TAPS9(TP_DECL)
-    for (int i = 0; i < rows; ++i) {
-        const float *xr = x + i * sh * ldx, *dr = dy + (cf_int)i * q * ldd;
-        for (int u = 0; u < q; ++u) {
-            const float *xp = xr + u * sw;
-            const __m512 d0 = _mm512_load_ps(dr + u * ldd), d1 = _mm512_load_ps(dr + u * ldd + 16);
-            TP_TAPS9(TP_STEP)
+    for (int n = 0; n < nimg; ++n)
+        for (int i = 0; i < rows; ++i) {
+            const float *xr = x + n * xs + i * sh * ldx, *dr = dy + n * ds + (cf_int)i * q * ldd;
+            for (int u = 0; u < q; ++u) {
+                const float *xp = xr + u * sw;
+                const __m512 d0 = _mm512_load_ps(dr + u * ldd), d1 = _mm512_load_ps(dr + u * ldd + 16);
+                TP_TAPS9(TP_STEP)
+            }
         }
-    }
     TP_TAPS9(TP_STORE)
 }
 

@@ -52,14 +52,16 @@ void cf_f32_conv_rows_14x32__generic(cf_int k, int m, int nk, const float *x, cf
 }
 
 /* wgrad_taps (contract: kernels/conv.h) in plain C. */
-void cf_f32_conv_wgrad_taps_9x32__generic(int rows, int q, const float *x, cf_int ldx, cf_int sh, cf_int sw,
-                                          const cf_int *toff, const float *dy, cf_int ldd, float *acc) {
-    for (int i = 0; i < rows; ++i)
-        for (int u = 0; u < q; ++u) {
-            const float *xp = x + i * sh * ldx + u * sw, *d = dy + ((cf_int)i * q + u) * ldd;
-            for (int t = 0; t < 9; ++t)
-                for (int j = 0; j < 32; ++j) acc[t * 32 + j] += xp[toff[t]] * d[j];
-        }
+void cf_f32_conv_wgrad_taps_9x32__generic(int nimg, cf_int xs, cf_int ds, int rows, int q, const float *x,
+                                          cf_int ldx, cf_int sh, cf_int sw, const cf_int *toff, const float *dy,
+                                          cf_int ldd, float *acc) {
+    for (int n = 0; n < nimg; ++n)
+        for (int i = 0; i < rows; ++i)
+            for (int u = 0; u < q; ++u) {
+                const float *xp = x + n * xs + i * sh * ldx + u * sw, *d = dy + n * ds + ((cf_int)i * q + u) * ldd;
+                for (int t = 0; t < 9; ++t)
+                    for (int j = 0; j < 32; ++j) acc[t * 32 + j] += xp[toff[t]] * d[j];
+            }
 }
 
 /* stem (contract: kernels/conv.h) in plain C, summed in the same order as the AVX-512 kernel. */
