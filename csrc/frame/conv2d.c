@@ -242,7 +242,8 @@ static int cf_conv_rows_fits(const cf_conv_geom *g) {
         crs > CF_CONV_ROWS_MAX_DEPTH || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS ||
         (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64)))
         return 0;
-    const cf_int hp = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1;
+    /* the copy's rows: the image's (correlate_rows) or the taps' reach (adjoint_rows' phases) */
+    const cf_int hp = CF_MAX(g->h, cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1);
     const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(g->dilation_w, g->s - 1) + 1;
     const cf_int row = cf_conv_sat_mul((wp + g->stride_w - 1) / g->stride_w, g->stride_w);
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, hp), cf_conv_sat_mul(row, (cf_int)sizeof(float))) <=

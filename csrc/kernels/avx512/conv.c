@@ -102,40 +102,40 @@ static inline void rows_transpose_store(const __m512 *v, int m, int m1, int nk, 
         col[c + 4] = _mm512_shuffle_f32x4(b, e, 0x88);
         col[c + 12] = _mm512_shuffle_f32x4(b, e, 0xDD);
     }
+    if (ypix == 1 && (m1 == m || y2 == m1)) { /* the m pixels one run */
+        const __mmask16 mask = (__mmask16)((1u << m) - 1);
+        for (int j = 0; j < nk; ++j) {
+            __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
+            if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* the second operand when either is NaN */
+            _mm512_mask_storeu_ps(y + j * ys, mask, o);
+        }
+        return;
+    }
     enum { RUNS = 2 * 14 }; /* two rows of up to 14 pixels 16 apart: 14 vectors each */
     __m512i idx[RUNS];
     __mmask16 msk[RUNS];
     cf_int at[RUNS];
     int nv = 0;
-    if (ypix == 1 && (m1 == m || y2 == m1)) {
-        idx[0] = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-        msk[0] = (__mmask16)((1u << m) - 1);
-        at[nv++] = 0;
-    } else {
-        for (int row = 0; row < 1 + (m1 < m); ++row) {
-            const int i0 = row ? m1 : 0, span = ((row ? m - m1 : m1) - 1) * (int)ypix + 1;
-            for (int u = 0; u < span; u += 16, ++nv) {
-                int id[16];
-                unsigned mk = 0;
-                for (int l = 0; l < 16; ++l) {
-                    const int pos = u + l, hit = pos < span && pos % ypix == 0;
-                    id[l] = hit ? i0 + pos / (int)ypix : 0;
-                    mk |= (unsigned)hit << l;
-                }
-                idx[nv] = _mm512_loadu_si512(id);
-                msk[nv] = (__mmask16)mk;
-                at[nv] = (row ? y2 : 0) + u;
+    for (int row = 0; row < 1 + (m1 < m); ++row) {
+        const int i0 = row ? m1 : 0, span = ((row ? m - m1 : m1) - 1) * (int)ypix + 1;
+        for (int u = 0; u < span; u += 16, ++nv) {
+            int id[16];
+            unsigned mk = 0;
+            for (int l = 0; l < 16; ++l) {
+                const int pos = u + l, hit = pos < span && pos % ypix == 0;
+                id[l] = hit ? i0 + pos / (int)ypix : 0;
+                mk |= (unsigned)hit << l;
             }
+            idx[nv] = _mm512_loadu_si512(id);
+            msk[nv] = (__mmask16)mk;
+            at[nv] = (row ? y2 : 0) + u;
         }
     }
     for (int j = 0; j < nk; ++j) {
         __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
-        if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* the second operand when either is NaN */
-        if (nv == 1 && at[0] == 0 && ypix == 1)
-            _mm512_mask_storeu_ps(y + j * ys, msk[0], o);
-        else
-            for (int r = 0; r < nv; ++r)
-                _mm512_mask_storeu_ps(y + j * ys + at[r], msk[r], _mm512_permutexvar_ps(idx[r], o));
+        if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o);
+        for (int r = 0; r < nv; ++r)
+            _mm512_mask_storeu_ps(y + j * ys + at[r], msk[r], _mm512_permutexvar_ps(idx[r], o));
     }
 }
 
