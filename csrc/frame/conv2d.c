@@ -15,7 +15,9 @@
  * images into the columns of one GEMM (from CF_CONV_FOLD_MIN_PIX up only when threads outnumber the
  * images). At stride 1 the adjoint is a correlation of its own (flipped
  * kernel, swapped channels), so it needs no col2im -- except for images of one or two channels,
- * where that correlation would be a row or two thin. The weight gradient at stride 1 runs as dot
+ * where that correlation would be a row or two thin. At a larger stride each phase of the image
+ * (pixels u % sh, v % sw) is such a correlation with every stride-th tap (float32, on the rows
+ * kernel: adjoint_rows); elsewhere col2im. The weight gradient at stride 1 runs as dot
  * products on a padded pixel grid (no packing) where that grid wastes less than packing costs
  * (cf_conv_grid_wgrad); otherwise it takes whichever of dW = F * im2col^T and its transpose wastes
  * fewer tile columns. Depthwise and other thin groups,
