@@ -226,8 +226,9 @@ static int cf_conv_grid_fwd(const cf_conv_geom *g) {
     return 0.87 / waste > (double)kpg / (double)(kpg + 20);
 }
 
-/* float32 correlations for the rows path (correlate_rows): any stride, one group, at least a full tile of output channels, a depth c*r*s whose weight panel stays near L2, enough
- * pixels to pay for packing the weight, and an image whose padded copy fits CF_CONV_ROWS_BYTES.
+/* float32 correlations for the rows path (correlate_rows): any stride, one group, at least a full
+ * tile of output channels, a depth c*r*s whose weight panel stays near L2, enough pixels to pay
+ * for packing the weight, and an image whose padded copy fits CF_CONV_ROWS_BYTES.
  * Output rows of at most CF_CONV_ROWS_NARROW pixels take it whatever their channels: there the
  * grid's and im2col's 32-wide vectors run across several rows and compute the padding between
  * them. Wider rows take it from 64 channels in and out. Measured on the Zen 4 machine, 2 threads,
@@ -245,7 +246,8 @@ static int cf_conv_rows_fits(const cf_conv_geom *g) {
         (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64)))
         return 0;
     /* the copy's rows: the image's (correlate_rows) or the taps' reach (adjoint_rows' phases) */
-    const cf_int hp = CF_MAX(g->h, cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1);
+    const cf_int reach = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1;
+    const cf_int hp = CF_MAX(g->h, reach);
     const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(g->dilation_w, g->s - 1) + 1;
     const cf_int row = cf_conv_sat_mul((wp + g->stride_w - 1) / g->stride_w, g->stride_w);
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, hp), cf_conv_sat_mul(row, (cf_int)sizeof(float))) <=

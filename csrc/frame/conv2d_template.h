@@ -537,8 +537,9 @@ static void SUF(pack_tap_rows)(const cf_conv_geom *g, cf_int nph, const T *wt, c
     }
 }
 
-/* The scratch of the tile paths (stem, rows): the packed weight (wvals values), the taps' offsets
- * (crs), then one padded image (ivals values) per thread, each part CF_ALIGN aligned. */
+/* The scratch of the tile paths (stem, rows, adjoint_rows; weight_grad_stem keeps its partials in
+ * the weight's part): the packed weight (wvals values), the taps' offsets (crs), then one padded
+ * image (ivals values) per thread, each part CF_ALIGN aligned. */
 typedef struct {
     char *ws;
     size_t cap, wbytes, obytes, per;
@@ -555,6 +556,21 @@ static int SUF(tile_ws_acquire)(SUF(tile_ws) *t, cf_int wvals, cf_int crs, cf_in
 
 static inline T *SUF(tile_ws_image)(const SUF(tile_ws) *t, int th) {
     return (T *)(t->ws + t->wbytes + t->obytes + t->per * (size_t)th);
+}
+
+/* The scratch of a correlation on the tile paths, parts g[0..nph) of it (one, or the phases of
+ * adjoint_rows), with their weight packed in panels of nr channels (pack_tap_rows) at *wpack and
+ * room for their taps' offsets at *xoff (one per packed depth step). */
+static int SUF(tile_ws_packed)(SUF(tile_ws) *t, const cf_conv_geom *g, cf_int nph, const T *wt,
+                               const cf_conv_flip *fl, cf_int nr, cf_int ivals, int nt, int nthreads, T **wpack,
+                               cf_int **xoff) {
+    cf_int crs = 0;
+    for (cf_int ph = 0; ph < nph; ++ph) crs += g->c * g[ph].r * g[ph].s;
+    if (SUF(tile_ws_acquire)(t, (g->k + nr - 1) / nr * nr * crs, crs, ivals, nt) != CF_OK) return CF_ERR_NOMEM;
+    *wpack = (T *)t->ws;
+    *xoff = (cf_int *)(t->ws + t->wbytes);
+    SUF(pack_tap_rows)(g, nph, wt, fl, nr, *wpack, nthreads);
+    return CF_OK;
 }
 
 /* Stem forwards (cf_conv_stem_fwd): per output row, 64-pixel segments x 4 output channels (or
@@ -581,10 +597,9 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     SUF(tile_ws) tw;
-    if (SUF(tile_ws_acquire)(&tw, groups * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
-    T *wpack = (T *)tw.ws;
-    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, 1, wt, flip, NR, wpack, nthreads);
+    T *wpack;
+    cf_int *xoff;
+    if (SUF(tile_ws_packed)(&tw, g, 1, wt, flip, NR, C * cs, nt, nthreads, &wpack, &xoff) != CF_OK) return CF_ERR_NOMEM;
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b) xoff[(a * C + cc) * S + b] = cc * cs + a * Wp + b;
@@ -667,10 +682,9 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     SUF(tile_ws) tw;
-    if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, C * cs, nt) != CF_OK) return CF_ERR_NOMEM;
-    T *wpack = (T *)tw.ws;
-    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(g, 1, wt, flip, NR, wpack, nthreads);
+    T *wpack;
+    cf_int *xoff;
+    if (SUF(tile_ws_packed)(&tw, g, 1, wt, flip, NR, C * cs, nt, nthreads, &wpack, &xoff) != CF_OK) return CF_ERR_NOMEM;
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b)
@@ -744,10 +758,9 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(C * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     SUF(tile_ws) tw;
-    if (SUF(tile_ws_acquire)(&tw, panels * NR * crs, crs, K * cs, nt) != CF_OK) return CF_ERR_NOMEM;
-    T *wpack = (T *)tw.ws;
-    cf_int *xoff = (cf_int *)(tw.ws + tw.wbytes);
-    SUF(pack_tap_rows)(f, nph, wt, fl, NR, wpack, nthreads);
+    T *wpack;
+    cf_int *xoff;
+    if (SUF(tile_ws_packed)(&tw, f, nph, wt, fl, NR, K * cs, nt, nthreads, &wpack, &xoff) != CF_OK) return CF_ERR_NOMEM;
     for (cf_int ph = 0; ph < nph; ++ph) {
         const cf_int R = f[ph].r, S = f[ph].s, y0 = pt - f[ph].pad_top, x0 = pl - f[ph].pad_left;
         for (cf_int a = 0; a < R; ++a)

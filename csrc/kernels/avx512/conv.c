@@ -77,6 +77,13 @@ DEFINE_WGRAD_DOT(cf_f64_conv_wgrad_dot_4x6__avx512, double, __m512d, 8, _mm512_s
 #define RW_LEFT(i, ...) v[i] = r##i##0;
 #define RW_RIGHT(i, ...) v[i] = r##i##1;
 
+/* A channel's pixels as they leave the tile: plus its bias, then max(., 0) for relu (the second
+ * operand when either is NaN, so NaN stays NaN). */
+static inline __m512 rows_out(__m512 col, const float *bias, int relu) {
+    const __m512 o = bias ? _mm512_add_ps(col, _mm512_set1_ps(*bias)) : col;
+    return relu ? _mm512_max_ps(_mm512_setzero_ps(), o) : o;
+}
+
 /* v[i] (i < 16) holds channels 0..15 of pixel i: channel j (< nk) of pixel i goes to y + j*ys +
  * at(i) (kernels/conv.h): one masked store where the pixels are one run, else a permutation of
  * them under a mask per 16 positions that the runs of pixels ypix apart cover. */
@@ -104,11 +111,8 @@ static inline void rows_transpose_store(const __m512 *v, int m, int m1, int nk, 
     }
     if (ypix == 1 && (m1 == m || y2 == m1)) { /* the m pixels one run */
         const __mmask16 mask = (__mmask16)((1u << m) - 1);
-        for (int j = 0; j < nk; ++j) {
-            __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
-            if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o); /* the second operand when either is NaN */
-            _mm512_mask_storeu_ps(y + j * ys, mask, o);
-        }
+        for (int j = 0; j < nk; ++j)
+            _mm512_mask_storeu_ps(y + j * ys, mask, rows_out(col[j], bias ? bias + j : NULL, relu));
         return;
     }
     enum { RUNS = 2 * 14 }; /* two rows of up to 14 pixels 16 apart: 14 vectors each */
@@ -132,8 +136,7 @@ static inline void rows_transpose_store(const __m512 *v, int m, int m1, int nk, 
         }
     }
     for (int j = 0; j < nk; ++j) {
-        __m512 o = bias ? _mm512_add_ps(col[j], _mm512_set1_ps(bias[j])) : col[j];
-        if (relu) o = _mm512_max_ps(_mm512_setzero_ps(), o);
+        const __m512 o = rows_out(col[j], bias ? bias + j : NULL, relu);
         for (int r = 0; r < nv; ++r)
             _mm512_mask_storeu_ps(y + j * ys + at[r], msk[r], _mm512_permutexvar_ps(idx[r], o));
     }
