@@ -17,7 +17,8 @@ count), every ISA, 1 and all threads, float32 and float64:
 - strided 1x1 convs without padding, run as the pointwise conv of the subsampled image;
 - float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
   (kernels/conv.h, rows), and images with an inf or NaN there;
-- float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps);
+- float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps), large
+  images in bands of rows;
 - float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
   gradients as 12 taps x 2 channels (stem), correlations one channel thin (stem1: the data
   gradient of one-channel images), and images with an inf or NaN there;
@@ -295,6 +296,22 @@ def test_weight_gradient_in_tiles(isa, nthreads, stride, n, p):
     dy = rng.integers(-4, 5, (n, 248, p, p)).astype(np.float32)
     got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
     same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])
+
+
+@pytest.mark.parametrize("n, c, h, k, stride, dilation", [(2, 32, 128, 32, 1, 1), (1, 16, 260, 40, 2, 2)],
+                         ids=["s1", "s2d2"])
+def test_weight_gradient_in_bands(isa, nthreads, n, c, h, k, stride, dilation):
+    """float32 3x3 weight gradients whose image (padded, with its channels-last gradient) passes the
+    taps path's 4 MB of scratch per thread: bands of output rows, each with the padded input rows
+    under it (2 x 64 rows of 128 at stride 1; 129 rows in 3 bands, the last one shorter, at stride
+    2, dilation 2, 40 channels: a panel and 8; exact mode)."""
+    rng = np.random.default_rng(12)
+    kw = dict(stride=stride, padding=1, dilation=dilation)
+    x = ints(rng, (n, c, h, h), np.float32)
+    weight = ints(rng, (k, c, 3, 3), np.float32)
+    dy = ints(rng, ref.conv2d(x, weight, **kw).shape, np.float32)
+    got = cnnfast.conv2d_backward(dy, x, weight, **kw, need_input_grad=False)[1]
+    same(got, ref.conv2d_backward(dy, x, weight, **kw)[1])
 
 
 @pytest.mark.parametrize("case", [(8, 40, 7, 7, 32, 3, 3, 2, 1, (1, 0)), (6, 36, 8, 8, 33, 3, 3, 2, 0, (1, 1)),

@@ -330,31 +330,6 @@ static int cf_conv_stem_wgrad(const cf_conv_geom *g) {
     return cf_conv_sat_mul(cf_conv_sat_mul(g->c, g->p + g->r - 1), wp) <= CF_CONV_ROWS_BYTES;
 }
 
-/* float32 weight gradients for the taps paths: a 3x3 kernel, one group, at least a full tile of
- * output channels, enough pixels. Returns 1 for weight_grad_taps, each thread summing its images
- * into a partial dW of its own, when that partial stays in L2 (CF_CONV_TAPS_ACC_BYTES: each image
- * passes over all of it) and the thread's scratch (padded image, channels-last gradient, partial)
- * fits CF_CONV_TAPS_BYTES; 2 for weight_grad_taps_tiles, each thread summing whole tiles of dW over
- * all images, where the padded batch and channels-last gradient fit CF_CONV_TAPS_BATCH_BYTES; else
- * 0. Measured on the Zen 4 machine, 2 threads, dW alone, against the grid and the GEMM: partials,
- * 14-32 px with 16-128 channels 1.3-2.4x as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112
- * px within 5%; tiles, C256-512 on 28-56 px 8-10% faster, on 7-14 px outputs at batch 4-8 4-12%
- * (one product per tile over all images), at batch 1 within 5%. */
-static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
-    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    if (!kt->wgrad_taps_f32 || g->r != 3 || g->s != 3 || g->groups != 1 || g->k < kt->taps_nr || g->c == 0 ||
-        g->n == 0 || g->p == 0 || g->q == 0 || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS)
-        return 0;
-    const cf_int kp = (g->k + kt->taps_nr - 1) / kt->taps_nr * kt->taps_nr;
-    const cf_int hp = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(2, g->dilation_h) + 1;
-    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(2, g->dilation_w) + 1;
-    const cf_int img = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q);
-    const cf_int acc = cf_conv_sat_mul(kp, g->c * 9);
-    if (cf_conv_sat_mul(acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_ACC_BYTES)
-        return cf_conv_sat_mul(img + acc, (cf_int)sizeof(float)) <= CF_CONV_TAPS_BYTES;
-    return cf_conv_sat_mul(cf_conv_sat_mul(img, g->n), (cf_int)sizeof(float)) <= CF_CONV_TAPS_BATCH_BYTES ? 2 : 0;
-}
-
 /* The tasks of the tile paths (correlate_rows, weight_grad_taps): whole images when there are at
  * least as many as threads, else each image's output rows in bands enough for every thread. OUT
  * *rows (output rows of a band), *bands (of an image); returns images x bands. */
@@ -363,6 +338,63 @@ static cf_int cf_conv_bands(const cf_conv_geom *g, int nthreads, cf_int *rows, c
     *rows = (g->p + per_img - 1) / per_img;
     *bands = (g->p + *rows - 1) / *rows;
     return g->n * *bands;
+}
+
+/* float32 weight gradients for the taps paths: a 3x3 kernel, one group, at least a full tile of
+ * output channels, enough pixels. Returns 1 for weight_grad_taps, each thread summing bands of
+ * images into a partial dW of its own, when that partial stays in L2 (CF_CONV_TAPS_ACC_BYTES: each
+ * band passes over all of it) and the thread's scratch (partial, and a band of one output row:
+ * its padded input rows and channels-last gradient) fits CF_CONV_TAPS_BYTES; 2 for
+ * weight_grad_taps_tiles, each thread summing whole tiles of dW over all images, where the padded
+ * batch and channels-last gradient fit CF_CONV_TAPS_BATCH_BYTES; else 0. Measured on the Zen 4
+ * machine, 2 threads, dW alone, against the grid and the GEMM: partials, 14-32 px with 16-128
+ * channels 1.3-2.4x as fast, 3x3 stride 2 on 56 px 1.35-1.5x, 7-8 px and 112 px within 5%;
+ * tiles, C256-512 on 28-56 px 8-10% faster, on 7-14 px outputs at batch 4-8 4-12% (one product
+ * per tile over all images), at batch 1 within 5%. Images past 4 MB go in bands (before, to the
+ * GEMM or the grid): 2x64x224 px K64 and 2x64-128x112 px K128 17-25% faster, 4-16x32-64x128 px
+ * K32 25-45% faster. */
+static cf_int cf_conv_taps_bytes(const cf_conv_geom *g, cf_int rows) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int kp = (g->k + kt->taps_nr - 1) / kt->taps_nr * kt->taps_nr;
+    const cf_int hp = cf_conv_sat_mul(rows - 1, g->stride_h) + cf_conv_sat_mul(2, g->dilation_h) + 1;
+    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(2, g->dilation_w) + 1;
+    const cf_int band = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, rows * g->q);
+    return cf_conv_sat_mul(band + cf_conv_sat_mul(kp, g->c * 9), (cf_int)sizeof(float));
+}
+
+static int cf_conv_taps_wgrad(const cf_conv_geom *g) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    if (!kt->wgrad_taps_f32 || g->r != 3 || g->s != 3 || g->groups != 1 || g->k < kt->taps_nr || g->c == 0 ||
+        g->n == 0 || g->p == 0 || g->q == 0 || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS)
+        return 0;
+    const cf_int kp = (g->k + kt->taps_nr - 1) / kt->taps_nr * kt->taps_nr;
+    if (cf_conv_sat_mul(cf_conv_sat_mul(kp, g->c * 9), (cf_int)sizeof(float)) <= CF_CONV_TAPS_ACC_BYTES)
+        return cf_conv_taps_bytes(g, 1) <= CF_CONV_TAPS_BYTES;
+    const cf_int hp = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(2, g->dilation_h) + 1;
+    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(2, g->dilation_w) + 1;
+    const cf_int img = cf_conv_sat_mul(g->c, cf_conv_sat_mul(hp, wp)) + cf_conv_sat_mul(kp, g->p * g->q);
+    return cf_conv_sat_mul(cf_conv_sat_mul(img, g->n), (cf_int)sizeof(float)) <= CF_CONV_TAPS_BATCH_BYTES ? 2 : 0;
+}
+
+/* cf_conv_bands' bands cut further where a band's scratch, one + per_row*(rows - 1) bytes, would
+ * pass limit (down to bands of one row). Returns images x bands. */
+static cf_int cf_conv_cut_bands(const cf_conv_geom *g, cf_int one, cf_int per_row, cf_int limit, cf_int *rows,
+                                cf_int *bands) {
+    if (cf_conv_sat_mul(per_row, *rows - 1) > limit - one) {
+        const cf_int fit = CF_MAX((cf_int)1, 1 + (limit - one) / CF_MAX((cf_int)1, per_row));
+        *bands = (g->p + fit - 1) / fit;
+        *rows = (g->p + *bands - 1) / *bands;
+        *bands = (g->p + *rows - 1) / *rows;
+    }
+    return g->n * *bands;
+}
+
+/* The tasks of weight_grad_taps: bands whose scratch fits CF_CONV_TAPS_BYTES (cf_conv_taps_wgrad
+ * ensures a band of one row does). */
+static cf_int cf_conv_taps_band(const cf_conv_geom *g, int nthreads, cf_int *rows, cf_int *bands) {
+    cf_conv_bands(g, nthreads, rows, bands);
+    const cf_int one = cf_conv_taps_bytes(g, 1);
+    return cf_conv_cut_bands(g, one, cf_conv_taps_bytes(g, 2) - one, CF_CONV_TAPS_BYTES, rows, bands);
 }
 
 /* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */

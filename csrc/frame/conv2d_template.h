@@ -1138,42 +1138,48 @@ static int SUF(weight_grad_grid)(const cf_conv_geom *g, const T *img, const T *f
 
 #if F32_TILES
 /* ---- weight gradient of a 3x3 kernel: taps x channels tiles over pixels (kernels/conv.h) -------- */
-/* Image n for wgrad_taps: its c planes padded into xp (Hp rows of Wp, pad_top rows and pad_left
- * columns of zeros first, zero past the image), and its output gradient channels-last into dyt,
- * panel pn at pn*NR*PQ (NR channels per pixel, zero past k). */
-static void SUF(taps_prepare)(const cf_conv_geom *g, const T *img, const T *fg, cf_int n, cf_int Hp, cf_int Wp,
-                              cf_int NR, T *xp, T *dyt) {
+/* Output rows [i0, i1) of image n for wgrad_taps: the c planes' padded rows under them into xp
+ * (channel cc at cc*cs, Hp rows of Wp from padded row i0*sh: the padding's zeros where they fall
+ * outside the image), and their output gradient channels-last into dyt, panel pn at
+ * pn*NR*(i1 - i0)*q (NR channels per pixel, zero past k). */
+static void SUF(taps_prepare)(const cf_conv_geom *g, const T *img, const T *fg, cf_int n, cf_int i0, cf_int i1,
+                              cf_int Hp, cf_int Wp, cf_int cs, cf_int NR, T *xp, T *dyt) {
     const cf_int C = g->c, K = g->k, H = g->h, W = g->w, PQ = g->p * g->q, pl = g->pad_left;
     const cf_int lo_col = CF_MIN(pl, Wp), hi_col = CF_MAX(lo_col, CF_MIN(Wp, W + pl)); /* copied columns */
+    const cf_int y0 = i0 * g->stride_h - g->pad_top, bpix = (i1 - i0) * g->q;
     for (cf_int r = 0; r < C * Hp; ++r) {
-        const cf_int cc = r / Hp, u = r % Hp - g->pad_top;
+        const cf_int cc = r / Hp, u = y0 + r % Hp;
+        T *dst = xp + cc * cs + r % Hp * Wp;
         if (u < 0 || u >= H)
-            memset(xp + r * Wp, 0, sizeof(T) * (size_t)Wp);
+            memset(dst, 0, sizeof(T) * (size_t)Wp);
         else
-            SUF(pad_row)(xp + r * Wp, img + ((n * C + cc) * H + u) * W, pl, lo_col, hi_col, Wp);
+            SUF(pad_row)(dst, img + ((n * C + cc) * H + u) * W, pl, lo_col, hi_col, Wp);
     }
     for (cf_int pn = 0; pn < (K + NR - 1) / NR; ++pn)
-        PACK_ROWS(fg + (n * K + pn * NR) * PQ, PQ, (int)CF_MIN(NR, K - pn * NR), PQ, (int)NR, dyt + pn * NR * PQ);
+        PACK_ROWS(fg + (n * K + pn * NR) * PQ + i0 * g->q, PQ, (int)CF_MIN(NR, K - pn * NR), bpix, (int)NR,
+                  dyt + pn * NR * bpix);
 }
 
-/* Each task is an image (or a band of its output rows when there are fewer images than threads):
- * its rows are copied into the thread's scratch with their padding, (p-1)*sh + (r-1)*dh + 1 rows
- * of (q-1)*sw + (s-1)*dw + 1, and its output gradient turned channels-last in panels of taps_nr
- * channels (the GEMM's transposing packer); then for each panel and input channel wgrad_taps adds
- * the band's pixels into the thread's partial dW, kept in panel x channel x tap x lane order. The
- * partials are added in thread order after the region. Every pixel of the band is an output pixel:
- * nothing is computed for a grid's extra columns. */
+/* Each task is a band of an image's output rows: whole images when the thread's scratch holds one
+ * and there are at least as many as threads, else bands enough for every thread and small enough
+ * for CF_CONV_TAPS_BYTES (cf_conv_taps_band). The band's input rows are copied into the thread's
+ * scratch with their padding, (rows-1)*sh + 2*dh + 1 rows of (q-1)*sw + 2*dw + 1, and its output
+ * gradient turned channels-last in panels of taps_nr channels (the GEMM's transposing packer);
+ * then for each panel and input channel wgrad_taps adds the band's pixels into the thread's
+ * partial dW, kept in panel x channel x tap x lane order. The partials are added in thread order
+ * after the region. Every pixel of the band is an output pixel: nothing is computed for a grid's
+ * extra columns. */
 static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *fg, T *dw, int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    const cf_int NR = kt->taps_nr, C = g->c, K = g->k, P = g->p, Q = g->q, PQ = P * Q;
-    const cf_int sh = g->stride_h, sw = g->stride_w;
-    const cf_int panels = (K + NR - 1) / NR, Hp = (P - 1) * sh + 2 * g->dilation_h + 1;
-    const cf_int Wp = (Q - 1) * sw + 2 * g->dilation_w + 1, cs = Hp * Wp, accn = panels * C * 9 * NR;
+    const cf_int NR = kt->taps_nr, C = g->c, K = g->k, P = g->p, Q = g->q;
+    const cf_int sh = g->stride_h, sw = g->stride_w, panels = (K + NR - 1) / NR, accn = panels * C * 9 * NR;
     cf_int rows, bands;
-    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
-    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * C * 9, g->n * PQ), (cf_int)1 << 17, nthreads),
+    const cf_int tasks = cf_conv_taps_band(g, nthreads, &rows, &bands);
+    const cf_int Hp = (rows - 1) * sh + 2 * g->dilation_h + 1, Wp = (Q - 1) * sw + 2 * g->dilation_w + 1;
+    const cf_int cs = Hp * Wp;
+    const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * C * 9, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
-    const size_t per = ((size_t)(accn + panels * NR * PQ + C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
+    const size_t per = ((size_t)(accn + panels * NR * rows * Q + C * cs) * sizeof(T) + CF_ALIGN - 1) / CF_ALIGN * CF_ALIGN;
     size_t cap = 0;
     char *ws = (char *)cf_scratch_acquire(per * (size_t)nt, &cap);
     if (!ws) return CF_ERR_NOMEM;
@@ -1181,20 +1187,17 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
     for (cf_int t = 0; t < 9; ++t) toff[t] = t / 3 * g->dilation_h * Wp + t % 3 * g->dilation_w;
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
-        T *acc = (T *)(ws + per * (size_t)th), *dyt = acc + accn, *xp = dyt + panels * NR * PQ;
+        T *acc = (T *)(ws + per * (size_t)th), *dyt = acc + accn, *xp = dyt + panels * NR * rows * Q;
         memset(acc, 0, sizeof(T) * (size_t)accn);
-        cf_int lo, hi, filled = -1;
+        cf_int lo, hi;
         cf_partition(tasks, nt, th, 1, &lo, &hi);
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
-            if (n != filled) {
-                SUF(taps_prepare)(g, img, fg, n, Hp, Wp, NR, xp, dyt);
-                filled = n;
-            }
+            SUF(taps_prepare)(g, img, fg, n, i0, i1, Hp, Wp, cs, NR, xp, dyt);
             for (cf_int pn = 0; pn < panels; ++pn)
                 for (cf_int cc = 0; cc < C; ++cc)
-                    kt->wgrad_taps_f32(1, 0, 0, (int)(i1 - i0), (int)Q, xp + cc * cs + i0 * sh * Wp, Wp, sh, sw, toff,
-                                       dyt + (pn * PQ + i0 * Q) * NR, NR, acc + (pn * C + cc) * 9 * NR);
+                    kt->wgrad_taps_f32(1, 0, 0, (int)(i1 - i0), (int)Q, xp + cc * cs, Wp, sh, sw, toff,
+                                       dyt + pn * NR * (i1 - i0) * Q, NR, acc + (pn * C + cc) * 9 * NR);
         }
     }
     const int ntr = cf_threads_for(accn * nt, (cf_int)1 << 16, nthreads);
@@ -1230,7 +1233,7 @@ static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, cons
     const int ntn = (int)CF_MIN((cf_int)nthreads, N);
     CF_OMP_FOR(ntn)
     for (cf_int n = 0; n < N; ++n)
-        SUF(taps_prepare)(g, img, fg, n, Hp, Wp, NR, xall + n * C * cs, dyt + n * panels * NR * PQ);
+        SUF(taps_prepare)(g, img, fg, n, 0, P, Hp, Wp, cs, NR, xall + n * C * cs, dyt + n * panels * NR * PQ);
     const int nt = cf_threads_for(cf_conv_sat_mul(K * C * 9, N * PQ), (cf_int)1 << 17, nthreads);
     CF_OMP_FOR(nt)
     for (cf_int t = 0; t < tiles; ++t) {
