@@ -16,7 +16,7 @@ count), every ISA, 1 and all threads, float32 and float64:
   bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM);
 - strided 1x1 convs without padding, run as the pointwise conv of the subsampled image;
 - float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
-  (kernels/conv.h, rows), and images with an inf or NaN there;
+  (kernels/conv.h, rows), images with an inf or NaN there, and large images in bands of rows;
 - float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps), large
   images in bands of rows;
 - float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
@@ -296,6 +296,22 @@ def test_weight_gradient_in_tiles(isa, nthreads, stride, n, p):
     dy = rng.integers(-4, 5, (n, 248, p, p)).astype(np.float32)
     got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
     same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])
+
+
+@pytest.mark.parametrize("c, h, w, stride, dilation", [(256, 960, 7, 1, 1), (128, 1200, 12, 2, 2)],
+                         ids=["s1", "s2d2"])
+def test_rows_path_in_bands(isa, nthreads, c, h, w, stride, dilation):
+    """float32 forwards on the rows path whose image's padded copy passes 8 MB: bands of output rows,
+    each with the input rows under it, the image's top and bottom rows in the first and last (one
+    thread: two bands; 7-wide rows paired in a band, at stride 1; 5-wide rows at stride 2,
+    dilation 2; exact mode, bias and ReLU)."""
+    rng = np.random.default_rng(13)
+    kw = dict(stride=stride, padding=1, dilation=dilation)
+    x = ints(rng, (1, c, h, w), np.float32)
+    weight = ints(rng, (40, c, 3, 3), np.float32)
+    bias = ints(rng, (40,), np.float32)
+    want = ref.conv2d(x, weight, bias, **kw)
+    same(cnnfast.conv2d(x, weight, bias, **kw, activation="relu"), np.maximum(want, 0))
 
 
 @pytest.mark.parametrize("n, c, h, k, stride, dilation", [(2, 32, 128, 32, 1, 1), (1, 16, 260, 40, 2, 2)],

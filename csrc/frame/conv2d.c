@@ -64,7 +64,8 @@
 #define CF_CONV_GRID_WGRAD_CHANNELS 64
 #define CF_CONV_GRID_FWD_DEPTH 1152
 /* The rows path (cf_conv_rows_fwd): output rows narrow enough for it at any channel count, the
- * least and most depth c*r*s, the fewest pixels, the most bytes of one image's padded copy. */
+ * least and most depth c*r*s, the fewest pixels, the most bytes of a thread's padded copy (a band
+ * of an image's rows, or adjoint_rows' whole feature side). */
 #define CF_CONV_ROWS_NARROW 16
 #define CF_CONV_ROWS_MIN_DEPTH 32
 #define CF_CONV_ROWS_MAX_DEPTH 4608
@@ -226,9 +227,22 @@ static int cf_conv_grid_fwd(const cf_conv_geom *g) {
     return 0.87 / waste > (double)kpg / (double)(kpg + 20);
 }
 
+/* The input rows under `rows` output rows, and the bytes of the rows path's padded copy of hp
+ * input rows. */
+static cf_int cf_conv_rows_reach(const cf_conv_geom *g, cf_int rows) {
+    return cf_conv_sat_mul(rows - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1;
+}
+
+static cf_int cf_conv_rows_bytes(const cf_conv_geom *g, cf_int hp) {
+    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(g->dilation_w, g->s - 1) + 1;
+    const cf_int row = cf_conv_sat_mul((wp + g->stride_w - 1) / g->stride_w, g->stride_w);
+    return cf_conv_sat_mul(cf_conv_sat_mul(g->c, hp), cf_conv_sat_mul(row, (cf_int)sizeof(float)));
+}
+
 /* float32 correlations for the rows path (correlate_rows): any stride, one group, at least a full
  * tile of output channels, a depth c*r*s whose weight panel stays near L2, enough pixels to pay
- * for packing the weight, and an image whose padded copy fits CF_CONV_ROWS_BYTES.
+ * for packing the weight, and the padded copy of one output row's input rows within
+ * CF_CONV_ROWS_BYTES (larger images go in bands: 2x64x224 px K64 6% faster than on the grid).
  * Output rows of at most CF_CONV_ROWS_NARROW pixels take it whatever their channels: there the
  * grid's and im2col's 32-wide vectors run across several rows and compute the padding between
  * them. Wider rows take it from 64 channels in and out. Measured on the Zen 4 machine, 2 threads,
@@ -236,8 +250,10 @@ static int cf_conv_grid_fwd(const cf_conv_geom *g) {
  * batch 64: 17% faster; 28-112 px with 64-256 channels 8-15% faster (stride 1: 93-98% of the FMA
  * peak), stride 2 20-35%; 28 px with 32 channels in or out 5-20% slower; a tile half empty (16 or
  * 8 channels out) 20-50% slower. Forwards take it when they are not pointwise (cf_conv_rows_fwd):
- * the plain GEMM reads those images in place. */
-static int cf_conv_rows_fits(const cf_conv_geom *g) {
+ * the plain GEMM reads those images in place. whole: the copy is of the whole feature side, and
+ * the taps' reach from its top (adjoint_rows' phases); else of a band of output rows, one at least
+ * (correlate_rows). */
+static int cf_conv_rows_fits(const cf_conv_geom *g, int whole) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
     const cf_int crs = cf_conv_sat_mul(g->c * g->r, g->s);
     if (!kt->rows_f32 || g->groups != 1 ||
@@ -245,17 +261,12 @@ static int cf_conv_rows_fits(const cf_conv_geom *g) {
         crs > CF_CONV_ROWS_MAX_DEPTH || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS ||
         (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64)))
         return 0;
-    /* the copy's rows: the image's (correlate_rows) or the taps' reach (adjoint_rows' phases) */
-    const cf_int reach = cf_conv_sat_mul(g->p - 1, g->stride_h) + cf_conv_sat_mul(g->dilation_h, g->r - 1) + 1;
-    const cf_int hp = CF_MAX(g->h, reach);
-    const cf_int wp = cf_conv_sat_mul(g->q - 1, g->stride_w) + cf_conv_sat_mul(g->dilation_w, g->s - 1) + 1;
-    const cf_int row = cf_conv_sat_mul((wp + g->stride_w - 1) / g->stride_w, g->stride_w);
-    return cf_conv_sat_mul(cf_conv_sat_mul(g->c, hp), cf_conv_sat_mul(row, (cf_int)sizeof(float))) <=
-           CF_CONV_ROWS_BYTES;
+    const cf_int hp = whole ? CF_MAX(g->h, cf_conv_rows_reach(g, g->p)) : cf_conv_rows_reach(g, 1);
+    return cf_conv_rows_bytes(g, hp) <= CF_CONV_ROWS_BYTES;
 }
 
 static int cf_conv_rows_fwd(const cf_conv_geom *g) {
-    return !cf_conv_is_pointwise(g) && cf_conv_rows_fits(g);
+    return !cf_conv_is_pointwise(g) && cf_conv_rows_fits(g, 0);
 }
 
 /* A correlation's weight read from the weight (c, k, r, s) of the conv whose adjoint it is, its
@@ -293,7 +304,7 @@ static int cf_conv_rows_adjoint(const cf_conv_geom *g) {
             cf_conv_geom f;
             cf_conv_flip fl;
             cf_conv_phase(g, ph, pw, &f, &fl);
-            if (!cf_conv_rows_fits(&f)) return 0;
+            if (!cf_conv_rows_fits(&f, 1)) return 0;
         }
     return 1;
 }
@@ -395,6 +406,14 @@ static cf_int cf_conv_taps_band(const cf_conv_geom *g, int nthreads, cf_int *row
     cf_conv_bands(g, nthreads, rows, bands);
     const cf_int one = cf_conv_taps_bytes(g, 1);
     return cf_conv_cut_bands(g, one, cf_conv_taps_bytes(g, 2) - one, CF_CONV_TAPS_BYTES, rows, bands);
+}
+
+/* The tasks of correlate_rows: bands whose copy fits CF_CONV_ROWS_BYTES (cf_conv_rows_fwd ensures a
+ * band of one row does). */
+static cf_int cf_conv_rows_band(const cf_conv_geom *g, int nthreads, cf_int *rows, cf_int *bands) {
+    cf_conv_bands(g, nthreads, rows, bands);
+    const cf_int one = cf_conv_rows_bytes(g, cf_conv_rows_reach(g, 1));
+    return cf_conv_cut_bands(g, one, cf_conv_rows_bytes(g, g->stride_h), CF_CONV_ROWS_BYTES, rows, bands);
 }
 
 /* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */

@@ -632,15 +632,15 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
 }
 
 /* One image's c channels (h x w) into the rows path's copy xp, padded on all sides: channel cc's
- * padded row y < hp at xp + (cc*hp + y)*ldx holds image row y - pt (zeros outside the image), its
+ * padded row y < hp at xp + cc*cs + y*ldx holds image row y - pt (zeros outside the image), its
  * padded column t < wp at (t % sw)*(ldx/sw) + t / sw holding image column t - pl (pt and pl may
  * be negative: a copy that starts inside the image). */
 static void SUF(rows_copy)(const T *img, cf_int c, cf_int h, cf_int w, cf_int hp, cf_int wp, cf_int pt, cf_int pl,
-                           cf_int sw, cf_int ldx, T *xp) {
+                           cf_int sw, cf_int ldx, cf_int cs, T *xp) {
     const cf_int lo_col = CF_MIN(CF_MAX(pl, (cf_int)0), wp), hi_col = CF_MAX(lo_col, CF_MIN(wp, w + pl));
     for (cf_int cc = 0; cc < c; ++cc)
         for (cf_int y = 0; y < hp; ++y) {
-            T *dst = xp + (cc * hp + y) * ldx;
+            T *dst = xp + cc * cs + y * ldx;
             if (y < pt || y - pt >= h) {
                 memset(dst, 0, sizeof(T) * (size_t)ldx);
                 continue;
@@ -660,14 +660,17 @@ static void SUF(rows_copy)(const T *img, cf_int c, cf_int h, cf_int w, cf_int hp
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
  * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, tap row first
  * (pack_tap_rows), so that the taps of an output row that fall on padding rows, a prefix or a
- * suffix of the depth, are skipped. A task is one image (or a
- * band of its rows when there are fewer images than threads): the image's rows are copied into the
- * thread's scratch with their left and right padding, Wp = (q-1)*sw + (s-1)*dw + 1 columns, split
- * into sw phases of Wq columns (padded column t at (t % sw)*Wq + t / sw), so that the pixels of an
- * output row under one tap are consecutive at any stride. Rows of at most rows_mr/2 pixels go two
- * to a tile where both have the same taps. (Pairing any two rows, the copy padded with zero rows
- * for the taps of the other row, made 8x512x7x7 K512 5% slower forward and backward, though it
- * computes 15% less; 8x64x56x56 K64 took 4-8% longer with those rows alone.) */
+ * suffix of the depth, are skipped. A task is a band of an image's output rows (cf_conv_rows_band:
+ * whole images where there are at least as many as threads and their copy fits): the image rows
+ * under it are copied into the thread's scratch with their left and right padding, Wp = (q-1)*sw
+ * + (s-1)*dw + 1 columns, split into sw phases of Wq columns (padded column t at (t % sw)*Wq +
+ * t / sw), so that the pixels of an output row under one tap are consecutive at any stride. The
+ * copy's channels start a whole cache line apart: 58 rows of 58 columns (not a multiple of 16
+ * floats) made 8x64x56x56 K64 2-3% slower than 56 rows of 58. Rows of at most rows_mr/2 pixels go
+ * two to a tile where both have the same taps. (Pairing any two rows, the copy padded with zero
+ * rows for the taps of the other row, made 8x512x7x7 K512 5% slower forward and backward, though
+ * it computes 15% less; 8x64x56x56 K64 took 4-8% longer with those rows alone: perhaps the same
+ * misaligned channels.) */
 static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const cf_conv_flip *flip,
                                const T *bias, int relu, T *feat,
                                int nthreads) {
@@ -676,9 +679,10 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
     const cf_int sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
     const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, panels = (K + NR - 1) / NR;
-    const cf_int Wp = (Q - 1) * sw + (S - 1) * dw + 1, Wq = (Wp + sw - 1) / sw, L = sw * Wq, cs = H * L;
     cf_int rows, bands;
-    const cf_int tasks = cf_conv_bands(g, nthreads, &rows, &bands);
+    const cf_int tasks = cf_conv_rows_band(g, nthreads, &rows, &bands), hb = CF_MIN(H, cf_conv_rows_reach(g, rows));
+    const cf_int Wp = (Q - 1) * sw + (S - 1) * dw + 1, Wq = (Wp + sw - 1) / sw, L = sw * Wq, line = CF_ALIGN / sizeof(T);
+    const cf_int cs = (hb * L + line - 1) / line * line; /* a channel's copy */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
     SUF(tile_ws) tw;
@@ -692,14 +696,12 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     CF_OMP_PARALLEL(nt)
     for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
         T *xp = SUF(tile_ws_image)(&tw, th);
-        cf_int lo, hi, filled = -1;
+        cf_int lo, hi;
         cf_partition(tasks, nt, th, 1, &lo, &hi);
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
-            if (n != filled) {
-                SUF(rows_copy)(img + n * C * H * W, C, H, W, H, Wp, 0, pl, sw, L, xp);
-                filled = n;
-            }
+            const cf_int y0 = CF_MAX((cf_int)0, i0 * sh - pt), y1 = CF_MIN(H, (i1 - 1) * sh - pt + (R - 1) * dh + 1);
+            SUF(rows_copy)(img + n * C * H * W, C, H, W, CF_MAX((cf_int)0, y1 - y0), Wp, -y0, pl, sw, L, cs, xp);
             for (cf_int pn = 0; pn < panels; ++pn) {
                 const int nk = (int)CF_MIN(NR, K - pn * NR);
                 for (cf_int i = i0; i < i1;) {
@@ -711,7 +713,7 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
                     const int pair = 2 * Q <= MR && i + 1 < i1 && a_lo == b_lo && a_hi == b_hi;
                     for (cf_int j0 = 0; j0 < Q; j0 += MR)
                         kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * Q : CF_MIN(MR, Q - j0)), nk, xp,
-                                     (i * sh - pt) * L + j0, pair ? sh * L : 0, xoff + a_lo * CS,
+                                     (i * sh - pt - y0) * L + j0, pair ? sh * L : 0, xoff + a_lo * CS,
                                      wpack + (pn * crs + a_lo * CS) * NR, feat + ((n * K + pn * NR) * P + i) * Q + j0,
                                      P * Q, 1, Q, bias ? bias + pn * NR : NULL, relu);
                     i += 1 + pair;
@@ -775,7 +777,7 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
         for (cf_int task = lo; task < hi; ++task) {
             const cf_int n = task / bands, i0 = task % bands * rows;
             if (n != filled) {
-                SUF(rows_copy)(feat + n * K * P * Q, K, P, Q, hp, wp, pt, pl, 1, wp, xp);
+                SUF(rows_copy)(feat + n * K * P * Q, K, P, Q, hp, wp, pt, pl, 1, wp, cs, xp);
                 filled = n;
             }
             for (cf_int pn = 0; pn < panels; ++pn) /* a panel's phases fill its image lines while in L2 */
