@@ -16,7 +16,8 @@ count), every ISA, 1 and all threads, float32 and float64:
   bands of rows, partial kernel blocks, and images with an inf or NaN (left to the GEMM);
 - strided 1x1 convs without padding, run as the pointwise conv of the subsampled image;
 - float32 forwards at stride 1 on small planes as tiles of one output row's pixels x 32 channels
-  (kernels/conv.h, rows), images with an inf or NaN there, and large images in bands of rows;
+  (kernels/conv.h, rows), images with an inf or NaN there, large images in bands of rows, and
+  small planes of many channels a panel of output channels per task;
 - float32 weight gradients of 3x3 kernels as tiles of 9 taps x 32 channels (wgrad_taps), large
   images in bands of rows;
 - float32 stride-1 forwards of 1-3 channel images as 4 channels x 64 pixels and their weight
@@ -296,6 +297,20 @@ def test_weight_gradient_in_tiles(isa, nthreads, stride, n, p):
     dy = rng.integers(-4, 5, (n, 248, p, p)).astype(np.float32)
     got = cnnfast.conv2d_backward(dy, x, weight, stride=stride, padding=1, need_input_grad=False)[1]
     same(got, ref.conv2d_backward(dy, x, weight, stride=stride, padding=1)[1])
+
+
+@pytest.mark.parametrize("n, h, k, stride", [(6, 7, 40, 1), (4, 15, 104, 2), (1, 17, 40, 1)], ids=["s1", "s2", "n1"])
+def test_rows_path_by_panel(isa, nthreads, n, h, k, stride):
+    """float32 forwards on the rows path whose weight outweighs the images' copies: the images copied
+    once, shared, and a panel of 32 output channels per task (40 and 104 channels: a last panel of
+    8; 7x7, 8x8 and 17x17 outputs, rows paired in the first; exact mode, bias and ReLU)."""
+    rng = np.random.default_rng(14)
+    x = ints(rng, (n, 96, h, h), np.float32)
+    weight = ints(rng, (k, 96, 3, 3), np.float32)
+    bias = ints(rng, (k,), np.float32)
+    want = ref.conv2d(x, weight, bias, stride=stride, padding=1)
+    same(cnnfast.conv2d(x, weight, bias, stride=stride, padding=1, activation="relu"), np.maximum(want, 0))
+    same(cnnfast.conv2d(x, weight, bias, stride=stride, padding=1), want)
 
 
 @pytest.mark.parametrize("c, h, w, stride, dilation", [(256, 960, 7, 1, 1), (128, 1200, 12, 2, 2)],

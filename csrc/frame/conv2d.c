@@ -416,6 +416,17 @@ static cf_int cf_conv_rows_band(const cf_conv_geom *g, int nthreads, cf_int *row
     return cf_conv_cut_bands(g, one, cf_conv_rows_bytes(g, g->stride_h), CF_CONV_ROWS_BYTES, rows, bands);
 }
 
+/* correlate_rows a panel of output channels per task, over every image's copy, shared (else a
+ * band of an image per task): where the weight's bytes are at least the images' copies', those
+ * fit CF_CONV_ROWS_BYTES, and the panels split evenly over the threads (or are 4 per thread). */
+static int cf_conv_rows_by_panel(const cf_conv_geom *g, int nthreads) {
+    const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
+    const cf_int panels = (g->k + kt->rows_nr - 1) / kt->rows_nr;
+    const cf_int copies = cf_conv_sat_mul(g->n, cf_conv_rows_bytes(g, CF_MIN(g->h, cf_conv_rows_reach(g, g->p))));
+    const cf_int weight = cf_conv_sat_mul(panels * kt->rows_nr, cf_conv_sat_mul(g->c * g->r * g->s, (cf_int)sizeof(float)));
+    return (panels % nthreads == 0 || panels >= 4 * (cf_int)nthreads) && copies <= CF_CONV_ROWS_BYTES && weight >= copies;
+}
+
 /* The tap rows [*lo, *hi) of output row i that fall inside the image: 0 <= i*sh - pt + a*dh < h. */
 static void cf_conv_tap_rows(const cf_conv_geom *g, cf_int i, cf_int *lo, cf_int *hi) {
     const cf_int top = g->pad_top - i * g->stride_h, bottom = g->h - 1 - i * g->stride_h + g->pad_top;

@@ -495,6 +495,33 @@ static void SUF(pad_row)(T *dst, const T *src, cf_int pl, cf_int lo, cf_int hi, 
  * stay in L1 across them (8x512x7x7 K512, 2 threads: blocks 5% faster than the flipped loop's
  * order for the forward, that order 3% faster than blocks for the flip). */
 #define CF_CONV_PACK_CHANNELS 8
+/* Panel pn of one part (g, fl) of pack_tap_rows into dst (its crs*nr values), the taps of input
+ * channels [c0, c1); the channels of the panel past k are left alone. */
+static void SUF(pack_tap_panel)(const cf_conv_geom *g, const T *wt, const cf_conv_flip *fl, cf_int nr, cf_int pn,
+                                cf_int c0, cf_int c1, T *dst) {
+    const cf_int C = g->c, K = g->k, R = g->r, S = g->s, RS = R * S, k0 = pn * nr, nk = CF_MIN(nr, K - k0);
+    if (fl) {
+        const cf_int frs = fl->r * fl->s;
+        for (cf_int cc = c0; cc < c1; ++cc) {
+            const T *row = wt + (cc * K + k0) * frs;
+            for (cf_int a = 0; a < R; ++a)
+                for (cf_int b = 0; b < S; ++b) {
+                    const T *src = row + (fl->a_top - fl->sh * a) * fl->s + fl->b_top - fl->sw * b;
+                    T *d = dst + ((a * C + cc) * S + b) * nr;
+                    for (cf_int j = 0; j < nk; ++j) d[j] = src[j * frs];
+                }
+        }
+        return;
+    }
+    for (cf_int cb = c0; cb < c1; cb += CF_CONV_PACK_CHANNELS)
+        for (cf_int j = 0; j < nk; ++j)
+            for (cf_int cc = cb; cc < CF_MIN(c1, cb + CF_CONV_PACK_CHANNELS); ++cc) {
+                const T *src = wt + ((k0 + j) * C + cc) * RS;
+                for (cf_int a = 0; a < R; ++a)
+                    for (cf_int b = 0; b < S; ++b) dst[((a * C + cc) * S + b) * nr + j] = src[a * S + b];
+            }
+}
+
 static void SUF(pack_tap_rows)(const cf_conv_geom *g, cf_int nph, const T *wt, const cf_conv_flip *fl, cf_int nr,
                                T *wpack, int nthreads) {
     const cf_int C = g->c, K = g->k, panels = (K + nr - 1) / nr;
@@ -504,37 +531,17 @@ static void SUF(pack_tap_rows)(const cf_conv_geom *g, cf_int nph, const T *wt, c
             memset(wpack + off + (panels - 1) * nr * C * g[ph].r * g[ph].s, 0,
                    sizeof(T) * (size_t)(nr * C * g[ph].r * g[ph].s));
     if (fl) {
-        const cf_int frs = fl->r * fl->s;
         CF_OMP_FOR(nt)
         for (cf_int e = 0; e < C * panels; ++e) {
-            const cf_int cc = e / panels, pn = e % panels, nk = CF_MIN(nr, K - pn * nr);
-            const T *row = wt + (cc * K + pn * nr) * frs;
+            const cf_int cc = e / panels, pn = e % panels;
             T *part = wpack;
-            for (cf_int ph = 0; ph < nph; part += panels * nr * C * g[ph].r * g[ph].s, ++ph) {
-                const cf_int R = g[ph].r, S = g[ph].s;
-                for (cf_int a = 0; a < R; ++a)
-                    for (cf_int b = 0; b < S; ++b) {
-                        const T *src = row + (fl[ph].a_top - fl[ph].sh * a) * fl->s + fl[ph].b_top - fl[ph].sw * b;
-                        T *dst = part + (pn * C * R * S + (a * C + cc) * S + b) * nr;
-                        for (cf_int j = 0; j < nk; ++j) dst[j] = src[j * frs];
-                    }
-            }
+            for (cf_int ph = 0; ph < nph; part += panels * nr * C * g[ph].r * g[ph].s, ++ph)
+                SUF(pack_tap_panel)(&g[ph], wt, &fl[ph], nr, pn, cc, cc + 1, part + pn * nr * C * g[ph].r * g[ph].s);
         }
         return;
     }
-    const cf_int R = g->r, S = g->s, RS = R * S, crs = C * RS;
     CF_OMP_FOR(nt)
-    for (cf_int pn = 0; pn < panels; ++pn) {
-        T *dst = wpack + pn * crs * nr;
-        const cf_int k0 = pn * nr, nk = CF_MIN(nr, K - k0);
-        for (cf_int c0 = 0; c0 < C; c0 += CF_CONV_PACK_CHANNELS)
-            for (cf_int j = 0; j < nk; ++j)
-                for (cf_int cc = c0; cc < CF_MIN(C, c0 + CF_CONV_PACK_CHANNELS); ++cc) {
-                    const T *src = wt + ((k0 + j) * C + cc) * RS;
-                    for (cf_int a = 0; a < R; ++a)
-                        for (cf_int b = 0; b < S; ++b) dst[((a * C + cc) * S + b) * nr + j] = src[a * S + b];
-                }
-    }
+    for (cf_int pn = 0; pn < panels; ++pn) SUF(pack_tap_panel)(g, wt, NULL, nr, pn, 0, C, wpack + pn * nr * C * g->r * g->s);
 }
 
 /* The scratch of the tile paths (stem, rows, adjoint_rows; weight_grad_stem keeps its partials in
@@ -657,30 +664,61 @@ static void SUF(rows_copy)(const T *img, cf_int c, cf_int h, cf_int w, cf_int hp
         }
 }
 
+/* Output rows [i0, i1) of one image for one panel of nk <= rows_nr channels (correlate_rows):
+ * xp holds the image rows from y0 on, L apart; w the panel's packed taps, y its first channel's
+ * output plane (bias at the panel's channels or NULL). Rows of at most rows_mr/2 pixels go two to
+ * a tile where the next row has the same taps. */
+static void SUF(rows_tiles)(const cf_conv_kernels *kt, const cf_conv_geom *g, const T *xp, cf_int y0, cf_int L,
+                            const cf_int *xoff, const T *w, int nk, cf_int i0, cf_int i1, T *y, const T *bias,
+                            int relu) {
+    const cf_int MR = kt->rows_mr, NR = kt->rows_nr, CS = g->c * g->s, P = g->p, Q = g->q;
+    const cf_int sh = g->stride_h, pt = g->pad_top;
+    for (cf_int i = i0; i < i1;) {
+        /* tap rows a with 0 <= i*sh - pt + a*dh < H */
+        cf_int a_lo, a_hi, b_lo, b_hi;
+        cf_conv_tap_rows(g, i, &a_lo, &a_hi);
+        if (i + 1 < i1) cf_conv_tap_rows(g, i + 1, &b_lo, &b_hi);
+        const int pair = 2 * Q <= MR && i + 1 < i1 && a_lo == b_lo && a_hi == b_hi;
+        for (cf_int j0 = 0; j0 < Q; j0 += MR)
+            kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * Q : CF_MIN(MR, Q - j0)), nk, xp, (i * sh - pt - y0) * L + j0,
+                         pair ? sh * L : 0, xoff + a_lo * CS, w + a_lo * CS * NR, y + i * Q + j0, P * Q, 1, Q, bias,
+                         relu);
+        i += 1 + pair;
+    }
+}
+
 /* The forward on small planes as tiles of one output row's pixels x rows_nr output channels
- * (kernels/conv.h, rows). The weight is packed once in panels of rows_nr channels, tap row first
+ * (kernels/conv.h, rows). The weight is packed in panels of rows_nr channels, tap row first
  * (pack_tap_rows), so that the taps of an output row that fall on padding rows, a prefix or a
- * suffix of the depth, are skipped. A task is a band of an image's output rows (cf_conv_rows_band:
- * whole images where there are at least as many as threads and their copy fits): the image rows
- * under it are copied into the thread's scratch with their left and right padding, Wp = (q-1)*sw
- * + (s-1)*dw + 1 columns, split into sw phases of Wq columns (padded column t at (t % sw)*Wq +
- * t / sw), so that the pixels of an output row under one tap are consecutive at any stride. The
- * copy's channels start a whole cache line apart: 58 rows of 58 columns (not a multiple of 16
- * floats) made 8x64x56x56 K64 2-3% slower than 56 rows of 58. Rows of at most rows_mr/2 pixels go
- * two to a tile where both have the same taps. (Pairing any two rows, the copy padded with zero
- * rows for the taps of the other row, made 8x512x7x7 K512 5% slower forward and backward, though
- * it computes 15% less; 8x64x56x56 K64 took 4-8% longer with those rows alone: perhaps the same
- * misaligned channels.) */
+ * suffix of the depth, are skipped. The image rows are copied into scratch with their left and
+ * right padding, Wp = (q-1)*sw + (s-1)*dw + 1 columns, split into sw phases of Wq columns (padded
+ * column t at (t % sw)*Wq + t / sw), so that the pixels of an output row under one tap are
+ * consecutive at any stride; the copy's channels start a whole cache line apart (58 rows of 58
+ * columns, not a multiple of 16 floats, made 8x64x56x56 K64 2-3% slower than 56 rows of 58).
+ * Where the weight outweighs the images' copies (cf_conv_rows_by_panel: 512 channels on 7-14 px)
+ * every image is copied once, shared, and a task is a panel: its thread packs it into its own
+ * scratch, where it stays in L2 for every image, instead of the whole weight being packed to
+ * memory and read back per image (pack_tap_rows was 15% of 8x512x14x14 K512 stride 2 on 2
+ * threads, at the memory's bandwidth; 8x512x7x7 K512 and that shape 4-5% faster this way,
+ * 8x256x14x14 K256 and 2x512x28x28 K512 within 1%). Flipped weights (the stride-1 data gradient) are
+ * not packed this way: 1-3% slower on those shapes. Else a task is a band of an image's output rows
+ * (cf_conv_rows_band: whole images where there are at least as many as threads and their copy
+ * fits), each copying the image rows under it, with the weight packed whole first. (Pairing any
+ * two rows, the copy padded with zero rows for the taps of the other row, made 8x512x7x7 K512 5%
+ * slower forward and backward, though it computes 15% less; 8x64x56x56 K64 took 4-8% longer with
+ * those rows alone: perhaps the misaligned channels.) */
 static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt, const cf_conv_flip *flip,
                                const T *bias, int relu, T *feat,
                                int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
-    const cf_int MR = kt->rows_mr, NR = kt->rows_nr;
+    const cf_int NR = kt->rows_nr;
     const cf_int C = g->c, K = g->k, R = g->r, S = g->s, H = g->h, W = g->w, P = g->p, Q = g->q;
     const cf_int sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
-    const cf_int pt = g->pad_top, pl = g->pad_left, CS = C * S, crs = C * R * S, panels = (K + NR - 1) / NR;
+    const cf_int pt = g->pad_top, pl = g->pad_left, crs = C * R * S, panels = (K + NR - 1) / NR;
+    const int by_panel = !flip && cf_conv_rows_by_panel(g, nthreads);
     cf_int rows, bands;
-    const cf_int tasks = cf_conv_rows_band(g, nthreads, &rows, &bands), hb = CF_MIN(H, cf_conv_rows_reach(g, rows));
+    const cf_int tasks = by_panel ? panels : cf_conv_rows_band(g, nthreads, &rows, &bands);
+    const cf_int hb = CF_MIN(H, cf_conv_rows_reach(g, by_panel ? P : rows));
     const cf_int Wp = (Q - 1) * sw + (S - 1) * dw + 1, Wq = (Wp + sw - 1) / sw, L = sw * Wq, line = CF_ALIGN / sizeof(T);
     const cf_int cs = (hb * L + line - 1) / line * line; /* a channel's copy */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
@@ -688,36 +726,47 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     SUF(tile_ws) tw;
     T *wpack;
     cf_int *xoff;
-    if (SUF(tile_ws_packed)(&tw, g, 1, wt, flip, NR, C * cs, nt, nthreads, &wpack, &xoff) != CF_OK) return CF_ERR_NOMEM;
+    if (by_panel) { /* the shared copies in the weight's part, a panel per thread */
+        if (SUF(tile_ws_acquire)(&tw, g->n * C * cs, crs, crs * NR, nt) != CF_OK) return CF_ERR_NOMEM;
+        wpack = (T *)tw.ws;
+        xoff = (cf_int *)(tw.ws + tw.wbytes);
+    } else if (SUF(tile_ws_packed)(&tw, g, 1, wt, flip, NR, C * cs, nt, nthreads, &wpack, &xoff) != CF_OK) {
+        return CF_ERR_NOMEM;
+    }
     for (cf_int a = 0; a < R; ++a)
         for (cf_int cc = 0; cc < C; ++cc)
             for (cf_int b = 0; b < S; ++b)
                 xoff[(a * C + cc) * S + b] = cc * cs + a * dh * L + b * dw % sw * Wq + b * dw / sw;
-    CF_OMP_PARALLEL(nt)
-    for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
-        T *xp = SUF(tile_ws_image)(&tw, th);
-        cf_int lo, hi;
-        cf_partition(tasks, nt, th, 1, &lo, &hi);
-        for (cf_int task = lo; task < hi; ++task) {
-            const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
-            const cf_int y0 = CF_MAX((cf_int)0, i0 * sh - pt), y1 = CF_MIN(H, (i1 - 1) * sh - pt + (R - 1) * dh + 1);
-            SUF(rows_copy)(img + n * C * H * W, C, H, W, CF_MAX((cf_int)0, y1 - y0), Wp, -y0, pl, sw, L, cs, xp);
-            for (cf_int pn = 0; pn < panels; ++pn) {
-                const int nk = (int)CF_MIN(NR, K - pn * NR);
-                for (cf_int i = i0; i < i1;) {
-                    /* tap rows a with 0 <= i*sh - pt + a*dh < H; rows of at most MR/2 pixels go two to
-                     * a tile where the next row of the band has the same taps */
-                    cf_int a_lo, a_hi, b_lo, b_hi;
-                    cf_conv_tap_rows(g, i, &a_lo, &a_hi);
-                    if (i + 1 < i1) cf_conv_tap_rows(g, i + 1, &b_lo, &b_hi);
-                    const int pair = 2 * Q <= MR && i + 1 < i1 && a_lo == b_lo && a_hi == b_hi;
-                    for (cf_int j0 = 0; j0 < Q; j0 += MR)
-                        kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * Q : CF_MIN(MR, Q - j0)), nk, xp,
-                                     (i * sh - pt - y0) * L + j0, pair ? sh * L : 0, xoff + a_lo * CS,
-                                     wpack + (pn * crs + a_lo * CS) * NR, feat + ((n * K + pn * NR) * P + i) * Q + j0,
-                                     P * Q, 1, Q, bias ? bias + pn * NR : NULL, relu);
-                    i += 1 + pair;
-                }
+    if (by_panel) {
+        const cf_int y0 = CF_MAX((cf_int)0, -pt), y1 = CF_MIN(H, (P - 1) * sh - pt + (R - 1) * dh + 1);
+        const int ntn = (int)CF_MIN((cf_int)nt, g->n);
+        CF_OMP_FOR(ntn)
+        for (cf_int n = 0; n < g->n; ++n)
+            SUF(rows_copy)(img + n * C * H * W, C, H, W, CF_MAX((cf_int)0, y1 - y0), Wp, -y0, pl, sw, L, cs,
+                           wpack + n * C * cs);
+        CF_OMP_FOR(nt)
+        for (cf_int pn = 0; pn < panels; ++pn) {
+            T *wp = SUF(tile_ws_image)(&tw, CF_THREAD_ID());
+            const int nk = (int)CF_MIN(NR, K - pn * NR);
+            if (nk < NR) memset(wp, 0, sizeof(T) * (size_t)(crs * NR));
+            SUF(pack_tap_panel)(g, wt, flip, NR, pn, 0, C, wp);
+            for (cf_int n = 0; n < g->n; ++n)
+                SUF(rows_tiles)(kt, g, wpack + n * C * cs, y0, L, xoff, wp, nk, 0, P, feat + (n * K + pn * NR) * P * Q,
+                                bias ? bias + pn * NR : NULL, relu);
+        }
+    } else {
+        CF_OMP_PARALLEL(nt)
+        for (int th = CF_THREAD_ID(); th < nt; th += CF_NUM_THREADS_IN_TEAM()) {
+            T *xp = SUF(tile_ws_image)(&tw, th);
+            cf_int lo, hi;
+            cf_partition(tasks, nt, th, 1, &lo, &hi);
+            for (cf_int task = lo; task < hi; ++task) {
+                const cf_int n = task / bands, i0 = task % bands * rows, i1 = CF_MIN(P, i0 + rows);
+                const cf_int y0 = CF_MAX((cf_int)0, i0 * sh - pt), y1 = CF_MIN(H, (i1 - 1) * sh - pt + (R - 1) * dh + 1);
+                SUF(rows_copy)(img + n * C * H * W, C, H, W, CF_MAX((cf_int)0, y1 - y0), Wp, -y0, pl, sw, L, cs, xp);
+                for (cf_int pn = 0; pn < panels; ++pn)
+                    SUF(rows_tiles)(kt, g, xp, y0, L, xoff, wpack + pn * crs * NR, (int)CF_MIN(NR, K - pn * NR), i0, i1,
+                                    feat + (n * K + pn * NR) * P * Q, bias ? bias + pn * NR : NULL, relu);
             }
         }
     }
