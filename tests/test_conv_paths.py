@@ -159,6 +159,11 @@ CASES = [
     (1, 32, 44, 24, 32, 3, 3, 2, 1, 1, 1),
     (8, 32, 16, 12, 32, 3, 3, 2, 0, 1, 1),
     (2, 64, 40, 40, 64, 3, 3, 2, 1, 1, 1),
+    # ... and wide rows at strides above 1 whatever their channels: a 3-channel 7x7 stem at stride
+    # 2 (35-wide rows), 33 channels out over 32 in (20-wide rows and phases), stride (2, 3)
+    (2, 3, 40, 70, 32, 7, 7, 2, 3, 1, 1),
+    (2, 32, 40, 40, 33, 3, 3, 2, 1, 1, 1),
+    (2, 16, 30, 66, 40, 3, 3, (2, 3), 1, 1, 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}k{c[4]}r{c[5]}g{c[10]}" for c in CASES]
 

@@ -245,11 +245,15 @@ static cf_int cf_conv_rows_bytes(const cf_conv_geom *g, cf_int hp) {
  * CF_CONV_ROWS_BYTES (larger images go in bands: 2x64x224 px K64 6% faster than on the grid).
  * Output rows of at most CF_CONV_ROWS_NARROW pixels take it whatever their channels: there the
  * grid's and im2col's 32-wide vectors run across several rows and compute the padding between
- * them. Wider rows take it from 64 channels in and out. Measured on the Zen 4 machine, 2 threads,
- * forward, against the grid or im2col: 14x14 and 7x7 planes with 16-32 channels in, 32-64 out,
- * batch 64: 17% faster; 28-112 px with 64-256 channels 8-15% faster (stride 1: 93-98% of the FMA
- * peak), stride 2 20-35%; 28 px with 32 channels in or out 5-20% slower; a tile half empty (16 or
- * 8 channels out) 20-50% slower. Forwards take it when they are not pointwise (cf_conv_rows_fwd):
+ * them. Wider rows take it at strides above 1 (where the alternative is im2col, not the grid)
+ * and adjoint_rows' phases, else from 64 channels in and out. Measured on the Zen 4 machine, 2
+ * threads, forward, against the grid or im2col: 14x14 and 7x7 planes with 16-32 channels in,
+ * 32-64 out, batch 64: 17% faster; 28-112 px with 64-256 channels 8-15% faster (stride 1: 93-98%
+ * of the FMA peak), stride 2 20-35%; 28 px with 32 channels in or out 5-20% slower at stride 1;
+ * a tile half empty (16 or 8 channels out) 20-50% slower. Wide rows at stride 2 with 1-48
+ * channels in, 32-128 out, batch 8: 7-50% faster forward (ResNet's 7x7 stem 14.4 -> 9.8 ms), and
+ * the data gradient's phases with 32-64 channels 8-17% faster than col2im. Forwards take it when
+ * they are not pointwise (cf_conv_rows_fwd):
  * the plain GEMM reads those images in place. whole: the copy is of the whole feature side, and
  * the taps' reach from its top (adjoint_rows' phases); else of a band of output rows, one at least
  * (correlate_rows). */
@@ -259,7 +263,8 @@ static int cf_conv_rows_fits(const cf_conv_geom *g, int whole) {
     if (!kt->rows_f32 || g->groups != 1 ||
         g->n == 0 || g->p == 0 || g->q == 0 || g->k < kt->rows_nr || crs < CF_CONV_ROWS_MIN_DEPTH ||
         crs > CF_CONV_ROWS_MAX_DEPTH || cf_conv_sat_mul(g->n, g->p * g->q) < CF_CONV_ROWS_MIN_PIXELS ||
-        (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64)))
+        (g->q > CF_CONV_ROWS_NARROW && (g->k < 64 || g->c < 64) && g->stride_h == 1 && g->stride_w == 1 &&
+         !whole))
         return 0;
     const cf_int hp = whole ? CF_MAX(g->h, cf_conv_rows_reach(g, g->p)) : cf_conv_rows_reach(g, 1);
     return cf_conv_rows_bytes(g, hp) <= CF_CONV_ROWS_BYTES;
