@@ -159,6 +159,9 @@ CASES = [
     (1, 32, 44, 24, 32, 3, 3, 2, 1, 1, 1),
     (8, 32, 16, 12, 32, 3, 3, 2, 0, 1, 1),
     (2, 64, 40, 40, 64, 3, 3, 2, 1, 1, 1),
+    # (the phases store into scratch, copied out a channel's rows at a time, or a panel's planes
+    # whole; one image of 32 channels at 100 px passes the scratch's 512 KB: stored in place)
+    (1, 32, 100, 100, 32, 3, 3, 2, 1, 1, 1),
     # ... and wide rows at strides above 1 whatever their channels: a 3-channel 7x7 stem at stride
     # 2 (35-wide rows), 33 channels out over 32 in (20-wide rows and phases), stride (2, 3)
     (2, 3, 40, 70, 32, 7, 7, 2, 3, 1, 1),

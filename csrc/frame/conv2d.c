@@ -71,6 +71,8 @@
 #define CF_CONV_ROWS_MAX_DEPTH 4608
 #define CF_CONV_ROWS_MIN_PIXELS 256
 #define CF_CONV_ROWS_BYTES ((cf_int)8 << 20)
+/* Most bytes of adjoint_rows' staged image rows per thread (a panel's channels): near half of L2. */
+#define CF_CONV_ROWS_STAGE_BYTES ((cf_int)1 << 19)
 /* Most phases (stride_h * stride_w) of an adjoint on the rows path (so strides of at most 16,
  * what the rows kernels store). */
 #define CF_CONV_ROWS_PHASES 16

@@ -782,7 +782,10 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
  * once. A task is one image (or a band of its phases' rows): the feature side is copied once,
  * padded for every phase, and each phase reads it from its own origin; its channels a whole
  * cache line apart, as on correlate_rows (8x128x56x56 K128 stride 2, 30x30 per channel: 1-5%
- * faster). Measured against col2im
+ * faster). The phases of a panel store into the thread's scratch (when that fits
+ * CF_CONV_ROWS_STAGE_BYTES), copied out to the image a channel's rows at a time: their stores
+ * ypix apart, straight to the image, made each of its lines a partial write (8x128x56x56 K128
+ * stride 2: 6% slower; 28x28 K256 2%). Measured against col2im
  * (the GEMM's product scattered back) on the Zen 4 machine, 2 threads: see README. */
 static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
@@ -810,10 +813,14 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
     const cf_int tasks = cf_conv_bands(&f[0], nthreads, &rows, &bands); /* phase 0 has the most rows */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(C * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
+    /* a band's image rows [i0*sh, i0*sh + SH) of a panel's channels, staged when they fit */
+    const cf_int SH = rows * sh, staged = cf_conv_sat_mul(NR * SH, W * (cf_int)sizeof(T)) <= CF_CONV_ROWS_STAGE_BYTES;
     SUF(tile_ws) tw;
     T *wpack;
     cf_int *xoff;
-    if (SUF(tile_ws_packed)(&tw, f, nph, wt, fl, NR, K * cs, nt, nthreads, &wpack, &xoff) != CF_OK) return CF_ERR_NOMEM;
+    if (SUF(tile_ws_packed)(&tw, f, nph, wt, fl, NR, K * cs + (staged ? NR * SH * W : 0), nt, nthreads, &wpack,
+                            &xoff) != CF_OK)
+        return CF_ERR_NOMEM;
     for (cf_int ph = 0; ph < nph; ++ph) {
         const cf_int R = f[ph].r, S = f[ph].s, y0 = pt - f[ph].pad_top, x0 = pl - f[ph].pad_left;
         for (cf_int a = 0; a < R; ++a)
@@ -831,12 +838,15 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
                 SUF(rows_copy)(feat + n * K * P * Q, K, P, Q, hp, wp, pt, pl, 1, wp, cs, xp);
                 filled = n;
             }
-            for (cf_int pn = 0; pn < panels; ++pn) /* a panel's phases fill its image lines while in L2 */
+            for (cf_int pn = 0; pn < panels; ++pn) { /* a panel's phases fill its image lines while in L2 */
+                const int nk = (int)CF_MIN(NR, C - pn * NR);
+                /* image row u of the panel's channel j at o + j*ys + (u - u0)*W */
+                T *const o = staged ? xp + K * cs : img + (n * C + pn * NR) * H * W;
+                const cf_int ys = staged ? SH * W : H * W, u0 = staged ? i0 * sh : 0;
                 for (cf_int ph = 0; ph < nph; ++ph) {
                     const cf_conv_geom *fp = &f[ph];
                     const cf_int q = fp->q, CS = K * fp->s, i1 = CF_MIN(fp->p, i0 + rows);
-                    const int nk = (int)CF_MIN(NR, C - pn * NR);
-                    T *out = img + (n * C * H + ph / sw) * W + ph % sw;
+                    T *out = o + (ph / sw - u0) * W + ph % sw;
                     for (cf_int i = i0; i < i1;) { /* rows paired as on correlate_rows */
                         cf_int a_lo, a_hi, b_lo, b_hi;
                         cf_conv_tap_rows(fp, i, &a_lo, &a_hi);
@@ -846,11 +856,18 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
                             kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * q : CF_MIN(MR, q - j0)), nk, xp,
                                          i * wp + j0, pair ? wp : 0, xoff + xofs[ph] + a_lo * CS,
                                          wpack + wofs[ph] + (pn * CS * fp->r + a_lo * CS) * NR,
-                                         out + (pn * NR * H + i * sh) * W + j0 * sw, H * W, sw, sh * W,
+                                         out + i * sh * W + j0 * sw, ys, sw, sh * W,
                                          bias ? bias + pn * NR : NULL, 0);
                         i += 1 + pair;
                     }
                 }
+                if (staged && SH == H) /* whole lines out: the panel's planes in one run */
+                    memcpy(img + (n * C + pn * NR) * H * W, o, sizeof(T) * (size_t)(nk * H * W));
+                else if (staged)
+                    for (cf_int j = 0; j < nk; ++j)
+                        memcpy(img + ((n * C + pn * NR + j) * H + u0) * W, o + j * ys,
+                               sizeof(T) * (size_t)((CF_MIN(H, u0 + SH) - u0) * W));
+            }
         }
     }
     cf_scratch_release(tw.ws, tw.cap);
