@@ -159,8 +159,11 @@ CASES = [
     (1, 32, 44, 24, 32, 3, 3, 2, 1, 1, 1),
     (8, 32, 16, 12, 32, 3, 3, 2, 0, 1, 1),
     (2, 64, 40, 40, 64, 3, 3, 2, 1, 1, 1),
-    # (the phases store into scratch, copied out a channel's rows at a time, or a panel's planes
-    # whole; one image of 32 channels at 100 px passes the scratch's 512 KB: stored in place)
+    # (the phases store into scratch, a plane each, interleaved into the image's lines at every
+    # stride, (2, 1) and (1, 3) too; one image of 32 channels at 100 px passes the scratch's
+    # 512 KB: stored in place)
+    (4, 32, 14, 13, 36, 3, 3, (2, 1), 1, 1, 1),
+    (2, 32, 20, 31, 32, 3, 3, (1, 3), 1, 1, 1),
     (1, 32, 100, 100, 32, 3, 3, 2, 1, 1, 1),
     # ... and wide rows at strides above 1 whatever their channels: a 3-channel 7x7 stem at stride
     # 2 (35-wide rows), 33 channels out over 32 in (20-wide rows and phases), stride (2, 3)

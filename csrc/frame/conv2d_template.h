@@ -774,6 +774,24 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
     return CF_OK;
 }
 
+/* dst[v] = src[v % sw * ps + v / sw] for v < w: a line of an image from its sw column phases,
+ * ps apart (stride 2 in pairs, which the compiler turns into vector unpacks). */
+static void SUF(interleave_row)(T *dst, const T *src, cf_int ps, cf_int sw, cf_int w) {
+    if (sw == 1) {
+        memcpy(dst, src, sizeof(T) * (size_t)w);
+    } else if (sw == 2) {
+        const T *s1 = src + ps;
+        for (cf_int v = 0; v < w / 2; ++v) {
+            dst[2 * v] = src[v];
+            dst[2 * v + 1] = s1[v];
+        }
+        if (w % 2) dst[w - 1] = src[w / 2];
+    } else {
+        for (cf_int c = 0; c < sw; ++c)
+            for (cf_int v = c, t = 0; v < w; v += sw, ++t) dst[v] = src[c * ps + t];
+    }
+}
+
 /* The adjoint at a stride above 1 on the rows path (cf_conv_rows_adjoint): the image pixels of
  * one phase (u % sh, v % sw) take every sh-th tap row and sw-th tap column, so each phase is a
  * stride-1 correlation of the feature side with a flipped sub-kernel (cf_conv_phase), its
@@ -782,10 +800,13 @@ static int SUF(correlate_rows)(const cf_conv_geom *g, const T *img, const T *wt,
  * once. A task is one image (or a band of its phases' rows): the feature side is copied once,
  * padded for every phase, and each phase reads it from its own origin; its channels a whole
  * cache line apart, as on correlate_rows (8x128x56x56 K128 stride 2, 30x30 per channel: 1-5%
- * faster). The phases of a panel store into the thread's scratch (when that fits
- * CF_CONV_ROWS_STAGE_BYTES), copied out to the image a channel's rows at a time: their stores
- * ypix apart, straight to the image, made each of its lines a partial write (8x128x56x56 K128
- * stride 2: 6% slower; 28x28 K256 2%). Measured against col2im
+ * faster). The phases of a panel store into the thread's scratch, each phase's plane apart and
+ * its pixels consecutive (when that fits CF_CONV_ROWS_STAGE_BYTES), and the image's lines are
+ * then written whole, their phases interleaved (interleave_row). Stored ypix apart straight to
+ * the image, each of its lines was a partial write (8x128x56x56 K128 stride 2: 6% slower; 28x28
+ * K256 2%); stored ypix apart into scratch, the kernel's permuted stores (two per channel of a
+ * 14-pixel tile at stride 2) and a copy-out after them made 8x128x56x56 K128 7-9% slower and
+ * 8x256x28x28 K256 3.5%. Else the phases store in place. Measured against col2im
  * (the GEMM's product scattered back) on the Zen 4 machine, 2 threads: see README. */
 static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, const T *bias, T *img, int nthreads) {
     const cf_conv_kernels *kt = CF_SELECT(cf_conv, cf_isa_current());
@@ -813,12 +834,14 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
     const cf_int tasks = cf_conv_bands(&f[0], nthreads, &rows, &bands); /* phase 0 has the most rows */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(C * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
-    /* a band's image rows [i0*sh, i0*sh + SH) of a panel's channels, staged when they fit */
-    const cf_int SH = rows * sh, staged = cf_conv_sat_mul(NR * SH, W * (cf_int)sizeof(T)) <= CF_CONV_ROWS_STAGE_BYTES;
+    /* a band's phase rows [i0, i0 + rows) of a panel's channels, staged when they fit: phase ph of
+     * channel j at (j*nph + ph)*rows*QQ, its rows QQ apart */
+    const cf_int QQ = f[0].q, SH = rows * sh, pstage = nph * rows * QQ;
+    const cf_int staged = cf_conv_sat_mul(NR * pstage, (cf_int)sizeof(T)) <= CF_CONV_ROWS_STAGE_BYTES;
     SUF(tile_ws) tw;
     T *wpack;
     cf_int *xoff;
-    if (SUF(tile_ws_packed)(&tw, f, nph, wt, fl, NR, K * cs + (staged ? NR * SH * W : 0), nt, nthreads, &wpack,
+    if (SUF(tile_ws_packed)(&tw, f, nph, wt, fl, NR, K * cs + (staged ? NR * pstage : 0), nt, nthreads, &wpack,
                             &xoff) != CF_OK)
         return CF_ERR_NOMEM;
     for (cf_int ph = 0; ph < nph; ++ph) {
@@ -840,13 +863,15 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
             }
             for (cf_int pn = 0; pn < panels; ++pn) { /* a panel's phases fill its image lines while in L2 */
                 const int nk = (int)CF_MIN(NR, C - pn * NR);
-                /* image row u of the panel's channel j at o + j*ys + (u - u0)*W */
-                T *const o = staged ? xp + K * cs : img + (n * C + pn * NR) * H * W;
-                const cf_int ys = staged ? SH * W : H * W, u0 = staged ? i0 * sh : 0;
+                T *const o = xp + K * cs;
                 for (cf_int ph = 0; ph < nph; ++ph) {
                     const cf_conv_geom *fp = &f[ph];
                     const cf_int q = fp->q, CS = K * fp->s, i1 = CF_MIN(fp->p, i0 + rows);
-                    T *out = o + (ph / sw - u0) * W + ph % sw;
+                    /* pixel (i, j) of the phase: staged at out + (i - i0)*QQ + j, else image row
+                     * i*sh + ph/sw, column j*sw + ph%sw */
+                    T *const out = staged ? o + ph * rows * QQ - i0 * QQ
+                                          : img + (n * C + pn * NR) * H * W + ph / sw * W + ph % sw;
+                    const cf_int ys = staged ? pstage : H * W, ypix = staged ? 1 : sw, ld = staged ? QQ : sh * W;
                     for (cf_int i = i0; i < i1;) { /* rows paired as on correlate_rows */
                         cf_int a_lo, a_hi, b_lo, b_hi;
                         cf_conv_tap_rows(fp, i, &a_lo, &a_hi);
@@ -856,17 +881,17 @@ static int SUF(adjoint_rows)(const cf_conv_geom *g, const T *feat, const T *wt, 
                             kt->rows_f32((a_hi - a_lo) * CS, (int)(pair ? 2 * q : CF_MIN(MR, q - j0)), nk, xp,
                                          i * wp + j0, pair ? wp : 0, xoff + xofs[ph] + a_lo * CS,
                                          wpack + wofs[ph] + (pn * CS * fp->r + a_lo * CS) * NR,
-                                         out + i * sh * W + j0 * sw, ys, sw, sh * W,
+                                         out + i * ld + j0 * ypix, ys, ypix, ld,
                                          bias ? bias + pn * NR : NULL, 0);
                         i += 1 + pair;
                     }
                 }
-                if (staged && SH == H) /* whole lines out: the panel's planes in one run */
-                    memcpy(img + (n * C + pn * NR) * H * W, o, sizeof(T) * (size_t)(nk * H * W));
-                else if (staged)
+                if (staged) /* image row u: its phase rows interleaved */
                     for (cf_int j = 0; j < nk; ++j)
-                        memcpy(img + ((n * C + pn * NR + j) * H + u0) * W, o + j * ys,
-                               sizeof(T) * (size_t)((CF_MIN(H, u0 + SH) - u0) * W));
+                        for (cf_int u = i0 * sh; u < CF_MIN(H, i0 * sh + SH); ++u)
+                            SUF(interleave_row)(img + ((n * C + pn * NR + j) * H + u) * W,
+                                                o + (j * nph + u % sh * sw) * rows * QQ + (u / sh - i0) * QQ,
+                                                rows * QQ, sw, W);
             }
         }
     }
