@@ -319,6 +319,7 @@ def test_shapes_option_replaces_that_kind_and_selects_its_ops(tmp_path, capsys):
     (["--batch", "-1"], "argument --batch: must be >= 1, got -1"),
     (["--peak", "0"], "argument --peak: must be a finite number > 0, got 0"),
     (["--peak", "nan"], "argument --peak: must be a finite number > 0, got nan"),
+    (["--seconds", "0"], "argument --seconds: must be a finite number > 0, got 0"),
     (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
     (["--ops", "relu,frobnicate"], "--ops: unknown op or family 'frobnicate'"),
     (["--ops", ","], "--ops: empty list"),
@@ -371,6 +372,18 @@ def test_no_reference(tmp_path, capsys):
                        standin({"relu"}), ref=standin({"relu"}), capsys=capsys)
     assert status == 0 and "--no-reference" in text
     assert all("ratio_reference" not in r and "reference" not in r for r in load(out)["results"])
+
+
+def test_seconds_sets_the_sampling_time_and_cap(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    status, _ = run(["--quick", "--no-torch", "--no-reference", "--seconds", "0.05", "--ops", "relu",
+                     "--json", str(out)], standin({"relu"}), capsys=capsys)
+    doc = load(out)
+    assert status == 0
+    assert doc["settings"]["budget"]["seconds"] == 0.05
+    assert doc["settings"]["budget"]["max_reps"] == 25  # the quick cap, 5, times 0.05 / 0.01
+    reps = [r["reps"] for r in doc["results"]]
+    assert reps and all(5 <= n <= 25 for n in reps)
 
 
 def test_summary_geomeans_and_forward_plus_backward():

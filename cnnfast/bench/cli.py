@@ -29,6 +29,10 @@ def build_parser():
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="threads for cnnfast and PyTorch alike (default: cnnfast.get_num_threads())")
     p.add_argument("--quick", action="store_true", help="small shapes and short budgets: a few seconds in all")
+    p.add_argument("--seconds", type=positive_float, metavar="S",
+                   help="sample each case of the op table for S seconds (default 0.2, 0.01 with --quick), the cap on samples "
+                   "growing with it: medians over more samples, which a slow second on a shared machine "
+                   "moves less")
     p.add_argument("--json", metavar="PATH", help="also write the results and machine facts as JSON")
     p.add_argument("--shapes", metavar="FILE.csv", action="append",
                    help="run the shapes of a conv / pool / bnorm CSV file (format told by its header) "
@@ -127,7 +131,8 @@ def main(argv=None, lib=None, ref=None, out=None):
                      "the project's Zen 4; --peak sets this machine's"))
     settings = runner.Settings(
         ops=ops, dtypes=("float32", "float64") if args.dtype == "both" else (args.dtype,), threads=threads,
-        shape_sets=sets, budget=timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,
+        shape_sets=sets, budget=timing.for_seconds(timing.QUICK_BUDGET if args.quick else timing.DEFAULT_BUDGET,
+                                                   args.seconds),
         peak_gflops=peak, peak_source=source,
         copy_bytes=(32 if args.quick else 128) * 2**20)
     for flag, given in (("--data", args.data is not None), ("--profile", args.profile)):

@@ -6,6 +6,7 @@ is the median of the per-call times of all samples. Candidates take turns sample
 (cnnfast, torch, cnnfast, torch, ...), so a burst of load from elsewhere on the machine hits both.
 The garbage collector is off while a sample runs.
 """
+import dataclasses
 import gc
 import math
 import statistics
@@ -30,6 +31,14 @@ DEFAULT_BUDGET = Budget(seconds=0.2, min_reps=5, max_reps=51, sample_s=0.002,
                         ref_seconds=0.1, ref_skip_s=1.0)
 QUICK_BUDGET = Budget(seconds=0.01, min_reps=3, max_reps=5, sample_s=0.0005,
                       ref_seconds=0.02, ref_skip_s=0.2)
+
+
+def for_seconds(budget, seconds):
+    """`budget` sampling each case for `seconds` (None: as it is), its cap on samples scaled alike."""
+    if seconds is None:
+        return budget
+    return dataclasses.replace(budget, seconds=seconds,
+                               max_reps=max(budget.max_reps, math.ceil(budget.max_reps * seconds / budget.seconds)))
 
 
 @dataclass(frozen=True)
