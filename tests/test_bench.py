@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import cnnfast
-from cnnfast.bench import cli, main, registry, report, runner, shapes
+from cnnfast.bench import cli, main, registry, report, runner, shapes, timing
 
 # The project's shared shape lists (../shared/shapes beside the repository, or shared/ inside it).
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -150,6 +150,17 @@ def test_torch_not_importable(monkeypatch, capsys):
     status, text = run(["--quick", "--ops", "relu"], standin({"relu"}), capsys=capsys)
     assert status == 0
     assert "torch not available" in text and "n/a" in text
+
+
+def test_allocator_settled_before_anything_is_timed(monkeypatch, capsys):
+    """The runner frees one 16 MB block before timing (timing.settle_allocator: glibc then keeps
+    blocks below that in its heap, as in any process that has freed a tensor that large)."""
+    events = []
+    monkeypatch.setattr(timing, "settle_allocator", lambda: events.append("settled"))
+    real = timing.alternate
+    monkeypatch.setattr(timing, "alternate", lambda *a, **k: events.append("timed") or real(*a, **k))
+    status, _ = run(["--quick", "--no-torch", "--ops", "relu"], standin({"relu"}), capsys=capsys)
+    assert status == 0 and events[0] == "settled" and "timed" in events
 
 
 def test_module_entry_point_quick_json(tmp_path):

@@ -142,6 +142,7 @@ def main(argv=None, lib=None, ref=None, out=None):
     op_table = not args.e2e or args.ops is not None or args.shapes
     if not op_table:
         settings.ops = []
+    timing.settle_allocator()
     torch = None if args.no_torch else runner.load_torch()
     torch_threads = torch.get_num_threads() if torch is not None else None
     try:
