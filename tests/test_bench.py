@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -359,6 +360,27 @@ def test_registry_entries_are_consistent():
         assert op.shapes in shapes.DEFAULT and op.shapes in shapes.QUICK
         assert any(op.accepts(s) for s in shapes.DEFAULT[op.shapes]), op.name
         assert any(op.accepts(s) for s in shapes.QUICK[op.shapes]), op.name
+
+
+def test_alternate_starts_each_turn_with_untimed_calls():
+    """Two candidates: each turn first calls its candidate untimed for timing.SWITCH_S (the other's
+    OpenMP threads spin for a while after its call); one candidate alone: no such calls."""
+    calls = {"a": 0, "b": 0}
+
+    def make(label):
+        def f():
+            calls[label] += 1
+            time.sleep(0.0002)
+        return f
+
+    budget = timing.Budget(seconds=0.0, min_reps=3, max_reps=3, sample_s=0.0001, ref_seconds=0.0, ref_skip_s=0.0)
+    res = timing.alternate({"a": make("a"), "b": make("b")}, budget)
+    assert res["a"].reps == res["b"].reps == 3 and res["a"].inner == 1
+    per_turn = math.ceil(timing.SWITCH_S / 0.0002 / 2)  # sleeps overshoot: at least half as many
+    assert calls["a"] >= 2 + 3 * (per_turn + 1) and calls["b"] >= 2 + 3 * (per_turn + 1)
+    calls["a"] = 0
+    timing.alternate({"a": make("a")}, budget)
+    assert calls["a"] == 2 + 3
 
 
 def test_traffic_bytes_counts_arrays_once():

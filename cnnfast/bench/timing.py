@@ -4,7 +4,12 @@ A *sample* is `inner` back-to-back calls timed together (inner is chosen so a sa
 least `sample_s`, which keeps timer resolution and call overhead out of the result); the result
 is the median of the per-call times of all samples. Candidates take turns sample by sample
 (cnnfast, torch, cnnfast, torch, ...), so a burst of load from elsewhere on the machine hits both.
-The garbage collector is off while a sample runs.
+Each turn starts with untimed calls of its candidate for SWITCH_S: after a parallel call the
+threads of an OpenMP runtime spin for a while before they sleep, and cnnfast and PyTorch each
+have their own, so the one timed first after a switch shared the cores with the other's spinning
+threads (on the 2-core machine, conv2d of 1x128x28x28 K128 3x3: 1.12x PyTorch's time each alone,
+1.38x taking turns; 1x512x7x7 K512: 1.36x alone, 1.11x taking turns; with the untimed calls
+1.11x and 1.34x). The garbage collector is off while a sample runs.
 """
 import dataclasses
 import gc
@@ -65,6 +70,16 @@ def _sample(fn, inner):
             gc.enable()
 
 
+SWITCH_S = 0.001  # untimed calls at the start of each turn, at least one
+
+
+def _switch_in(fn):
+    t0 = time.perf_counter()
+    fn()
+    while time.perf_counter() - t0 < SWITCH_S:
+        fn()
+
+
 def alternate(candidates, budget):
     """Time each zero-argument callable of `candidates` ({label: fn}) alternately.
 
@@ -80,6 +95,8 @@ def alternate(candidates, budget):
     reps = 0
     while reps < budget.max_reps and (reps < budget.min_reps or time.perf_counter() - start < budget.seconds):
         for label, fn in candidates.items():
+            if len(candidates) > 1:
+                _switch_in(fn)
             samples[label].append(_sample(fn, inner[label]))
         reps += 1
     return {label: Timing(statistics.median(s), min(s), reps, inner[label]) for label, s in samples.items()}
