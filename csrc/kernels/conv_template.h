@@ -82,6 +82,27 @@ static inline void KN(phase_cols)(const cf_conv_geom *g, const KN(phases) *f, cf
  * rr*stride_h + pr - pad_top, read at stride_w from the phase's first column inside it. */
 static void KN(to_phases)(const cf_conv_geom *g, const KN(phases) *f, const T *restrict x, T *restrict xp) {
     const cf_int sw = g->stride_w;
+    if (sw == 2) { /* both column phases of a row in one pass, in pairs */
+        const cf_int W = g->w, pl = g->pad_left, wph = f->wph, tl = CF_MIN(pl, 2 * wph), th = CF_MIN(pl + W, 2 * wph);
+        for (cf_int pr = 0; pr < g->stride_h; ++pr)
+            for (cf_int rr = 0; rr < f->hph; ++rr) {
+                const cf_int yy = rr * g->stride_h + pr - g->pad_top;
+                T *restrict d0 = xp + 2 * pr * f->plane + rr * wph, *restrict d1 = d0 + f->plane;
+                for (cf_int cc = 0; cc < wph; ++cc) d0[cc] = d1[cc] = 0;
+                if (yy < 0 || yy >= g->h) continue;
+                const T *restrict s = x + yy * W - pl; /* padded column t at s[t] */
+                cf_int t = tl;
+                if (t < th && t % 2) d1[t / 2] = s[t], ++t;
+                const cf_int pairs = (th - t) / 2, c0 = t / 2;
+                for (cf_int v = 0; v < pairs; ++v) {
+                    d0[c0 + v] = s[t + 2 * v];
+                    d1[c0 + v] = s[t + 2 * v + 1];
+                }
+                t += 2 * pairs;
+                if (t < th) d0[t / 2] = s[t];
+            }
+        return;
+    }
     for (cf_int pr = 0; pr < g->stride_h; ++pr)
         for (cf_int pc = 0; pc < sw; ++pc, xp += f->plane) {
             cf_int lo, hi;
