@@ -11,7 +11,7 @@ Each set's own table goes to stdout first, as the runner prints it.
 
     python bench/conv_sets.py [--seconds S] [--sets NAME,...] [--json PATH]
 
-About 4 minutes at the default --seconds 0.5 on the 2-core machine (PyTorch installed); --sets
+About 2.5 minutes at the default --seconds 0.5 on the 2-core machine (PyTorch installed); --sets
 runs some of them (resnet8, resnet1, mobilenet, vgg, medical4, medical16).
 """
 import argparse
@@ -23,9 +23,10 @@ import tempfile
 
 from cnnfast.bench import cli
 
-SHARED = os.path.join("..", "shared", "shapes")
-MEDICAL = ["--shapes", os.path.join("bench", "shapes", "conv_medical_128.csv"),
-           "--shapes", os.path.join("bench", "shapes", "conv_medical_256.csv")]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, beside ../shared
+SHARED = os.path.join(ROOT, "..", "shared", "shapes")
+MEDICAL = ["--shapes", os.path.join(ROOT, "bench", "shapes", "conv_medical_128.csv"),
+           "--shapes", os.path.join(ROOT, "bench", "shapes", "conv_medical_256.csv")]
 SETS = {  # name: (title, runner arguments)
     "resnet8": ("ResNet-50 v1.5, batch 8", ["--shapes", os.path.join(SHARED, "conv_resnet_50_v1_5.csv"), "--batch", "8"]),
     "resnet1": ("ResNet-50 v1.5, batch 1", ["--shapes", os.path.join(SHARED, "conv_resnet_50_v1_5.csv"), "--batch", "1"]),
@@ -71,6 +72,9 @@ def main(argv=None):
     unknown = [s for s in names if s not in SETS]
     if unknown or not names:
         p.error(f"--sets: unknown {unknown or 'empty'}; sets: {', '.join(SETS)}")
+    missing = [a for name in names for a in SETS[name][1] if a.endswith(".csv") and not os.path.isfile(a)]
+    if missing:
+        p.error("shape files not found (the repository must sit beside shared/): " + ", ".join(missing))
     docs, failed = {}, 0
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
