@@ -145,6 +145,9 @@ CASES = [
     # 45 taps, an odd count), and the forwards of one output channel above
     (2, 1, 60, 200, 40, 3, 3, 1, 1, 1, 1),
     (3, 1, 13, 21, 5, 3, 3, 1, 1, 1, 1),
+    # ... and a 3-channel 3x3 forward whose output passes 4 MB: its 64-byte-aligned vectors go
+    # out as non-temporal stores (100-wide rows: aligned and unaligned ones), fenced per thread
+    (2, 3, 100, 100, 64, 3, 3, 1, 1, 1, 1),
     # float32 data gradients at strides above 1 as one stride-1 correlation per phase of the image
     # on the rows path, their pixels scattered (adjoint_rows): 3x3 stride 2 (a phase of one tap,
     # pointwise), 40 channels (a panel and 8) and a 13-wide image (phases 7 and 6 wide); no

@@ -80,6 +80,10 @@
  * of L2, and at most CF_CONV_STEM_BYTES for the input rows of a single output row. */
 #define CF_CONV_STEM_BAND_BYTES ((cf_int)1 << 20)
 #define CF_CONV_STEM_BYTES ((cf_int)8 << 20)
+/* The stem's outputs written with non-temporal stores (correlate_stem): at least this many
+ * bytes, at least this many taps per value. */
+#define CF_CONV_STEM_STREAM_BYTES ((cf_int)4 << 20)
+#define CF_CONV_STEM_STREAM_TAPS 18
 /* The taps paths of the weight gradient (cf_conv_taps_wgrad): most bytes of one thread's partial
  * dW, and of all its scratch; most bytes of the whole batch padded and channels-last (tiles). */
 #define CF_CONV_TAPS_ACC_BYTES ((cf_int)1 << 20)

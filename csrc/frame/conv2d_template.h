@@ -603,6 +603,11 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
     const cf_int tasks = g->n * bands, cs = (rows + R - 1) * Wp; /* a channel of the band's copy */
     const int nt = (int)CF_MIN((cf_int)cf_threads_for(cf_conv_sat_mul(K * crs, g->n * P * Q), (cf_int)1 << 17, nthreads),
                                tasks);
+    /* outputs past the caches, at CF_CONV_STEM_STREAM_TAPS taps or more a value, skip reading
+     * their lines first (non-temporal stores where the kernel has them; at 9 taps, 1-channel
+     * images, the stores come too often for that: 4x1x256x256 K16 14% slower) */
+    const int stream = crs >= CF_CONV_STEM_STREAM_TAPS && kt->store_fence &&
+                       cf_conv_sat_mul(g->n * K, P * Q * (cf_int)sizeof(T)) >= CF_CONV_STEM_STREAM_BYTES;
     SUF(tile_ws) tw;
     T *wpack;
     cf_int *xoff;
@@ -630,9 +635,11 @@ static int SUF(correlate_stem)(const cf_conv_geom *g, const T *img, const T *wt,
                     for (cf_int kg = 0; kg < groups; ++kg)
                         stem((a_hi - a_lo) * CS, xp, (i - pt - y0) * Wp + j0, xoff + a_lo * CS, (int)CF_MIN(LEN, Q - j0),
                              wpack + (kg * crs + a_lo * CS) * NR, (int)CF_MIN(NR, K - kg * NR),
-                             feat + ((n * K + kg * NR) * P + i) * Q + j0, P * Q, bias ? bias + kg * NR : NULL, relu);
+                             feat + ((n * K + kg * NR) * P + i) * Q + j0, P * Q, bias ? bias + kg * NR : NULL, relu,
+                             stream);
             }
         }
+        if (stream) kt->store_fence();
     }
     cf_scratch_release(tw.ws, tw.cap);
     return CF_OK;

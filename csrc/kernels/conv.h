@@ -90,9 +90,13 @@ typedef void (*cf_f32_conv_rows_fn)(cf_int k, int m, int nk, const float *x, cf_
  *   IN  w[t*4 + j]: the packed weights of output channel j
  *   IN  bias: NULL or nk values; relu: nonzero for max(., 0) last (NaN stays NaN)
  *   OUT y[j*ys + u] = relu?(sum over t < taps, ascending from zero, of x[x0 + xoff[t] + u] * w[t*4 + j]
- *       (+ bias[j])) for u < len <= 64, j < nk <= 4 (nothing else is written) */
+ *       (+ bias[j])) for u < len <= 64, j < nk <= 4 (nothing else is written)
+ *   IN  stream: nonzero lets whole 64-byte-aligned vectors of y go out as non-temporal stores,
+ *       which skip reading the line first but are weakly ordered: the caller runs the table's
+ *       store_fence on the same thread before any other thread reads y */
 typedef void (*cf_f32_conv_stem_fn)(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
-                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu);
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu,
+                                    int stream);
 #define CF_CONV_STEM_TAPS 32
 /* stem1: the same for one output channel (nk = 1, weights w[t]) and any number of taps: the
  * correlation one channel thin, as the data gradient of a one-channel image is; per tap and 64
@@ -157,6 +161,7 @@ typedef struct {
     cf_f32_conv_stem_fn stem_f32;             /* NULL: none */
     cf_f32_conv_stem_fn stem1_f32;            /* NULL: none */
     cf_f32_conv_stem_wgrad_fn stem_wgrad_f32; /* NULL: none */
+    void (*store_fence)(void);                /* orders non-temporal stores; NULL: none are made */
     cf_f64_conv_fwd_fn fwd_f64;
     cf_f64_conv_fwd_lanes_fn fwd_lanes_f64;
     cf_f64_conv_adj_fn adj_f64;

@@ -64,9 +64,12 @@ void cf_f32_conv_wgrad_taps_9x32__generic(int nimg, cf_int xs, cf_int ds, int ro
             }
 }
 
-/* stem (contract: kernels/conv.h) in plain C, summed in the same order as the AVX-512 kernel. */
+/* stem (contract: kernels/conv.h) in plain C, summed in the same order as the AVX-512 kernel;
+ * cached stores only, whatever stream says. */
 void cf_f32_conv_stem_4x64__generic(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
-                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu,
+                                    int stream) {
+    (void)stream;
     for (int j = 0; j < nk; ++j)
         for (int u = 0; u < len; ++u) {
             float acc = 0;
@@ -79,9 +82,11 @@ void cf_f32_conv_stem_4x64__generic(cf_int taps, const float *x, cf_int x0, cons
 /* stem1 (contract: kernels/conv.h) in plain C: even and odd taps summed apart, as the AVX-512
  * kernel does. */
 void cf_f32_conv_stem_1x64__generic(cf_int taps, const float *x, cf_int x0, const cf_int *xoff, int len,
-                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu) {
+                                    const float *w, int nk, float *y, cf_int ys, const float *bias, int relu,
+                                    int stream) {
     (void)nk;
     (void)ys;
+    (void)stream;
     for (int u = 0; u < len; ++u) {
         float even = 0, odd = 0;
         cf_int t = 0;
