@@ -16,7 +16,6 @@ runs some of them (resnet8, resnet1, mobilenet, vgg, medical4, medical16).
 """
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -39,10 +38,6 @@ LARGE_3X3_SETS = ("resnet8", "vgg")
 OPS = ("conv2d", "conv2d_backward")
 
 
-def geomean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def large_3x3(shape):
     return shape["r"] == 3 and shape["s"] == 3 and shape["groups"] == 1 and shape["c"] >= 64
 
@@ -58,8 +53,12 @@ def run_set(name, seconds, folder):
         return status, json.load(f)
 
 
-def ratios(doc, op):
-    return [r["ratio_torch"] for r in doc["results"] if r["op"] == op and r.get("ratio_torch")]
+def torch_summary(doc, op):
+    """The runner's own summary of op over the set (report.summarise): geomean, worst, shapes."""
+    for s in doc["summary"]:
+        if s["op"] == op and s.get("torch_shapes"):
+            return {"geomean": s["torch_geomean"], "worst": s["torch_worst"], "shapes": s["torch_shapes"]}
+    return None
 
 
 def main(argv=None):
@@ -85,10 +84,7 @@ def main(argv=None):
     print("| shape set | forward geomean | forward worst | backward geomean | backward worst |")
     print("|---|---|---|---|---|")
     for name in names:
-        row = {}
-        for op in OPS:
-            rs = ratios(docs[name], op)
-            row[op] = {"geomean": geomean(rs), "worst": max(rs), "shapes": len(rs)} if rs else None
+        row = {op: torch_summary(docs[name], op) for op in OPS}
         summary["sets"][name] = row
         cells = [f"{row[op]['geomean']:.3g} | {row[op]['worst']:.3g}" if row[op] else "n/a | n/a" for op in OPS]
         shapes = max((row[op] or {}).get("shapes", 0) for op in OPS)

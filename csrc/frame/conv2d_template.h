@@ -1280,6 +1280,13 @@ static void SUF(taps_prepare)(const cf_conv_geom *g, const T *img, const T *fg, 
                   dyt + pn * NR * bpix);
 }
 
+/* One tile of wgrad_taps' sums (tap t, lane j at acc[t*NR + j]: input channel cc, output channels
+ * pn*NR + j) into dw (k, c, 3, 3). */
+static void SUF(taps_tile_out)(const T *acc, cf_int pn, cf_int cc, cf_int NR, cf_int K, cf_int C, T *dw) {
+    for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
+        for (cf_int t = 0; t < 9; ++t) dw[(k * C + cc) * 9 + t] = acc[t * NR + k - pn * NR];
+}
+
 /* Each task is a band of an image's output rows: whole images when the thread's scratch holds one
  * and there are at least as many as threads, else bands enough for every thread and small enough
  * for CF_CONV_TAPS_BYTES (cf_conv_taps_band). The band's input rows are copied into the thread's
@@ -1333,8 +1340,7 @@ static int SUF(weight_grad_taps)(const cf_conv_geom *g, const T *img, const T *f
             const T *part = (const T *)(ws + per * (size_t)th) + tile * 9 * NR;
             for (cf_int l = 0; l < 9 * NR; ++l) s[l] += part[l];
         }
-        for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
-            for (cf_int t = 0; t < 9; ++t) dw[(k * C + cc) * 9 + t] = s[t * NR + k - pn * NR];
+        SUF(taps_tile_out)(s, pn, cc, NR, K, C, dw);
     }
     cf_scratch_release(ws, cap);
     return CF_OK;
@@ -1369,8 +1375,7 @@ static int SUF(weight_grad_taps_tiles)(const cf_conv_geom *g, const T *img, cons
         memset(acc, 0, sizeof acc);
         kt->wgrad_taps_f32((int)N, C * cs, panels * NR * PQ, (int)P, (int)Q, xall + cc * cs, Wp, sh, sw, toff,
                            dyt + pn * NR * PQ, NR, acc);
-        for (cf_int k = pn * NR; k < CF_MIN(K, pn * NR + NR); ++k)
-            for (cf_int tap = 0; tap < 9; ++tap) dw[(k * C + cc) * 9 + tap] = acc[tap * NR + k - pn * NR];
+        SUF(taps_tile_out)(acc, pn, cc, NR, K, C, dw);
     }
     cf_scratch_release(ws, cap);
     return CF_OK;
